@@ -1,0 +1,42 @@
+# Two commands do all the set-up: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint install serve-prod messages clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	@echo "Lancar is at http://127.0.0.1:$(PORT)/ (sign in with a demo user from demo-credentials.txt)"
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(VENV)/bin/pytest
+
+# Compile the translation catalogues after editing locale/*/LC_MESSAGES/django.po.
+messages: install
+	$(PY) manage.py makemessages --locale id --locale en --ignore '.venv/*' --no-obsolete
+	$(PY) manage.py compilemessages --ignore '.venv/*'
+
+# A production-like server: gunicorn with whitenoise, debug off (needs DJANGO_SECRET_KEY).
+serve-prod: install
+	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput
+	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn clinic.wsgi --workers 3 --bind 127.0.0.1:$(PORT)
+
+clean:
+	rm -rf $(VENV) staticfiles

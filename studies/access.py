@@ -1,0 +1,196 @@
+"""Who may see and do what: the one place where roles and sites are enforced.
+
+Every view of this project declares its roles with ``@role_required(...)``. The middleware below
+refuses any project view that did not declare them, so a new view cannot forget the check.
+Site scoping (a midwife sees only her sites' mothers) goes through ``visible_respondents`` and
+``get_visible_respondent``; another site's mother answers 404, so her existence is not revealed.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext_lazy as _
+
+from .models import Respondent, Site, Study
+
+logger = logging.getLogger("lancar.access")
+
+
+class Role(models.TextChoices):
+    MIDWIFE = "midwife", _("Midwife")
+    RESEARCHER = "researcher", _("Researcher")
+    ADMIN = "admin", _("Data manager")
+
+
+ALL_ROLES = frozenset(Role.values)
+WRITERS = frozenset({Role.MIDWIFE, Role.ADMIN})
+ANALYSTS = frozenset({Role.RESEARCHER, Role.ADMIN})
+
+# Views from these modules come with Django's own protection (login, logout, the admin site,
+# language switch, static files) and need no role declaration.
+EXEMPT_VIEW_MODULES = (
+    "django.contrib.admin.",
+    "django.contrib.auth.views",
+    "django.views.i18n",
+    "django.views.static",
+    "django.contrib.staticfiles.",
+)
+
+
+def roles_of(user) -> frozenset[str]:
+    """The user's roles; a superuser is treated as the data manager."""
+    if not user.is_authenticated or not user.is_active:
+        return frozenset()
+    cached = getattr(user, "_lancar_roles", None)
+    if cached is None:
+        names = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+        if user.is_superuser:
+            names.add(Role.ADMIN)
+        cached = frozenset(names)
+        user._lancar_roles = cached
+    return cached
+
+
+def has_role(user, *roles: str) -> bool:
+    return bool(roles_of(user) & set(roles))
+
+
+def primary_role(user) -> str | None:
+    """The role that decides the home page: the widest one the user holds."""
+    held = roles_of(user)
+    for role in (Role.ADMIN, Role.RESEARCHER, Role.MIDWIFE):
+        if role in held:
+            return role
+    return None
+
+
+def role_required(*roles: str) -> Callable:
+    """Declare which roles may use a view. Anonymous users go to the login page; others get 403."""
+    allowed = frozenset(roles)
+    unknown = allowed - ALL_ROLES
+    if not allowed or unknown:
+        raise ValueError(f"role_required needs roles from {sorted(ALL_ROLES)}, got {roles}")
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not roles_of(request.user) & allowed:
+                logger.warning(
+                    "refused %s %s to user %s (roles %s)",
+                    request.method,
+                    request.path,
+                    request.user.pk,
+                    sorted(roles_of(request.user)),
+                )
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        wrapped.lancar_roles = allowed
+        return wrapped
+
+    return decorator
+
+
+def _is_exempt(view_func: Callable) -> bool:
+    module = getattr(view_func, "__module__", "") or ""
+    view_class = getattr(view_func, "view_class", None)
+    if view_class is not None:
+        module = view_class.__module__
+    return module.startswith(EXEMPT_VIEW_MODULES)
+
+
+class RoleRequiredMiddleware:
+    """Fail closed: a project view without ``@role_required`` is refused, not served."""
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "lancar_roles", None) or _is_exempt(view_func):
+            return None
+        logger.error("view %r declares no roles; refusing %s", view_func, request.path)
+        raise PermissionDenied
+
+
+def visible_studies(user) -> models.QuerySet[Study]:
+    """Studies the user works on: all of them for researchers and admins, her sites' for a
+    midwife."""
+    roles = roles_of(user)
+    if roles & ANALYSTS:
+        return Study.objects.all()
+    if Role.MIDWIFE in roles:
+        return Study.objects.filter(sites__members=user).distinct()
+    return Study.objects.none()
+
+
+def visible_sites(user, study: Study | None = None) -> models.QuerySet[Site]:
+    roles = roles_of(user)
+    if roles & ANALYSTS:
+        sites = Site.objects.all()
+    elif Role.MIDWIFE in roles:
+        sites = Site.objects.filter(members=user)
+    else:
+        return Site.objects.none()
+    if study is not None:
+        sites = sites.filter(studies=study)
+    return sites
+
+
+def visible_respondents(user, study: Study | None = None) -> models.QuerySet[Respondent]:
+    """Mothers the user may see. A midwife who is also a researcher sees as a researcher."""
+    roles = roles_of(user)
+    respondents = Respondent.objects.all()
+    if study is not None:
+        respondents = respondents.filter(study=study)
+    if roles & ANALYSTS:
+        return respondents
+    if Role.MIDWIFE in roles:
+        return respondents.filter(site__members=user)
+    return respondents.none()
+
+
+def get_visible_study(user, code: str) -> Study:
+    try:
+        return visible_studies(user).get(code=code)
+    except Study.DoesNotExist:
+        raise Http404(_("No such study.")) from None
+
+
+def get_visible_respondent(user, study: Study, code: str) -> Respondent:
+    """One mother, or 404 when she does not exist *or* belongs to a site the user cannot see."""
+    try:
+        return visible_respondents(user, study).select_related("study", "site").get(code=code)
+    except Respondent.DoesNotExist:
+        raise Http404(_("No such respondent.")) from None
+
+
+def can_see_identity(user) -> bool:
+    """Names and phone numbers: the midwives who care for the mother and the data manager."""
+    roles = roles_of(user)
+    return Role.ADMIN in roles or (Role.MIDWIFE in roles and Role.RESEARCHER not in roles)
+
+
+def can_write(user, respondent: Respondent | None = None) -> bool:
+    roles = roles_of(user)
+    if Role.ADMIN in roles:
+        return True
+    if Role.MIDWIFE not in roles:
+        return False
+    return respondent is None or respondent.site.members.filter(pk=user.pk).exists()
+
+
+def require_write(user, respondent: Respondent | None = None) -> None:
+    if not can_write(user, respondent):
+        raise PermissionDenied

@@ -1,0 +1,57 @@
+from django.contrib import admin
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import MassageSession, Observation, Respondent, RespondentIdentity, Site, Study
+
+
+class NoDeleteHistoryAdmin(SimpleHistoryAdmin):
+    """Clinical data is never hard-deleted from the UI: mothers are withdrawn instead."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Site)
+class SiteAdmin(SimpleHistoryAdmin):
+    list_display = ["name"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+
+
+@admin.register(Study)
+class StudyAdmin(SimpleHistoryAdmin):
+    list_display = ["code", "title", "first_session_day", "sessions_per_day", "intervention_days"]
+    search_fields = ["code", "title"]
+    filter_horizontal = ["sites"]
+
+
+class IdentityInline(admin.StackedInline):
+    model = RespondentIdentity
+    can_delete = False
+
+
+@admin.register(Respondent)
+class RespondentAdmin(NoDeleteHistoryAdmin):
+    list_display = ["code", "study", "site", "status", "enrolled_on", "age_years", "parity"]
+    list_filter = ["study", "site", "status", "education", "employment"]
+    search_fields = ["code"]
+    inlines = [IdentityInline]
+    list_select_related = ["study", "site"]
+
+
+@admin.register(MassageSession)
+class MassageSessionAdmin(NoDeleteHistoryAdmin):
+    list_display = ["respondent", "postpartum_day", "slot", "planned_date", "status"]
+    list_filter = ["status", "slot", "respondent__study"]
+    search_fields = ["respondent__code"]
+    list_select_related = ["respondent"]
+    raw_id_fields = ["respondent"]
+
+
+@admin.register(Observation)
+class ObservationAdmin(NoDeleteHistoryAdmin):
+    list_display = ["respondent", "phase", "observed_on", "feed_count", "urination_count"]
+    list_filter = ["phase", "respondent__study"]
+    search_fields = ["respondent__code"]
+    list_select_related = ["respondent"]
+    raw_id_fields = ["respondent"]

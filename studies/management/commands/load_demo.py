@@ -1,0 +1,145 @@
+"""Load a demo study into an empty database: two sites, fifteen mothers in varied states and one
+user per role. The users' random passwords are printed once and kept in an untracked file."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from studies import services
+from studies.models import MassageSession, Observation, Respondent, Study
+from studies.paper_cohort import PAPER_COHORT
+
+CREDENTIALS_FILE = "demo-credentials.txt"
+DEMO_CODE = "PIJAT"
+SITES = ("Klinik Amanda", "Rumah Bersalin Sejahtera")
+USERS = (
+    ("bidan_amanda", "midwife", [SITES[0]]),
+    ("bidan_sejahtera", "midwife", [SITES[1]]),
+    ("peneliti", "researcher", []),
+    ("admin", "admin", []),
+)
+# How far each demo mother is in the protocol: the postpartum day she is on today.
+# 9 completed (both sheets), 2 mid-protocol, 2 enrolled today, 1 with overdue sessions,
+# 1 withdrawn.
+STATES = ["completed"] * 9 + ["mid", "mid", "new", "new", "overdue", "withdrawn"]
+
+
+class Command(BaseCommand):
+    help = "Load the demo study and users if the database has no study yet."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--credentials-file",
+            default=str(Path(settings.BASE_DIR) / CREDENTIALS_FILE),
+            help="Where to write the demo users' passwords (kept out of git).",
+        )
+
+    def handle(self, *args, credentials_file: str, **options):
+        if Study.objects.exists():
+            self.stdout.write(
+                f"The database already has data; demo not loaded. Demo passwords, if this is "
+                f"the demo database, are in {credentials_file}."
+            )
+            return
+        with transaction.atomic():
+            passwords = self._load(timezone.localdate())
+        lines = [f"{username}\t{role}\t{password}" for username, role, password in passwords]
+        path = Path(credentials_file)
+        path.write_text("username\trole\tpassword\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+        self.stdout.write(self.style.SUCCESS(f"Loaded demo study {DEMO_CODE} with 15 mothers."))
+        self.stdout.write("Demo users (shown once; also saved in " + str(path) + "):")
+        for line in lines:
+            self.stdout.write("  " + line)
+
+    def _load(self, today: datetime.date) -> list[tuple[str, str, str]]:
+        study = services.create_study(
+            code=DEMO_CODE,
+            title="Pengaruh pijat oksitosin terhadap kelancaran produksi ASI (demo)",
+            site_names=SITES,
+        )
+        passwords = []
+        users = {}
+        for username, role, sites in USERS:
+            password = secrets.token_urlsafe(12)
+            users[username], _created = services.assign_role(
+                username=username, role=role, site_names=sites, password=password
+            )
+            passwords.append((username, role, password))
+        for index, (row, state) in enumerate(zip(PAPER_COHORT, STATES, strict=True)):
+            site_index = index % 2
+            midwife = users[USERS[site_index][0]]
+            self._mother(study, study.sites.get(name=SITES[site_index]), midwife, row, state, today)
+        return passwords
+
+    def _mother(self, study, site, midwife, row, state, today) -> None:
+        day_today = {"completed": 12, "mid": 3, "new": 2, "overdue": 4, "withdrawn": 3}[state]
+        delivery = today - datetime.timedelta(days=day_today)
+        enrolled = delivery + datetime.timedelta(days=study.first_session_day)
+        respondent = services.enrol_respondent(
+            study=study,
+            site=site,
+            user=midwife,
+            code=row["respondent_code"].replace("P", "D"),
+            delivery_date=delivery,
+            enrolled_on=enrolled,
+            age_years=row["age_years"],
+            parity=row["parity"],
+            education=row["education"],
+            employment=row["employment"],
+            eligibility_confirmed=True,
+            consent_date=enrolled,
+        )
+        if state == "new":
+            return
+        self._sheet(respondent, Observation.Phase.PRE, enrolled, row, "pre", midwife)
+        for session in respondent.sessions.order_by("postpartum_day", "slot"):
+            if session.planned_date >= today or (state == "overdue" and session.postpartum_day > 2):
+                break
+            started = timezone.make_aware(
+                datetime.datetime.combine(
+                    session.planned_date,
+                    datetime.time(8 if session.slot == "morning" else 16, 0),
+                )
+            )
+            services.change_record(
+                instance=session,
+                user=midwife,
+                reason="demo",
+                status=MassageSession.Status.DONE,
+                started_at=started,
+                duration_minutes=15 + (respondent.pk + session.pk) % 6,
+                performed_by=midwife,
+            )
+        if state == "withdrawn":
+            services.withdraw_respondent(
+                respondent=respondent, user=midwife, reason="Pindah ke kota lain", on=today
+            )
+        elif state == "completed":
+            post_day = respondent.delivery_date + datetime.timedelta(
+                days=study.post_observation_day
+            )
+            self._sheet(respondent, Observation.Phase.POST, post_day, row, "post", midwife)
+            services.change_record(
+                instance=respondent,
+                user=midwife,
+                reason="demo",
+                status=Respondent.Status.COMPLETED,
+            )
+
+    def _sheet(self, respondent, phase, on, row, prefix, midwife) -> None:
+        services.record_observation(
+            respondent=respondent,
+            phase=phase,
+            user=midwife,
+            observed_on=on,
+            feed_count=row[f"{prefix}_feeds"],
+            urination_count=row[f"{prefix}_urinations"],
+        )

@@ -1,0 +1,657 @@
+"""The clinical data model.
+
+Rules live here once: ranges as field validators (with units in the help text), invariants as
+database constraints, cross-record rules in ``clean()``. Forms, the admin and the importer all
+reach them through ``full_clean()``.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+MAX_DAILY_COUNT = 40
+
+count_validators = [
+    MinValueValidator(0, message=_("A count cannot be negative.")),
+    MaxValueValidator(
+        MAX_DAILY_COUNT,
+        message=_("At most %(limit_value)s times in 24 hours; check the sheet."),
+    ),
+]
+
+
+class Slot(models.TextChoices):
+    """Times of day a massage session can be planned, in the order they are used."""
+
+    MORNING = "morning", _("Morning")
+    AFTERNOON = "afternoon", _("Afternoon")
+    EVENING = "evening", _("Evening")
+
+
+class ConstraintFieldsMixin:
+    """Report a violated database constraint next to the field it is about.
+
+    ``Model.validate_constraints`` reports check constraints as non-field errors; a midwife needs
+    the message beside the input she has to change. ``constraint_fields`` maps a constraint's
+    ``violation_error_code`` to that field.
+    """
+
+    constraint_fields: dict[str, str] = {}
+
+    def validate_constraints(self, exclude=None):
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            regrouped: dict[str, list[ValidationError]] = {}
+            for field, errors in error.error_dict.items():
+                for item in errors:
+                    target = self.constraint_fields.get(item.code, field)
+                    if field != NON_FIELD_ERRORS:
+                        target = field
+                    regrouped.setdefault(target, []).append(item)
+            raise ValidationError(regrouped) from error
+
+
+class Site(models.Model):
+    """A clinic or maternity home where mothers are enrolled."""
+
+    name = models.CharField(_("name"), max_length=120, unique=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="sites",
+        verbose_name=_("midwives"),
+        help_text=_("Midwives who work at this site and see its mothers."),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    postpartum_day: int
+    slot: str
+    planned_date: datetime.date
+
+
+class Study(models.Model):
+    """A study and its protocol. The defaults are the oxytocin-massage paper's protocol."""
+
+    code = models.CharField(
+        _("code"),
+        max_length=20,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+                message=_("Use letters, digits, '-' or '_' only (it appears in web addresses)."),
+            )
+        ],
+    )
+    title = models.CharField(_("title"), max_length=300)
+    sites = models.ManyToManyField(Site, related_name="studies", verbose_name=_("sites"))
+    first_session_day = models.PositiveSmallIntegerField(
+        _("first massage day"),
+        default=2,
+        validators=[MaxValueValidator(30)],
+        help_text=_("Postpartum day of the first massage (the day of delivery is day 0)."),
+    )
+    sessions_per_day = models.PositiveSmallIntegerField(
+        _("sessions a day"),
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(len(Slot.choices))],
+        help_text=_("Massage sessions a day: morning, then afternoon, then evening."),
+    )
+    intervention_days = models.PositiveSmallIntegerField(
+        _("intervention days"),
+        default=3,
+        validators=[MinValueValidator(1), MaxValueValidator(30)],
+        help_text=_("Number of consecutive days with massage sessions."),
+    )
+    session_min_minutes = models.PositiveSmallIntegerField(
+        _("shortest session"),
+        default=15,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text=_("minutes"),
+    )
+    session_max_minutes = models.PositiveSmallIntegerField(
+        _("longest session"),
+        default=20,
+        validators=[MinValueValidator(1), MaxValueValidator(240)],
+        help_text=_("minutes"),
+    )
+    observation_hours = models.PositiveSmallIntegerField(
+        _("observation period"),
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(72)],
+        help_text=_("hours covered by one observation sheet"),
+    )
+    feeds_adequate_min = models.PositiveSmallIntegerField(
+        _("adequate feeds"),
+        default=8,
+        validators=[MaxValueValidator(MAX_DAILY_COUNT)],
+        help_text=_("feeds per observation period at or above which milk is adequate"),
+    )
+    urinations_adequate_min = models.PositiveSmallIntegerField(
+        _("adequate urinations"),
+        default=6,
+        validators=[MaxValueValidator(MAX_DAILY_COUNT)],
+        help_text=_("urinations per observation period at or above which milk is adequate"),
+    )
+    alpha = models.DecimalField(
+        _("significance level (α)"),
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.050"),
+        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.200"))],
+    )
+    exclusion_criteria = models.TextField(
+        _("exclusion criteria"),
+        blank=True,
+        help_text=_("One criterion a line; each is checked at enrolment."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("study")
+        verbose_name_plural = _("studies")
+        permissions = [
+            ("view_results", _("Can view live results")),
+            ("export_data", _("Can export data")),
+            ("import_data", _("Can import historical sheets")),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(session_min_minutes__lte=models.F("session_max_minutes")),
+                name="study_session_window_ordered",
+                violation_error_code="session_window",
+                violation_error_message=_(
+                    "The shortest session cannot be longer than the longest session."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(sessions_per_day__gte=1, sessions_per_day__lte=3),
+                name="study_sessions_per_day_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(intervention_days__gte=1),
+                name="study_intervention_days_positive",
+            ),
+        ]
+
+    constraint_fields = {"session_window": "session_min_minutes"}
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.title}"
+
+    @property
+    def slots(self) -> list[str]:
+        return [value for value, _label in Slot.choices][: self.sessions_per_day]
+
+    @property
+    def last_session_day(self) -> int:
+        return self.first_session_day + self.intervention_days - 1
+
+    @property
+    def post_observation_day(self) -> int:
+        """The follow-up sheet is filled on the day after the last massage."""
+        return self.last_session_day + 1
+
+    @property
+    def sessions_planned(self) -> int:
+        return self.intervention_days * self.sessions_per_day
+
+    def session_plan(self, delivery_date: datetime.date) -> list[PlannedSession]:
+        """The sessions a mother delivered on ``delivery_date`` is due, in order."""
+        return [
+            PlannedSession(day, slot, delivery_date + datetime.timedelta(days=day))
+            for day in range(self.first_session_day, self.last_session_day + 1)
+            for slot in self.slots
+        ]
+
+    def exclusion_criteria_list(self) -> list[str]:
+        return [line.strip() for line in self.exclusion_criteria.splitlines() if line.strip()]
+
+
+class Respondent(ConstraintFieldsMixin, models.Model):
+    """A mother enrolled in a study. Identifying details live apart, in RespondentIdentity."""
+
+    class Education(models.TextChoices):
+        BASIC = "basic", _("Basic (primary or junior high school)")
+        SECONDARY = "secondary", _("Secondary (senior high school)")
+        HIGHER = "higher", _("Higher (diploma or university)")
+
+    class Employment(models.TextChoices):
+        WORKING = "working", _("Working")
+        NOT_WORKING = "not_working", _("Not working")
+
+    class Status(models.TextChoices):
+        ENROLLED = "enrolled", _("Enrolled")
+        COMPLETED = "completed", _("Completed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    study = models.ForeignKey(
+        Study, on_delete=models.PROTECT, related_name="respondents", verbose_name=_("study")
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, related_name="respondents", verbose_name=_("site")
+    )
+    code = models.CharField(
+        _("respondent code"),
+        max_length=30,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+                message=_("Use letters, digits, '.', '-' or '_' only."),
+            )
+        ],
+        help_text=_("Unique within the study; never a name."),
+    )
+    delivery_date = models.DateField(_("delivery date"))
+    enrolled_on = models.DateField(_("enrolment date"))
+    age_years = models.PositiveSmallIntegerField(
+        _("age"),
+        validators=[
+            MinValueValidator(10, message=_("Age must be at least %(limit_value)s years.")),
+            MaxValueValidator(60, message=_("Age must be at most %(limit_value)s years.")),
+        ],
+        help_text=_("years"),
+    )
+    parity = models.PositiveSmallIntegerField(
+        _("parity"),
+        validators=[
+            MinValueValidator(1, message=_("Parity counts this child, so it is at least 1.")),
+            MaxValueValidator(20),
+        ],
+        help_text=_("Number of children including this one (1 = primipara)."),
+    )
+    education = models.CharField(_("education"), max_length=20, choices=Education.choices)
+    employment = models.CharField(_("employment"), max_length=20, choices=Employment.choices)
+    eligibility_confirmed = models.BooleanField(
+        _("eligibility confirmed"),
+        default=False,
+        help_text=_(
+            "The inclusion criteria were checked and none of the exclusion criteria apply."
+        ),
+    )
+    consent_date = models.DateField(_("consent date"), null=True, blank=True)
+    consent_taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("consent taken by"),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.ENROLLED
+    )
+    withdrawn_on = models.DateField(_("withdrawal date"), null=True, blank=True)
+    withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["study", "code"]
+        verbose_name = _("respondent")
+        verbose_name_plural = _("respondents")
+        permissions = [("view_identity", _("Can see names and phone numbers"))]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "code"],
+                name="respondent_code_unique_in_study",
+                violation_error_code="duplicate_code",
+                violation_error_message=_("This respondent code is already used in this study."),
+            ),
+            models.CheckConstraint(
+                condition=Q(enrolled_on__gte=models.F("delivery_date")),
+                name="respondent_enrolled_not_before_delivery",
+                violation_error_code="enrolled_before_delivery",
+                violation_error_message=_("Enrolment cannot be before the delivery date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(age_years__gte=10, age_years__lte=60),
+                name="respondent_age_range",
+                violation_error_code="age_range",
+                violation_error_message=_("Age must be between 10 and 60 years."),
+            ),
+            models.CheckConstraint(
+                condition=Q(parity__gte=1),
+                name="respondent_parity_positive",
+                violation_error_code="parity",
+                violation_error_message=_("Parity counts this child, so it is at least 1."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="withdrawn")
+                | (Q(withdrawn_on__isnull=False) & ~Q(withdrawal_reason="")),
+                name="respondent_withdrawal_has_date_and_reason",
+                violation_error_code="withdrawal_reason",
+                violation_error_message=_("A withdrawal needs a date and a reason."),
+            ),
+        ]
+        indexes = [models.Index(fields=["study", "site", "status"], name="respondent_worklist")]
+
+    constraint_fields = {
+        "duplicate_code": "code",
+        "enrolled_before_delivery": "enrolled_on",
+        "age_range": "age_years",
+        "parity": "parity",
+        "withdrawal_reason": "withdrawal_reason",
+    }
+
+    def __str__(self) -> str:
+        return self.code
+
+    def clean(self) -> None:
+        errors = {}
+        if self.study_id and self.site_id and not self.study.sites.filter(pk=self.site_id).exists():
+            errors["site"] = ValidationError(
+                _("This site does not take part in the study."), code="site_not_in_study"
+            )
+        if self.consent_date and self.delivery_date and self.consent_date < self.delivery_date:
+            errors["consent_date"] = ValidationError(
+                _("Consent cannot be before the delivery date."), code="consent_before_delivery"
+            )
+        if self.withdrawn_on and self.enrolled_on and self.withdrawn_on < self.enrolled_on:
+            errors["withdrawn_on"] = ValidationError(
+                _("Withdrawal cannot be before enrolment."), code="withdrawn_before_enrolment"
+            )
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def is_primipara(self) -> bool:
+        return self.parity == 1
+
+    def postpartum_day_on(self, day: datetime.date) -> int:
+        return (day - self.delivery_date).days
+
+
+class RespondentIdentity(models.Model):
+    """Who the mother is. Kept out of the clinical table so de-identified reads never touch it."""
+
+    respondent = models.OneToOneField(
+        Respondent,
+        on_delete=models.PROTECT,
+        primary_key=True,
+        related_name="identity",
+        verbose_name=_("respondent"),
+    )
+    full_name = models.CharField(_("name"), max_length=200, blank=True)
+    phone = models.CharField(
+        _("phone"),
+        max_length=30,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^\+?[0-9][0-9 -]{5,28}$",
+                message=_("Enter a phone number of digits, optionally starting with +."),
+            )
+        ],
+    )
+    medical_record_number = models.CharField(_("medical record number"), max_length=50, blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("identity")
+        verbose_name_plural = _("identities")
+
+    def __str__(self) -> str:
+        return str(self.respondent)
+
+
+class MassageSession(ConstraintFieldsMixin, models.Model):
+    """One planned oxytocin massage, and what happened to it."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        DONE = "done", _("Done")
+        MISSED = "missed", _("Missed")
+        REFUSED = "refused", _("Refused")
+
+    respondent = models.ForeignKey(
+        Respondent,
+        on_delete=models.PROTECT,
+        related_name="sessions",
+        verbose_name=_("respondent"),
+    )
+    postpartum_day = models.PositiveSmallIntegerField(
+        _("postpartum day"),
+        validators=[MaxValueValidator(60)],
+        help_text=_("Days since delivery (the day of delivery is day 0)."),
+    )
+    slot = models.CharField(_("time of day"), max_length=20, choices=Slot.choices)
+    planned_date = models.DateField(_("planned date"))
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PLANNED
+    )
+    started_at = models.DateTimeField(_("start time"), null=True, blank=True)
+    duration_minutes = models.PositiveSmallIntegerField(
+        _("duration"),
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(1, message=_("A session lasts at least one minute.")),
+            MaxValueValidator(240, message=_("At most %(limit_value)s minutes; check the entry.")),
+        ],
+        help_text=_("minutes"),
+    )
+    performed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("performed by"),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["respondent", "postpartum_day", "slot"]
+        verbose_name = _("massage session")
+        verbose_name_plural = _("massage sessions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["respondent", "postpartum_day", "slot"],
+                name="session_unique_per_day_and_slot",
+                violation_error_code="duplicate_session",
+                violation_error_message=_(
+                    "This mother already has a session on that day and time of day."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__isnull=True) | Q(duration_minutes__gte=1),
+                name="session_duration_positive",
+                violation_error_code="duration",
+                violation_error_message=_("A session lasts at least one minute."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done")
+                | Q(started_at__isnull=False, duration_minutes__isnull=False),
+                name="session_done_has_time_and_duration",
+                violation_error_code="done_incomplete",
+                violation_error_message=_("A session done needs its start time and duration."),
+            ),
+        ]
+        indexes = [models.Index(fields=["planned_date", "status"], name="session_due")]
+
+    constraint_fields = {
+        "duplicate_session": "slot",
+        "duration": "duration_minutes",
+        "done_incomplete": "started_at",
+    }
+
+    def __str__(self) -> str:
+        return f"{self.respondent} · {self.postpartum_day} · {self.get_slot_display()}"
+
+    def clean(self) -> None:
+        errors: dict[str, ValidationError] = {}
+        if self.status == self.Status.DONE:
+            if self.started_at is None:
+                errors["started_at"] = ValidationError(
+                    _("Enter when the session started."), code="started_at_required"
+                )
+            if self.duration_minutes is None:
+                errors["duration_minutes"] = ValidationError(
+                    _("Enter how many minutes the session lasted."), code="duration_required"
+                )
+        if self.status in (self.Status.MISSED, self.Status.REFUSED) and not self.notes.strip():
+            errors["notes"] = ValidationError(
+                _("Give the reason the session did not take place."), code="reason_required"
+            )
+        if self.respondent_id:
+            study = self.respondent.study
+            if (
+                self.duration_minutes is not None
+                and not study.session_min_minutes
+                <= self.duration_minutes
+                <= study.session_max_minutes
+                and not self.notes.strip()
+            ):
+                errors["notes"] = ValidationError(
+                    _(
+                        "The protocol asks for %(low)s–%(high)s minutes; "
+                        "add a note explaining the difference."
+                    ),
+                    code="duration_outside_protocol",
+                    params={"low": study.session_min_minutes, "high": study.session_max_minutes},
+                )
+            if self.started_at is not None:
+                started_on = timezone.localdate(self.started_at)
+                if started_on < self.respondent.enrolled_on:
+                    errors["started_at"] = ValidationError(
+                        _("A session cannot be before the mother's enrolment."),
+                        code="before_enrolment",
+                    )
+                elif self.started_at > timezone.now():
+                    errors["started_at"] = ValidationError(
+                        _("A session cannot be recorded in the future."), code="in_future"
+                    )
+        if errors:
+            raise ValidationError(errors)
+
+
+class Observation(ConstraintFieldsMixin, models.Model):
+    """The observation sheet: what the baby did over one observation period (24 hours)."""
+
+    class Phase(models.TextChoices):
+        PRE = "pre", _("Before the massage (pre-test)")
+        POST = "post", _("After the massage (post-test)")
+
+    respondent = models.ForeignKey(
+        Respondent,
+        on_delete=models.PROTECT,
+        related_name="observations",
+        verbose_name=_("respondent"),
+    )
+    phase = models.CharField(_("phase"), max_length=10, choices=Phase.choices)
+    observed_on = models.DateField(_("observation date"))
+    feed_count = models.PositiveSmallIntegerField(
+        _("feeds"),
+        null=True,
+        blank=True,
+        validators=count_validators,
+        help_text=_("times the baby breastfed in 24 hours; empty if not recorded"),
+    )
+    urination_count = models.PositiveSmallIntegerField(
+        _("urinations"),
+        null=True,
+        blank=True,
+        validators=count_validators,
+        help_text=_("times the baby urinated in 24 hours; empty if not recorded"),
+    )
+    observed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("observed by"),
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["respondent", "phase"]
+        verbose_name = _("observation sheet")
+        verbose_name_plural = _("observation sheets")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["respondent", "phase"],
+                name="observation_unique_per_phase",
+                violation_error_code="duplicate_observation",
+                violation_error_message=_("This mother already has a sheet for this phase."),
+            ),
+            models.CheckConstraint(
+                condition=Q(feed_count__isnull=True)
+                | Q(feed_count__gte=0, feed_count__lte=MAX_DAILY_COUNT),
+                name="observation_feed_count_range",
+                violation_error_code="feed_count_range",
+                violation_error_message=_("Feeds must be between 0 and 40."),
+            ),
+            models.CheckConstraint(
+                condition=Q(urination_count__isnull=True)
+                | Q(urination_count__gte=0, urination_count__lte=MAX_DAILY_COUNT),
+                name="observation_urination_count_range",
+                violation_error_code="urination_count_range",
+                violation_error_message=_("Urinations must be between 0 and 40."),
+            ),
+            models.CheckConstraint(
+                condition=Q(feed_count__isnull=False) | Q(urination_count__isnull=False),
+                name="observation_has_a_count",
+                violation_error_code="no_count",
+                violation_error_message=_("Enter at least one count: feeds, urinations or both."),
+            ),
+        ]
+
+    constraint_fields = {
+        "duplicate_observation": "phase",
+        "feed_count_range": "feed_count",
+        "urination_count_range": "urination_count",
+        "no_count": "feed_count",
+    }
+
+    def __str__(self) -> str:
+        return f"{self.respondent} · {self.get_phase_display()}"
+
+    def clean(self) -> None:
+        if not self.observed_on:
+            return
+        if self.respondent_id and self.observed_on < self.respondent.delivery_date:
+            raise ValidationError(
+                {
+                    "observed_on": ValidationError(
+                        _("An observation cannot be before the delivery date."),
+                        code="before_delivery",
+                    )
+                }
+            )
+        if self.observed_on > timezone.localdate():
+            raise ValidationError(
+                {
+                    "observed_on": ValidationError(
+                        _("An observation cannot be dated in the future."), code="in_future"
+                    )
+                }
+            )

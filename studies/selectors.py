@@ -1,0 +1,120 @@
+"""Reads: turn the database into what pages need, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+
+from .models import MassageSession, Observation, Respondent, RespondentIdentity, Study
+
+
+@dataclass(frozen=True)
+class Change:
+    when: datetime.datetime
+    who: str
+    record: str
+    field: str
+    old: str
+    new: str
+    reason: str
+
+
+def study_counts(studies: QuerySet[Study]) -> QuerySet[Study]:
+    return studies.annotate(
+        n_enrolled=Count("respondents", filter=~Q(respondents__status="withdrawn")),
+        n_completed=Count("respondents", filter=Q(respondents__status="completed")),
+        n_withdrawn=Count("respondents", filter=Q(respondents__status="withdrawn")),
+    )
+
+
+def sessions_due(respondents: QuerySet[Respondent], on: datetime.date) -> QuerySet[MassageSession]:
+    """Planned sessions of active mothers due on ``on`` or before (overdue)."""
+    return (
+        MassageSession.objects.filter(
+            respondent__in=respondents.exclude(status=Respondent.Status.WITHDRAWN),
+            status=MassageSession.Status.PLANNED,
+            planned_date__lte=on,
+        )
+        .select_related("respondent", "respondent__study", "respondent__site")
+        .order_by("planned_date", "respondent__code", "postpartum_day", "slot")
+    )
+
+
+def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:
+    return respondents.select_related("study", "site").annotate(
+        sessions_done=Count("sessions", filter=Q(sessions__status="done"), distinct=True),
+        sessions_total=Count("sessions", distinct=True),
+    )
+
+
+def _display(instance, field_name: str, value) -> str:
+    if value is None or value == "":
+        return "—"
+    field = instance._meta.get_field(field_name)
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    return str(value)
+
+
+def respondent_history(respondent: Respondent, *, include_identity: bool) -> list[Change]:
+    """Every recorded change to the mother and her sessions and sheets, newest first: who,
+    when, which field, the old and the new value, and the reason given."""
+    sources = [
+        (Respondent.history.filter(id=respondent.pk), respondent._meta.verbose_name),
+        (
+            MassageSession.history.filter(respondent_id=respondent.pk),
+            MassageSession._meta.verbose_name,
+        ),
+        (Observation.history.filter(respondent_id=respondent.pk), Observation._meta.verbose_name),
+    ]
+    if include_identity:
+        sources.append(
+            (
+                RespondentIdentity.history.filter(respondent_id=respondent.pk),
+                RespondentIdentity._meta.verbose_name,
+            )
+        )
+    ignored = {"id", "created_at", "respondent"}
+    changes: list[Change] = []
+    for history, record_name in sources:
+        records = list(history.select_related("history_user").order_by("history_date"))
+        previous_by_object: dict = {}
+        for record in records:
+            who = record.history_user.get_username() if record.history_user else "—"
+            label = f"{record_name} {record.instance}"
+            key = record.instance.pk
+            previous = previous_by_object.get(key)
+            if previous is None:
+                changes.append(
+                    Change(
+                        record.history_date,
+                        who,
+                        label,
+                        "",
+                        "",
+                        str(record.get_history_type_display()),
+                        record.history_change_reason or "",
+                    )
+                )
+            else:
+                delta = record.diff_against(previous)
+                for change in delta.changes:
+                    if change.field in ignored:
+                        continue
+                    model_field = record.instance._meta.get_field(change.field)
+                    changes.append(
+                        Change(
+                            record.history_date,
+                            who,
+                            label,
+                            str(model_field.verbose_name),
+                            _display(record.instance, change.field, change.old),
+                            _display(record.instance, change.field, change.new),
+                            record.history_change_reason or "",
+                        )
+                    )
+            previous_by_object[key] = record
+    changes.sort(key=lambda change: change.when, reverse=True)
+    return changes

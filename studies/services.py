@@ -1,0 +1,158 @@
+"""Writes. Each function validates with ``full_clean()`` and saves inside one transaction, and
+records who did it (and why, for a correction) in the history."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .access import Role
+from .models import MassageSession, Observation, Respondent, RespondentIdentity, Site, Study
+
+
+def _save(instance, *, user, reason: str = "") -> None:
+    instance.full_clean()
+    instance._history_user = user
+    if reason:
+        instance._change_reason = reason
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as error:
+        # A concurrent save got there first (the unique constraint holds in the database):
+        # report it like the validation would have, instead of a server error.
+        instance.validate_constraints()
+        raise ValidationError(_("This record could not be saved; please try again.")) from error
+
+
+@transaction.atomic
+def create_study(*, code: str, title: str, site_names: Iterable[str] = (), **protocol) -> Study:
+    """A study with the paper's protocol unless ``protocol`` says otherwise; sites by name,
+    created when new."""
+    if Study.objects.filter(code__iexact=code).exists():
+        raise ValidationError(
+            {"code": _("A study with the code %(code)s already exists.") % {"code": code}}
+        )
+    study = Study(code=code, title=title, **protocol)
+    study.full_clean()
+    study.save()
+    sites = []
+    for name in site_names:
+        name = name.strip()
+        if not name:
+            raise ValidationError({"sites": _("A site name cannot be empty.")})
+        site, _created = Site.objects.get_or_create(name=name)
+        sites.append(site)
+    study.sites.set(sites)
+    return study
+
+
+def plan_sessions(*, respondent: Respondent, user) -> list[MassageSession]:
+    """Create the mother's sessions from her study's protocol (six for the paper's)."""
+    sessions = []
+    for planned in respondent.study.session_plan(respondent.delivery_date):
+        session = MassageSession(
+            respondent=respondent,
+            postpartum_day=planned.postpartum_day,
+            slot=planned.slot,
+            planned_date=planned.planned_date,
+        )
+        _save(session, user=user)
+        sessions.append(session)
+    return sessions
+
+
+@transaction.atomic
+def enrol_respondent(
+    *, study: Study, site: Site, user, identity: dict | None = None, **fields
+) -> Respondent:
+    """Enrol a mother, keep her identifying details apart, and plan her sessions."""
+    if fields.get("consent_date") and "consent_taken_by" not in fields:
+        fields["consent_taken_by"] = user if user and user.is_authenticated else None
+    respondent = Respondent(study=study, site=site, **fields)
+    _save(respondent, user=user)
+    if identity and any(str(value).strip() for value in identity.values()):
+        _save(RespondentIdentity(respondent=respondent, **identity), user=user)
+    plan_sessions(respondent=respondent, user=user)
+    return respondent
+
+
+@transaction.atomic
+def record_observation(*, respondent: Respondent, phase: str, user, **fields) -> Observation:
+    """Save a new observation sheet for one phase (pre or post) of a mother."""
+    fields.setdefault("observed_by", user if user and user.is_authenticated else None)
+    sheet = Observation(respondent=respondent, phase=phase, **fields)
+    _save(sheet, user=user)
+    return sheet
+
+
+@transaction.atomic
+def change_record(*, instance, user, reason: str, **changes):
+    """Correct a saved record. The reason goes into the history beside the old and new values."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why this record is being changed.")})
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    _save(instance, user=user, reason=reason.strip())
+    return instance
+
+
+@transaction.atomic
+def withdraw_respondent(
+    *, respondent: Respondent, user, reason: str, on: datetime.date | None = None
+) -> Respondent:
+    """Withdraw a mother. Nothing is deleted; her records stay, with the reason, in the history."""
+    if respondent.status == Respondent.Status.WITHDRAWN:
+        raise ValidationError(_("This mother has already been withdrawn."))
+    if not reason.strip():
+        raise ValidationError({"withdrawal_reason": _("Give the reason for the withdrawal.")})
+    respondent.status = Respondent.Status.WITHDRAWN
+    respondent.withdrawn_on = on or timezone.localdate()
+    respondent.withdrawal_reason = reason.strip()
+    _save(respondent, user=user, reason=reason.strip())
+    return respondent
+
+
+@transaction.atomic
+def assign_role(
+    *, username: str, role: str, site_names: Iterable[str] = (), password: str | None = None
+):
+    """Create or update a user in exactly one role. A midwife gets her sites; the data manager
+    gets the admin site. Returns ``(user, created)``."""
+    if role not in Role.values:
+        raise ValidationError(_("Unknown role %(role)s.") % {"role": role})
+    names = [name.strip() for name in site_names if name.strip()]
+    sites = list(Site.objects.filter(name__in=names))
+    missing = sorted(set(names) - {site.name for site in sites})
+    if missing:
+        raise ValidationError(
+            _("Unknown site(s): %(missing)s. Known sites: %(known)s.")
+            % {
+                "missing": ", ".join(missing),
+                "known": ", ".join(Site.objects.values_list("name", flat=True)) or "—",
+            }
+        )
+    if role == Role.MIDWIFE and not sites:
+        raise ValidationError(_("A midwife needs at least one site (--site NAME)."))
+    user_model = get_user_model()
+    user, created = user_model.objects.get_or_create(username=username)
+    if created and password is None:
+        raise ValidationError(_("A new user needs a password."))
+    if password is not None:
+        validate_password(password, user)
+        user.set_password(password)
+    user.is_staff = role == Role.ADMIN
+    user.is_active = True
+    user.save()
+    user.groups.remove(*Group.objects.filter(name__in=Role.values))
+    user.groups.add(Group.objects.get(name=role))
+    user.sites.set(sites if role == Role.MIDWIFE else [])
+    return user, created
