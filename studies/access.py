@@ -33,10 +33,11 @@ ALL_ROLES = frozenset(Role.values)
 WRITERS = frozenset({Role.MIDWIFE, Role.ADMIN})
 ANALYSTS = frozenset({Role.RESEARCHER, Role.ADMIN})
 
-# Views from these modules come with Django's own protection (login, logout, the admin site,
-# language switch, static files) and need no role declaration.
+# Views from these modules come with Django's own protection (login, logout, language switch,
+# static files) and need no role declaration; so does the admin site, which checks staff status
+# and model permissions on every page (see EXEMPT_NAMESPACES).
+EXEMPT_NAMESPACES = frozenset({"admin"})
 EXEMPT_VIEW_MODULES = (
-    "django.contrib.admin.",
     "django.contrib.auth.views",
     "django.views.i18n",
     "django.views.static",
@@ -118,6 +119,9 @@ class RoleRequiredMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        match = request.resolver_match
+        if match is not None and EXEMPT_NAMESPACES & set(match.namespaces):
+            return None
         if getattr(view_func, "lancar_roles", None) or _is_exempt(view_func):
             return None
         logger.error("view %r declares no roles; refusing %s", view_func, request.path)

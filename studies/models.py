@@ -92,7 +92,7 @@ class PlannedSession:
     planned_date: datetime.date
 
 
-class Study(models.Model):
+class Study(ConstraintFieldsMixin, models.Model):
     """A study and its protocol. The defaults are the oxytocin-massage paper's protocol."""
 
     code = models.CharField(

@@ -1,0 +1,586 @@
+"""Statistics for a one-group pre-test/post-test study (DESIGN.md sections 4.5 and 5).
+
+Everything here is pure computation: no Django, no ORM, no I/O, so the results
+document can be rebuilt and tested without a database.  The numbers follow
+SPSS, because the study's reference results (the paper's tables) were produced
+with SPSS ``FREQUENCIES``, ``DESCRIPTIVES``/``EXAMINE`` and
+``NPAR TESTS /WILCOXON``; scipy's and R's defaults differ from SPSS
+(continuity correction, automatic exact switch, zero handling), so the
+Wilcoxon test is computed here rather than delegated.
+
+Conventions of every public function:
+
+* numbers are returned unrounded; rounding belongs to display
+  (:func:`format_spss`, :func:`format_p`);
+* a figure that is undefined (the SD of one value, a CI with no pairs) is
+  ``None``, never NaN, so the document survives ``json.dumps(allow_nan=False)``;
+* only plain ``int``/``float``/``str``/``None``/``dict``/``list`` come back,
+  never numpy scalars.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Context, Decimal
+from typing import Any
+
+import numpy as np
+from scipy import special, stats
+
+__all__ = [
+    "AGE_GROUPS",
+    "EDUCATION_LEVELS",
+    "EMPLOYMENT_STATUSES",
+    "EXACT_P_MAX_PAIRS",
+    "PARITY_GROUPS",
+    "adequacy",
+    "age_group",
+    "analyze",
+    "analyze_outcome",
+    "characteristics",
+    "describe",
+    "exact_p_signed_rank",
+    "format_p",
+    "format_spss",
+    "hodges_lehmann",
+    "mcnemar_exact",
+    "paired_t",
+    "parity_group",
+    "shapiro_wilk",
+    "wilcoxon_signed_rank",
+]
+
+# Category keys in display order; every key is listed in the results even when
+# its count is zero, so tables keep the same rows from study to study.
+AGE_GROUPS: tuple[str, ...] = ("lt20", "20to35", "gt35")
+PARITY_GROUPS: tuple[str, ...] = ("primipara", "multipara")
+EDUCATION_LEVELS: tuple[str, ...] = ("basic", "secondary", "higher")
+EMPLOYMENT_STATUSES: tuple[str, ...] = ("working", "not_working")
+
+# Above this many non-zero pairs the exact distribution is not computed: the
+# normal approximation is already accurate there (DESIGN section 5).
+EXACT_P_MAX_PAIRS = 200
+
+Number = int | float
+
+
+# ---------------------------------------------------------------------------
+# Respondent characteristics (the paper's Table 1)
+# ---------------------------------------------------------------------------
+
+
+def age_group(age_years: int) -> str:
+    """Age band of the paper's Table 1: ``lt20`` (<20), ``20to35`` (20-35 inclusive), ``gt35``."""
+    if age_years < 20:
+        return "lt20"
+    if age_years <= 35:
+        return "20to35"
+    return "gt35"
+
+
+def parity_group(parity: int) -> str:
+    """``primipara`` for a first child (parity 1), ``multipara`` otherwise.
+
+    Parity counts the children including this one, so anything below 1 is a
+    data error rather than a category.
+    """
+    if parity < 1:
+        raise ValueError(f"parity must be at least 1, got {parity!r}")
+    return "primipara" if parity == 1 else "multipara"
+
+
+def _frequency(values: Sequence[str], keys: Sequence[str], field: str) -> list[dict[str, Any]]:
+    counts = Counter(values)
+    unknown = set(counts) - set(keys)
+    if unknown:
+        # A silent "other" would make the percentages stop adding up to 100;
+        # the import/forms are supposed to make this impossible, so say so loudly.
+        raise ValueError(f"unknown {field} value(s): {sorted(map(str, unknown))}")
+    total = len(values)
+    return [
+        {
+            "key": key,
+            "n": counts.get(key, 0),
+            "percent": (100.0 * counts.get(key, 0) / total) if total else None,
+        }
+        for key in keys
+    ]
+
+
+def characteristics(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Frequency tables of age group, parity, education and employment.
+
+    Each table is a list of ``{"key", "n", "percent"}`` in display order;
+    percent is 0-100 and unrounded, ``None`` when there are no records.
+    """
+    rows = list(records)
+    return {
+        "age_group": _frequency([age_group(r["age_years"]) for r in rows], AGE_GROUPS, "age"),
+        "parity": _frequency([parity_group(r["parity"]) for r in rows], PARITY_GROUPS, "parity"),
+        "education": _frequency([r["education"] for r in rows], EDUCATION_LEVELS, "education"),
+        "employment": _frequency(
+            [r["employment"] for r in rows], EMPLOYMENT_STATUSES, "employment"
+        ),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Descriptives
+# ---------------------------------------------------------------------------
+
+
+def _plain_number(value: Any) -> Any:
+    """Turn numpy scalars into ``int``/``float`` so ``json`` accepts them."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _percentile_haverage(sorted_values: Sequence[float], p: float) -> float:
+    # SPSS EXAMINE's default percentile method, HAVERAGE: the weighted average
+    # at position p(n+1), clamped to the extremes.  It equals numpy's
+    # method="weibull" and Hyndman & Fan type 6.
+    n = len(sorted_values)
+    position = p * (n + 1)
+    k = math.floor(position)
+    if k < 1:
+        return float(sorted_values[0])
+    if k >= n:
+        return float(sorted_values[-1])
+    fraction = position - k
+    low, high = sorted_values[k - 1], sorted_values[k]
+    return float(low + fraction * (high - low))
+
+
+def describe(values: Sequence[Number]) -> dict[str, Any]:
+    """N, mean, sample SD (n - 1), min, max, median and quartiles.
+
+    Quartiles use SPSS's default EXAMINE definition (HAVERAGE, position
+    p(n+1)); the median is the same under every definition.  The SD is
+    ``None`` for fewer than two values and every statistic is ``None`` for
+    no values.
+    """
+    data = [_plain_number(v) for v in values]
+    n = len(data)
+    if n == 0:
+        return {
+            "n": 0, "mean": None, "sd": None, "min": None, "max": None,
+            "median": None, "q1": None, "q3": None,
+        }  # fmt: skip
+    ordered = sorted(data)
+    mean = math.fsum(data) / n
+    sd = None
+    if n >= 2:
+        # Two-pass sum of squares: exact enough for counts and immune to the
+        # cancellation of the sum-of-squares shortcut.
+        sd = math.sqrt(math.fsum((x - mean) ** 2 for x in data) / (n - 1))
+    return {
+        "n": n,
+        "mean": mean,
+        "sd": sd,
+        "min": ordered[0],
+        "max": ordered[-1],
+        "median": _percentile_haverage(ordered, 0.5),
+        "q1": _percentile_haverage(ordered, 0.25),
+        "q3": _percentile_haverage(ordered, 0.75),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Wilcoxon signed-rank test, SPSS NPAR TESTS /WILCOXON
+# ---------------------------------------------------------------------------
+
+
+def _differences(pre: Sequence[Number], post: Sequence[Number]) -> list[Number]:
+    if len(pre) != len(post):
+        raise ValueError(f"pre and post differ in length ({len(pre)} != {len(post)})")
+    return [_plain_number(b) - _plain_number(a) for a, b in zip(pre, post, strict=True)]
+
+
+def _rank_summary(n: int, rank_sum: float) -> dict[str, Any]:
+    # SPSS prints ".00" for the mean rank of an empty row, not a blank.
+    return {"n": n, "mean_rank": rank_sum / n if n else 0.0, "sum_of_ranks": rank_sum}
+
+
+def exact_p_signed_rank(abs_ranks: Sequence[float], s_plus: float) -> float | None:
+    """Exact two-sided p of the signed-rank statistic, conditional on the given ranks.
+
+    ``abs_ranks`` are the (mid)ranks of the non-zero |d| and ``s_plus`` the
+    observed sum of the ranks of the positive differences.  Under H0 each rank
+    is positive or negative with probability 1/2 independently, so S+ has a
+    distribution over all 2**n sign assignments; the p-value is
+    P(|S+ - E| >= |observed - E|) with E = sum(ranks) / 2.  With ties this is
+    the conditional (permutation) test; without ties it is the classic exact
+    test.
+
+    Mid-ranks are multiples of 1/2, so the distribution is built by dynamic
+    programming over doubled ranks (integers) in O(n * sum(ranks)) instead
+    of enumerating 2**n assignments.  Returns 1.0 for no ranks and ``None``
+    above :data:`EXACT_P_MAX_PAIRS` ranks.
+    """
+    n = len(abs_ranks)
+    if n > EXACT_P_MAX_PAIRS:
+        return None
+    if n == 0:
+        return 1.0
+    doubled: list[int] = []
+    for rank in abs_ranks:
+        twice = round(2 * float(rank))
+        # The tolerance only absorbs float noise; a rank that is not a
+        # multiple of 1/2 is not a mid-rank and would be silently mangled.
+        if twice < 0 or abs(twice - 2 * float(rank)) > 1e-6:
+            raise ValueError(f"ranks must be non-negative multiples of 1/2, got {rank!r}")
+        doubled.append(twice)
+    observed = round(2 * float(s_plus))
+    total = sum(doubled)
+    if observed < 0 or observed > total or abs(observed - 2 * float(s_plus)) > 1e-6:
+        raise ValueError(f"s_plus {s_plus!r} is not attainable with these ranks")
+
+    # Probabilities rather than counts: 2**200 would overflow float64 counts
+    # and halving at each step keeps every term representable.
+    dist = np.zeros(total + 1)
+    dist[0] = 1.0
+    reach = 0
+    for r in doubled:
+        shifted = 0.5 * dist[: reach + 1]
+        dist[: reach + 1] *= 0.5
+        dist[r : r + reach + 1] += shifted
+        reach += r
+    # Compare |2*S - total| in doubled integer units: no float tolerance needed.
+    support = np.arange(total + 1)
+    extreme = np.abs(2 * support - total) >= abs(2 * observed - total)
+    return min(1.0, float(dist[extreme].sum()))
+
+
+def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[str, Any]:
+    """Wilcoxon signed-rank test of post vs pre exactly as SPSS NPAR TESTS /WILCOXON.
+
+    d = post - pre; zero differences form the "Ties" row and are dropped
+    before ranking; the remaining |d| get average ranks.  With n non-zero
+    pairs and tie groups of size t::
+
+        Z = (min(S+, S-) - n(n+1)/4) / sqrt(n(n+1)(2n+1)/24 - sum(t^3 - t)/48)
+
+    without continuity correction, so Z <= 0, and p_asymptotic = 2 * Phi(Z).
+    ``based_on`` names SPSS's footnote ("Based on negative ranks" when
+    S- <= S+).  ``effect_size_r`` is |Z| / sqrt(all analysed pairs, ties
+    included); ``rank_biserial`` is (S+ - S-) / (S+ + S-), the matched-pairs
+    rank-biserial correlation.  With no non-zero pair Z is 0 and both p are 1.
+    """
+    diffs = _differences(pre, post)
+    nonzero = [d for d in diffs if d != 0]
+    n = len(nonzero)
+    ranks = stats.rankdata(np.abs(np.asarray(nonzero, dtype=float))) if n else np.array([])
+    s_plus = float(sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0))
+    s_minus = float(sum(r for r, d in zip(ranks, nonzero, strict=True) if d < 0))
+    n_plus = sum(1 for d in nonzero if d > 0)
+    n_minus = n - n_plus
+
+    z = 0.0
+    if n:
+        tie_term = sum(t**3 - t for t in Counter(abs(d) for d in nonzero).values()) / 48
+        variance = n * (n + 1) * (2 * n + 1) / 24 - tie_term
+        # The variance equals sum(rank^2)/4 > 0 whenever n >= 1; the guard only
+        # protects against a future change of the formula, never divides by 0.
+        if variance > 0:
+            z = (min(s_plus, s_minus) - n * (n + 1) / 4) / math.sqrt(variance)
+    # ndtr keeps full relative accuracy deep in the lower tail, unlike 1 - cdf.
+    p_asymptotic = min(1.0, 2.0 * float(special.ndtr(z)))
+    analysed = len(diffs)
+    return {
+        "negative_ranks": _rank_summary(n_minus, s_minus),
+        "positive_ranks": _rank_summary(n_plus, s_plus),
+        "ties": analysed - n,
+        "total": analysed,
+        "z": z,
+        "p_asymptotic": p_asymptotic,
+        "p_exact": exact_p_signed_rank([float(r) for r in ranks], s_plus),
+        "based_on": "negative_ranks" if s_minus <= s_plus else "positive_ranks",
+        "effect_size_r": abs(z) / math.sqrt(analysed) if analysed else None,
+        "rank_biserial": (s_plus - s_minus) / (s_plus + s_minus) if n else None,
+    }
+
+
+def hodges_lehmann(
+    pre: Sequence[Number], post: Sequence[Number], confidence: float = 0.95
+) -> dict[str, Any]:
+    """Hodges-Lehmann estimate of the shift post - pre with its distribution-free CI.
+
+    The estimate is the median of the Walsh averages (d_i + d_j) / 2, i <= j,
+    over all analysed pairs (zero differences included, as in the usual
+    one-sample estimator).  The CI is [W_(C), W_(M + 1 - C)] of the M sorted
+    Walsh averages, with C from the large-sample approximation of Hollander &
+    Wolfe: C = n(n+1)/4 - z_(1-alpha/2) * sqrt(n(n+1)(2n+1)/24), rounded to the
+    nearest integer (no tie correction).  For very small n (C < 1) the
+    requested confidence cannot be reached and the CI bounds are ``None``.
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    diffs = np.asarray(_differences(pre, post), dtype=float)
+    n = len(diffs)
+    result: dict[str, Any] = {
+        "estimate": None, "ci_low": None, "ci_high": None, "confidence": confidence,
+    }  # fmt: skip
+    if n == 0:
+        return result
+    upper = np.triu_indices(n)
+    walsh = np.sort((diffs[:, None] + diffs[None, :])[upper] / 2.0)
+    result["estimate"] = float(np.median(walsh))
+    z = float(special.ndtri(1 - (1 - confidence) / 2))
+    c = math.floor(n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24) + 0.5)
+    if c >= 1:
+        result["ci_low"] = float(walsh[c - 1])
+        result["ci_high"] = float(walsh[len(walsh) - c])
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Parametric companions and normality
+# ---------------------------------------------------------------------------
+
+
+def shapiro_wilk(values: Sequence[Number]) -> dict[str, float | None]:
+    """Shapiro-Wilk W and p (scipy); ``None`` for fewer than 3 values or constant data."""
+    data = np.asarray([_plain_number(v) for v in values], dtype=float)
+    if len(data) < 3 or np.all(data == data[0]):
+        return {"w": None, "p": None}
+    res = stats.shapiro(data)
+    return {"w": float(res.statistic), "p": float(res.pvalue)}
+
+
+def paired_t(
+    pre: Sequence[Number], post: Sequence[Number], confidence: float = 0.95
+) -> dict[str, Any]:
+    """Paired t-test of d = post - pre (two-sided) with a CI of the mean difference.
+
+    ``t``, ``p`` and the CI are ``None`` when fewer than two pairs or when
+    every difference is the same (zero SD: the t statistic is undefined and a
+    zero-width interval would claim a certainty the data cannot give).
+    """
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
+    diffs = _differences(pre, post)
+    summary = describe(diffs)
+    n = summary["n"]
+    result: dict[str, Any] = {
+        "n": n,
+        "mean_difference": summary["mean"],
+        "sd_difference": summary["sd"],
+        "ci_low": None,
+        "ci_high": None,
+        "confidence": confidence,
+        "t": None,
+        "df": n - 1 if n >= 2 else None,
+        "p": None,
+    }
+    sd = summary["sd"]
+    if n < 2 or not sd:
+        return result
+    se = sd / math.sqrt(n)
+    t = summary["mean"] / se
+    df = n - 1
+    margin = float(stats.t.ppf(1 - (1 - confidence) / 2, df)) * se
+    result.update(
+        t=t,
+        p=min(1.0, 2.0 * float(stats.t.sf(abs(t), df))),
+        ci_low=summary["mean"] - margin,
+        ci_high=summary["mean"] + margin,
+    )
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Adequacy against a reference value (e.g. feeds >= 8 a day)
+# ---------------------------------------------------------------------------
+
+
+def mcnemar_exact(before: Sequence[bool], after: Sequence[bool]) -> dict[str, Any]:
+    """Exact McNemar test: two-sided binomial p on the discordant pairs.
+
+    p = min(1, 2 * P(X <= min(b, c))) with X ~ Bin(b + c, 1/2), computed with
+    integers; 1.0 when there is no discordant pair.
+    """
+    if len(before) != len(after):
+        raise ValueError(f"before and after differ in length ({len(before)} != {len(after)})")
+    table = Counter((bool(a), bool(b)) for a, b in zip(before, after, strict=True))
+    before_only, after_only = table[(True, False)], table[(False, True)]
+    discordant = before_only + after_only
+    tail = sum(math.comb(discordant, k) for k in range(min(before_only, after_only) + 1))
+    p = min(1.0, 2 * tail / 2**discordant) if discordant else 1.0
+    return {
+        "both": table[(True, True)],
+        "before_only": before_only,
+        "after_only": after_only,
+        "neither": table[(False, False)],
+        "n_discordant": discordant,
+        "p": p,
+    }
+
+
+def adequacy(pre: Sequence[Number], post: Sequence[Number], threshold: Number) -> dict[str, Any]:
+    """How many pairs reach ``threshold`` (value >= threshold) before and after, with McNemar."""
+    if len(pre) != len(post):
+        raise ValueError(f"pre and post differ in length ({len(pre)} != {len(post)})")
+    before = [v >= threshold for v in pre]
+    after = [v >= threshold for v in post]
+    n = len(before)
+
+    def share(flags: list[bool]) -> dict[str, Any]:
+        count = sum(flags)
+        return {"n_adequate": count, "percent": 100.0 * count / n if n else None}
+
+    return {
+        "threshold": _plain_number(threshold),
+        "n": n,
+        "pre": share(before),
+        "post": share(after),
+        "mcnemar": mcnemar_exact(before, after),
+    }
+
+
+# ---------------------------------------------------------------------------
+# The results document (DESIGN section 4.5, without translated labels)
+# ---------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    # Last line of defence for the "never NaN" contract: whatever slipped
+    # through as a numpy scalar or a non-finite float becomes plain or None.
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    value = _plain_number(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def analyze_outcome(
+    pre: Sequence[Number | None],
+    post: Sequence[Number | None],
+    *,
+    threshold: Number | None = None,
+    confidence: float = 0.95,
+) -> dict[str, Any]:
+    """All statistics of one outcome over the pairs where both values are present.
+
+    The pre and post descriptives use the same analysed pairs as the test,
+    so every table speaks of the same mothers; ``n_missing`` counts the
+    records left out for a missing pre or post value.  ``adequacy`` is
+    ``None`` unless a threshold is given.
+    """
+    if len(pre) != len(post):
+        raise ValueError(f"pre and post differ in length ({len(pre)} != {len(post)})")
+    pairs = [(a, b) for a, b in zip(pre, post, strict=True) if a is not None and b is not None]
+    pre_ok = [a for a, _ in pairs]
+    post_ok = [b for _, b in pairs]
+    diffs = _differences(pre_ok, post_ok)
+    return _json_safe(
+        {
+            "n_missing": len(pre) - len(pairs),
+            "pre": describe(pre_ok),
+            "post": describe(post_ok),
+            "difference": describe(diffs),
+            "wilcoxon": wilcoxon_signed_rank(pre_ok, post_ok),
+            "hodges_lehmann": hodges_lehmann(pre_ok, post_ok, confidence),
+            "shapiro_wilk_differences": shapiro_wilk(diffs),
+            "paired_t": paired_t(pre_ok, post_ok, confidence),
+            "adequacy": adequacy(pre_ok, post_ok, threshold) if threshold is not None else None,
+        }
+    )
+
+
+def analyze(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    study_code: str,
+    n_withdrawn: int = 0,
+    outcomes: Sequence[str] = ("feeds", "urinations"),
+    thresholds: Mapping[str, Number] | None = None,
+    alpha: float = 0.05,
+) -> dict[str, Any]:
+    """The results document of DESIGN section 4.5, minus the translated ``label`` keys.
+
+    ``records`` are the enrolled (not withdrawn) mothers: mappings with
+    ``age_years``, ``parity``, ``education``, ``employment`` and
+    ``pre_<outcome>``/``post_<outcome>`` for each outcome (absent or ``None``
+    means not recorded).  Confidence intervals use 1 - alpha.  The result
+    contains only JSON types and no NaN.
+    """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
+    rows = list(records)
+    limits = dict(thresholds or {})
+    return _json_safe(
+        {
+            "study": study_code,
+            "n_enrolled": len(rows),
+            "n_withdrawn": n_withdrawn,
+            "alpha": alpha,
+            "characteristics": characteristics(rows),
+            "outcomes": {
+                name: analyze_outcome(
+                    [r.get(f"pre_{name}") for r in rows],
+                    [r.get(f"post_{name}") for r in rows],
+                    threshold=limits.get(name),
+                    confidence=1 - alpha,
+                )
+                for name in outcomes
+            },
+        }
+    )
+
+
+# ---------------------------------------------------------------------------
+# SPSS-style display
+# ---------------------------------------------------------------------------
+
+
+def format_spss(value: Number | None, places: int, *, decimal_separator: str = ".") -> str:
+    """Format like an SPSS output table: fixed decimals, no leading zero below 1.
+
+    0.915 -> ".915", -3.434 -> "-3.434", 8.0 (2 places) -> "8.00", None -> "".
+    Rounding is half away from zero on the shortest decimal form of the
+    float (what a reader of the table expects; Python's own formatting would
+    round 2.675 down because of its binary representation).  A value that
+    rounds to zero loses its sign (SPSS never prints "-.000").  NaN and
+    infinities, which the analysis never produces, print as "".
+    """
+    if places < 0:
+        raise ValueError(f"places must be >= 0, got {places!r}")
+    if value is None:
+        return ""
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        exact = Decimal(int(value))
+    else:
+        number = float(value)
+        if not math.isfinite(number):
+            return ""
+        exact = Decimal(repr(number))
+    # Enough precision for any float's integer part plus the decimals, so
+    # quantize never raises InvalidOperation on large values.
+    context = Context(prec=max(400, len(str(exact)) + places + 2))
+    rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=context)
+    if rounded == 0:
+        rounded = abs(rounded)
+    text = f"{rounded:f}"
+    sign = ""
+    if text.startswith("-"):
+        sign, text = "-", text[1:]
+    if places > 0 and text.startswith("0."):
+        text = text[1:]
+    return sign + text.replace(".", decimal_separator)
+
+
+def format_p(p: float | None, *, decimal_separator: str = ".") -> str:
+    """A p-value as SPSS prints it: 3 decimals, no leading zero.
+
+    Like SPSS, any p < .0005 prints as ".000"; in prose it should be reported
+    as "p < .001", never as p = 0.
+    """
+    return format_spss(p, 3, decimal_separator=decimal_separator)

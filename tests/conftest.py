@@ -1,0 +1,113 @@
+"""Fixtures built in code, next to the tests that use them: a study with the paper's protocol at
+two sites, one user per role, and a factory for enrolled mothers."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.test import Client
+from django.utils import translation
+
+from studies import services
+from studies.models import Site
+
+PASSWORD = "lancar-test-Password-1"
+
+
+@pytest.fixture(autouse=True)
+def english():
+    """Assertions read English unless a test asks for Indonesian (the app's default)."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client():
+    return Client(headers={"accept-language": "en"})
+
+
+@pytest.fixture
+def client_id():
+    return Client(headers={"accept-language": "id"})
+
+
+@pytest.fixture
+def study(db):
+    return services.create_study(
+        code="PIJAT", title="Pijat oksitosin", site_names=["Klinik A", "Klinik B"]
+    )
+
+
+@pytest.fixture
+def site_a(study):
+    return Site.objects.get(name="Klinik A")
+
+
+@pytest.fixture
+def site_b(study):
+    return Site.objects.get(name="Klinik B")
+
+
+@pytest.fixture
+def make_user(db):
+    def factory(username: str, role: str, sites=()):
+        user, _created = services.assign_role(
+            username=username,
+            role=role,
+            site_names=[site.name for site in sites],
+            password=PASSWORD,
+        )
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def midwife_a(make_user, site_a):
+    return make_user("bidan_a", "midwife", [site_a])
+
+
+@pytest.fixture
+def midwife_b(make_user, site_b):
+    return make_user("bidan_b", "midwife", [site_b])
+
+
+@pytest.fixture
+def researcher(make_user, study):
+    return make_user("peneliti", "researcher")
+
+
+@pytest.fixture
+def data_manager(make_user, study):
+    return make_user("pengelola", "admin")
+
+
+DELIVERY = datetime.date(2026, 6, 1)
+
+
+@pytest.fixture
+def make_respondent(study, site_a, midwife_a):
+    def factory(code: str = "R01", *, site=None, user=None, identity=None, **overrides):
+        target_study = overrides.pop("study", study)
+        fields = {
+            "code": code,
+            "delivery_date": DELIVERY,
+            "enrolled_on": DELIVERY + datetime.timedelta(days=2),
+            "age_years": 27,
+            "parity": 1,
+            "education": "secondary",
+            "employment": "working",
+            "eligibility_confirmed": True,
+            "consent_date": DELIVERY + datetime.timedelta(days=2),
+        }
+        fields.update(overrides)
+        return services.enrol_respondent(
+            study=target_study,
+            site=site or site_a,
+            user=user or midwife_a,
+            identity=identity,
+            **fields,
+        )
+
+    return factory

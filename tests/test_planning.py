@@ -1,0 +1,64 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from studies import services
+from studies.models import MassageSession
+
+from .conftest import DELIVERY
+
+
+def test_paper_protocol_plans_six_sessions_on_days_two_to_four(make_respondent):
+    respondent = make_respondent()
+    planned = list(
+        respondent.sessions.order_by("postpartum_day", "planned_date", "slot").values_list(
+            "postpartum_day", "slot", "planned_date", "status"
+        )
+    )
+    expected = [
+        (day, slot, DELIVERY + datetime.timedelta(days=day), "planned")
+        for day in (2, 3, 4)
+        for slot in ("afternoon", "morning")
+    ]
+    assert planned == expected
+    assert respondent.study.post_observation_day == 5
+
+
+def test_other_protocol_numbers_plan_accordingly(db, midwife_a, site_a):
+    study = services.create_study(
+        code="NEXT",
+        title="Next study",
+        site_names=[site_a.name],
+        first_session_day=1,
+        sessions_per_day=3,
+        intervention_days=2,
+    )
+    respondent = services.enrol_respondent(
+        study=study,
+        site=site_a,
+        user=midwife_a,
+        code="N01",
+        delivery_date=DELIVERY,
+        enrolled_on=DELIVERY + datetime.timedelta(days=1),
+        age_years=30,
+        parity=2,
+        education="basic",
+        employment="not_working",
+    )
+    sessions = MassageSession.objects.filter(respondent=respondent)
+    assert sessions.count() == 6
+    assert sorted(set(sessions.values_list("postpartum_day", flat=True))) == [1, 2]
+    assert set(sessions.values_list("slot", flat=True)) == {"morning", "afternoon", "evening"}
+    assert set(sessions.values_list("planned_date", flat=True)) == {
+        DELIVERY + datetime.timedelta(days=1),
+        DELIVERY + datetime.timedelta(days=2),
+    }
+    assert study.post_observation_day == 3
+
+
+def test_a_failed_enrolment_plans_nothing(make_respondent):
+    make_respondent("R01")
+    with pytest.raises(ValidationError):
+        make_respondent("R01")
+    assert MassageSession.objects.count() == 6
