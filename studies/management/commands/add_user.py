@@ -2,7 +2,7 @@ import getpass
 import os
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from studies.access import Role
 from studies.management.commands.create_study import validation_message
@@ -27,6 +27,7 @@ class Command(BaseCommand):
             help="A site the midwife works at (repeat for several).",
         )
 
+    @no_translations  # operators' output is English, like Django's own commands
     def handle(self, *args, username, role, sites, **options):
         password = os.environ.get("LANCAR_PASSWORD") or None
         if password is None and options.get("interactive", True):

@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, no_translations
 
 from studies.services import create_study
 
@@ -27,6 +27,7 @@ class Command(BaseCommand):
             help="A site taking part (repeat for several); created if new.",
         )
 
+    @no_translations  # operators' output is English, like Django's own commands
     def handle(self, *args, code, title, sites, **options):
         try:
             study = create_study(code=code, title=title, site_names=sites)

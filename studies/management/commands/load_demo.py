@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, no_translations
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,6 +41,7 @@ class Command(BaseCommand):
             help="Where to write the demo users' passwords (kept out of git).",
         )
 
+    @no_translations  # operators' output is English, like Django's own commands
     def handle(self, *args, credentials_file: str, **options):
         if Study.objects.exists():
             self.stdout.write(
