@@ -1,21 +1,29 @@
 from __future__ import annotations
 
+import datetime
+
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Respondent
+from .models import MassageSession, Observation, Respondent, RespondentIdentity, Study
 
 
-def add_model_errors(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's validation errors beside the form's fields, the rest above the form."""
+def add_model_errors(
+    form: forms.Form, error: ValidationError, aliases: dict[str, str] | None = None
+) -> None:
+    """Show a service's validation errors beside the form's fields, the rest above the form.
+    ``aliases`` names the form field that stands for a model field (``started_at`` is entered as
+    a date and a time)."""
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)
         return
     for field, errors in error.error_dict.items():
+        field = (aliases or {}).get(field, field)
         form.add_error(field if field in form.fields else None, errors)
 
 
@@ -36,3 +44,272 @@ class WithdrawForm(forms.Form):
         self.respondent = respondent
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", _("Withdraw"), css_class="btn-danger"))
+
+
+def model_field(model, name: str, **kwargs) -> forms.Field:
+    """The form field a model field defines: its label, validators, help text and choices."""
+    field = model._meta.get_field(name).formfield(**kwargs)
+    # The model's range validators carry the clinical message ("A count cannot be negative.");
+    # the generic bounds a form field adds for a positive integer would speak first.
+    field.validators = [
+        validator
+        for validator in field.validators
+        if not isinstance(validator, (MinValueValidator, MaxValueValidator))
+    ]
+    return field
+
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+REASON_HELP = _("Required when you change a saved record; it is kept in the history.")
+
+
+def reason_field() -> forms.CharField:
+    return forms.CharField(
+        label=_("Reason for the change"),
+        help_text=REASON_HELP,
+        max_length=500,
+        required=True,
+        widget=forms.TextInput(),
+    )
+
+
+class LancarForm(forms.Form):
+    """Crispy rendering with one submit button; fields bound to labels by Django."""
+
+    submit_label = _("Save")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", self.submit_label, css_class="btn-success w-100"))
+
+
+IDENTITY_FIELDS = ("full_name", "phone", "medical_record_number")
+RESPONDENT_FIELDS = (
+    "code",
+    "site",
+    "delivery_date",
+    "enrolled_on",
+    "age_years",
+    "parity",
+    "education",
+    "employment",
+    "consent_date",
+)
+
+
+class RespondentForm(LancarForm):
+    """Enrolment (with the eligibility checklist) or, given ``respondent``, a correction of the
+    enrolment details (with a reason)."""
+
+    def __init__(
+        self,
+        *args,
+        study: Study,
+        sites,
+        respondent: Respondent | None = None,
+        show_identity: bool = True,
+        **kwargs,
+    ) -> None:
+        self.study = study
+        self.respondent = respondent
+        if respondent is not None:
+            initial = {name: getattr(respondent, name) for name in RESPONDENT_FIELDS}
+            identity = RespondentIdentity.objects.filter(respondent=respondent).first()
+            if identity is not None:
+                initial.update({name: getattr(identity, name) for name in IDENTITY_FIELDS})
+            kwargs.setdefault("initial", initial)
+        else:
+            today = timezone.localdate()
+            kwargs.setdefault(
+                "initial",
+                {
+                    "enrolled_on": today,
+                    "consent_date": today,
+                    "delivery_date": today - datetime.timedelta(days=study.first_session_day),
+                },
+            )
+        super().__init__(*args, **kwargs)
+        for name in RESPONDENT_FIELDS:
+            if name == "site":
+                self.fields[name] = model_field(
+                    Respondent,
+                    name,
+                    queryset=sites,
+                    error_messages={
+                        "invalid_choice": _("Choose one of your sites in this study."),
+                    },
+                )
+            else:
+                self.fields[name] = model_field(Respondent, name)
+        for name in ("delivery_date", "enrolled_on", "consent_date"):
+            self.fields[name].widget = DATE_INPUT
+        self.fields["consent_date"].required = True
+        sites = list(sites)
+        if len(sites) == 1:
+            self.fields["site"].initial = sites[0].pk
+        if show_identity:
+            for name in IDENTITY_FIELDS:
+                self.fields[name] = model_field(RespondentIdentity, name)
+        if respondent is None:
+            self._add_checklist()
+        else:
+            self.fields["reason"] = reason_field()
+
+    def _add_checklist(self) -> None:
+        required = _("This criterion must be met to enrol the mother.")
+        checklist = {
+            "on_start_day": _("On the enrolment date the mother is on postpartum day %(day)s.")
+            % {"day": self.study.first_session_day},
+            "breastfeeding": _("The mother is breastfeeding her baby."),
+            "consent_obtained": _("The mother gave informed consent to take part."),
+        }
+        for index, criterion in enumerate(self.study.exclusion_criteria_list()):
+            checklist[f"exclusion_{index}"] = _("Does not apply: %(criterion)s") % {
+                "criterion": criterion
+            }
+        for name, label in checklist.items():
+            self.fields[name] = forms.BooleanField(
+                label=label, required=True, error_messages={"required": required}
+            )
+
+    def clean(self):
+        data = super().clean()
+        delivered, enrolled = data.get("delivery_date"), data.get("enrolled_on")
+        if self.respondent is None and delivered and enrolled:
+            day = (enrolled - delivered).days
+            if day != self.study.first_session_day:
+                self.add_error(
+                    "enrolled_on",
+                    ValidationError(
+                        _(
+                            "On this date the mother is on postpartum day %(actual)s; "
+                            "this study enrols on day %(day)s."
+                        ),
+                        code="not_start_day",
+                        params={"actual": day, "day": self.study.first_session_day},
+                    ),
+                )
+        return data
+
+    def respondent_values(self) -> dict:
+        return {name: self.cleaned_data[name] for name in RESPONDENT_FIELDS}
+
+    def identity_values(self) -> dict | None:
+        if "full_name" not in self.fields:
+            return None
+        return {name: self.cleaned_data[name] for name in IDENTITY_FIELDS}
+
+
+class SessionForm(LancarForm):
+    """What happened to one massage session. The date and time are entered in the clinic's time
+    zone (Asia/Jakarta)."""
+
+    def __init__(self, *args, session: MassageSession, **kwargs) -> None:
+        self.session = session
+        self.correcting = session.status != MassageSession.Status.PLANNED
+        if self.correcting:
+            started = session.started_at and timezone.localtime(session.started_at)
+            initial = {
+                "status": session.status,
+                "started_on": started.date() if started else None,
+                "started_time": started.time().replace(second=0, microsecond=0)
+                if started
+                else None,
+                "duration_minutes": session.duration_minutes,
+                "notes": session.notes,
+            }
+        else:
+            now = timezone.localtime()
+            initial = {
+                "status": MassageSession.Status.DONE,
+                "started_on": now.date(),
+                "started_time": now.time().replace(second=0, microsecond=0),
+            }
+        kwargs.setdefault("initial", initial)
+        super().__init__(*args, **kwargs)
+        study = session.respondent.study
+        self.fields["status"] = forms.ChoiceField(
+            label=MassageSession._meta.get_field("status").verbose_name,
+            choices=[
+                choice
+                for choice in MassageSession.Status.choices
+                if choice[0] != MassageSession.Status.PLANNED
+            ],
+            widget=forms.RadioSelect,
+        )
+        self.fields["started_on"] = forms.DateField(
+            label=_("Date"), required=False, widget=DATE_INPUT
+        )
+        self.fields["started_time"] = forms.TimeField(
+            label=_("Start time"), required=False, widget=TIME_INPUT
+        )
+        self.fields["duration_minutes"] = model_field(MassageSession, "duration_minutes")
+        self.fields["duration_minutes"].help_text = _(
+            "minutes; the protocol asks for %(low)s–%(high)s"
+        ) % {"low": study.session_min_minutes, "high": study.session_max_minutes}
+        self.fields["duration_minutes"].widget.attrs.update({"inputmode": "numeric"})
+        self.fields["notes"] = model_field(MassageSession, "notes")
+        self.fields["notes"].widget.attrs["rows"] = 2
+        self.fields["notes"].help_text = _(
+            "Required for a missed or refused session and for a duration outside the protocol."
+        )
+        if self.correcting:
+            self.fields["reason"] = reason_field()
+
+    def clean(self):
+        data = super().clean()
+        day, time = data.get("started_on"), data.get("started_time")
+        if data.get("status") == MassageSession.Status.DONE:
+            if not day and "started_on" not in self.errors:
+                self.add_error("started_on", _("Enter the date of the session."))
+            if not time and "started_time" not in self.errors:
+                self.add_error("started_time", _("Enter when the session started."))
+        data["started_at"] = (
+            timezone.make_aware(datetime.datetime.combine(day, time)) if day and time else None
+        )
+        return data
+
+    def session_values(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "status": data["status"],
+            "started_at": data["started_at"],
+            "duration_minutes": data.get("duration_minutes"),
+            "notes": data.get("notes", ""),
+            "reason": data.get("reason", ""),
+        }
+
+
+class ObservationForm(LancarForm):
+    """The 24-hour observation sheet of one phase."""
+
+    def __init__(self, *args, respondent: Respondent, phase: str, **kwargs) -> None:
+        self.existing = Observation.objects.filter(respondent=respondent, phase=phase).first()
+        if self.existing is not None:
+            kwargs.setdefault(
+                "initial",
+                {
+                    name: getattr(self.existing, name)
+                    for name in ("observed_on", "feed_count", "urination_count", "notes")
+                },
+            )
+        else:
+            kwargs.setdefault("initial", {"observed_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+        self.fields["observed_on"] = model_field(Observation, "observed_on", widget=DATE_INPUT)
+        for name in ("feed_count", "urination_count"):
+            self.fields[name] = model_field(Observation, name)
+            self.fields[name].widget.attrs.update({"inputmode": "numeric", "data-tally": "1"})
+        self.fields["notes"] = model_field(Observation, "notes")
+        self.fields["notes"].widget.attrs["rows"] = 2
+        if self.existing is not None:
+            self.fields["reason"] = reason_field()
+
+    def sheet_values(self) -> dict:
+        data = self.cleaned_data
+        values = {name: data.get(name) for name in ("observed_on", "feed_count", "urination_count")}
+        values["notes"] = data.get("notes", "")
+        values["reason"] = data.get("reason", "")
+        return values

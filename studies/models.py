@@ -16,7 +16,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -548,8 +548,32 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
                     errors["started_at"] = ValidationError(
                         _("A session cannot be recorded in the future."), code="in_future"
                     )
+                elif self.status == self.Status.DONE:
+                    self._check_order_against_sheets(started_on, errors)
         if errors:
             raise ValidationError(errors)
+
+    def _check_order_against_sheets(self, started_on: datetime.date, errors: dict) -> None:
+        """A massage done falls between the pre sheet and the post sheet."""
+        sheets = dict(
+            Observation.objects.filter(respondent_id=self.respondent_id).values_list(
+                "phase", "observed_on"
+            )
+        )
+        pre_on = sheets.get(Observation.Phase.PRE)
+        post_on = sheets.get(Observation.Phase.POST)
+        if pre_on and started_on < pre_on:
+            errors["started_at"] = ValidationError(
+                _("A massage cannot be before the pre-test sheet (%(date)s)."),
+                code="before_pre_sheet",
+                params={"date": formats.date_format(pre_on)},
+            )
+        elif post_on and started_on >= post_on:
+            errors["started_at"] = ValidationError(
+                _("A massage must be before the post-test sheet (%(date)s)."),
+                code="after_post_sheet",
+                params={"date": formats.date_format(post_on)},
+            )
 
 
 class Observation(ConstraintFieldsMixin, models.Model):
@@ -655,3 +679,77 @@ class Observation(ConstraintFieldsMixin, models.Model):
                     )
                 }
             )
+        if self.respondent_id:
+            self._check_order_against_sessions()
+
+    def _check_order_against_sessions(self) -> None:
+        """The pre sheet comes before the first massage done, the post sheet after the last."""
+        done = [
+            timezone.localdate(started_at)
+            for started_at in MassageSession.objects.filter(
+                respondent_id=self.respondent_id,
+                status=MassageSession.Status.DONE,
+                started_at__isnull=False,
+            ).values_list("started_at", flat=True)
+        ]
+        others = dict(
+            Observation.objects.filter(respondent_id=self.respondent_id)
+            .exclude(pk=self.pk)
+            .values_list("phase", "observed_on")
+        )
+        if self.phase == self.Phase.PRE:
+            if done and self.observed_on > min(done):
+                raise ValidationError(
+                    {
+                        "observed_on": ValidationError(
+                            _(
+                                "The pre-test sheet must be dated on or before the first massage "
+                                "(%(date)s)."
+                            ),
+                            code="pre_after_first_session",
+                            params={"date": formats.date_format(min(done))},
+                        )
+                    }
+                )
+            post_on = others.get(self.Phase.POST)
+            if post_on and self.observed_on >= post_on:
+                raise ValidationError(
+                    {
+                        "observed_on": ValidationError(
+                            _(
+                                "The pre-test sheet must be dated before the post-test sheet "
+                                "(%(date)s)."
+                            ),
+                            code="pre_after_post",
+                            params={"date": formats.date_format(post_on)},
+                        )
+                    }
+                )
+        elif self.phase == self.Phase.POST:
+            if done and self.observed_on <= max(done):
+                raise ValidationError(
+                    {
+                        "observed_on": ValidationError(
+                            _(
+                                "The post-test sheet must be dated after the last massage "
+                                "(%(date)s)."
+                            ),
+                            code="post_before_last_session",
+                            params={"date": formats.date_format(max(done))},
+                        )
+                    }
+                )
+            pre_on = others.get(self.Phase.PRE)
+            if pre_on and self.observed_on <= pre_on:
+                raise ValidationError(
+                    {
+                        "observed_on": ValidationError(
+                            _(
+                                "The post-test sheet must be dated after the pre-test sheet "
+                                "(%(date)s)."
+                            ),
+                            code="post_before_pre",
+                            params={"date": formats.date_format(pre_on)},
+                        )
+                    }
+                )

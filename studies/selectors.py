@@ -5,9 +5,15 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
 
-from .models import MassageSession, Observation, Respondent, RespondentIdentity, Study
+from .models import MassageSession, Observation, Respondent, RespondentIdentity, Slot, Study
+
+# Slots sort by time of day, not alphabetically.
+SLOT_ORDER = Case(
+    *(When(slot=value, then=Value(index)) for index, value in enumerate(Slot.values)),
+    default=Value(len(Slot.values)),
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,43 @@ def sessions_due(respondents: QuerySet[Respondent], on: datetime.date) -> QueryS
             planned_date__lte=on,
         )
         .select_related("respondent", "respondent__study", "respondent__site")
-        .order_by("planned_date", "respondent__code", "postpartum_day", "slot")
+        .order_by("planned_date", "respondent__code", "postpartum_day", SLOT_ORDER)
     )
+
+
+@dataclass(frozen=True)
+class SheetDue:
+    respondent: Respondent
+    phase: str
+    due_on: datetime.date
+
+    @property
+    def phase_label(self) -> str:
+        return str(Observation.Phase(self.phase).label)
+
+
+def sheets_due(respondents: QuerySet[Respondent], on: datetime.date) -> list[SheetDue]:
+    """Observation sheets not yet recorded for mothers in the protocol, due on ``on`` or before:
+    the pre sheet from enrolment (before the first massage), the post sheet from the day after
+    the last massage. One query."""
+    active = (
+        respondents.filter(status=Respondent.Status.ENROLLED)
+        .select_related("study", "site")
+        .annotate(
+            has_pre=Exists(Observation.objects.filter(respondent=OuterRef("pk"), phase="pre")),
+            has_post=Exists(Observation.objects.filter(respondent=OuterRef("pk"), phase="post")),
+        )
+    )
+    due = []
+    for respondent in active.order_by("code"):
+        if not respondent.has_pre and respondent.enrolled_on <= on:
+            due.append(SheetDue(respondent, Observation.Phase.PRE, respondent.enrolled_on))
+        post_on = respondent.delivery_date + datetime.timedelta(
+            days=respondent.study.post_observation_day
+        )
+        if not respondent.has_post and post_on <= on:
+            due.append(SheetDue(respondent, Observation.Phase.POST, post_on))
+    return due
 
 
 def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:

@@ -76,7 +76,7 @@ def enrol_respondent(
 ) -> Respondent:
     """Enrol a mother, keep her identifying details apart, and plan her sessions."""
     if fields.get("consent_date") and "consent_taken_by" not in fields:
-        fields["consent_taken_by"] = user if user and user.is_authenticated else None
+        fields["consent_taken_by"] = _signed_in(user)
     respondent = Respondent(study=study, site=site, **fields)
     _save(respondent, user=user)
     if identity and any(str(value).strip() for value in identity.values()):
@@ -85,23 +85,111 @@ def enrol_respondent(
     return respondent
 
 
+def _require_active(respondent: Respondent) -> None:
+    if respondent.status == Respondent.Status.WITHDRAWN:
+        raise ValidationError(
+            _("This mother has been withdrawn; nothing more can be recorded for her.")
+        )
+
+
+def _require_reason(reason: str) -> str:
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why this record is being changed.")})
+    return reason.strip()
+
+
+def _signed_in(user):
+    return user if user and user.is_authenticated else None
+
+
 @transaction.atomic
 def record_observation(*, respondent: Respondent, phase: str, user, **fields) -> Observation:
-    """Save a new observation sheet for one phase (pre or post) of a mother."""
-    fields.setdefault("observed_by", user if user and user.is_authenticated else None)
+    """Save a new observation sheet for one phase (pre or post) of a mother. The post sheet
+    ends her follow-up: an enrolled mother becomes completed."""
+    _require_active(respondent)
+    fields.setdefault("observed_by", _signed_in(user))
     sheet = Observation(respondent=respondent, phase=phase, **fields)
     _save(sheet, user=user)
+    if phase == Observation.Phase.POST and respondent.status == Respondent.Status.ENROLLED:
+        respondent.status = Respondent.Status.COMPLETED
+        _save(respondent, user=user, reason=_("Post-test sheet recorded."))
     return sheet
+
+
+@transaction.atomic
+def save_observation(
+    *, respondent: Respondent, phase: str, user, reason: str = "", **fields
+) -> Observation:
+    """Record the sheet of a phase, or correct it (with a reason) when it already exists."""
+    existing = (
+        Observation.objects.select_for_update().filter(respondent=respondent, phase=phase).first()
+    )
+    if existing is None:
+        return record_observation(respondent=respondent, phase=phase, user=user, **fields)
+    _require_active(respondent)
+    return change_record(instance=existing, user=user, reason=reason, **fields)
+
+
+@transaction.atomic
+def record_session(
+    *,
+    session: MassageSession,
+    user,
+    status: str,
+    started_at: datetime.datetime | None,
+    duration_minutes: int | None,
+    notes: str = "",
+    reason: str = "",
+) -> MassageSession:
+    """Record what happened to a planned session: done, missed or refused. A session already
+    recorded is corrected the same way, with a reason for the change."""
+    session = MassageSession.objects.select_for_update().get(pk=session.pk)
+    _require_active(session.respondent)
+    if status == MassageSession.Status.PLANNED:
+        raise ValidationError({"status": _("Choose done, missed or refused.")})
+    correcting = session.status != MassageSession.Status.PLANNED
+    if correcting:
+        reason = _require_reason(reason)
+    session.status = status
+    session.started_at = started_at
+    session.duration_minutes = duration_minutes if status == MassageSession.Status.DONE else None
+    session.notes = notes.strip()
+    if status == MassageSession.Status.DONE:
+        session.performed_by = _signed_in(user)
+    _save(session, user=user, reason=reason if correcting else "")
+    return session
+
+
+@transaction.atomic
+def update_respondent(
+    *, respondent: Respondent, user, reason: str, identity: dict | None = None, **fields
+) -> Respondent:
+    """Correct a mother's enrolment details (with a reason). Sessions still planned move with a
+    corrected delivery date; sessions already recorded keep their dates."""
+    reason = _require_reason(reason)
+    change_record(instance=respondent, user=user, reason=reason, **fields)
+    if identity is not None:
+        current = RespondentIdentity.objects.filter(respondent=respondent).first()
+        if current is None and any(str(value).strip() for value in identity.values()):
+            _save(RespondentIdentity(respondent=respondent, **identity), user=user, reason=reason)
+        elif current is not None and any(
+            getattr(current, name) != value for name, value in identity.items()
+        ):
+            change_record(instance=current, user=user, reason=reason, **identity)
+    for session in respondent.sessions.filter(status=MassageSession.Status.PLANNED):
+        planned_date = respondent.delivery_date + datetime.timedelta(days=session.postpartum_day)
+        if session.planned_date != planned_date:
+            change_record(instance=session, user=user, reason=reason, planned_date=planned_date)
+    return respondent
 
 
 @transaction.atomic
 def change_record(*, instance, user, reason: str, **changes):
     """Correct a saved record. The reason goes into the history beside the old and new values."""
-    if not reason.strip():
-        raise ValidationError({"reason": _("Say why this record is being changed.")})
+    reason = _require_reason(reason)
     for name, value in changes.items():
         setattr(instance, name, value)
-    _save(instance, user=user, reason=reason.strip())
+    _save(instance, user=user, reason=reason)
     return instance
 
 

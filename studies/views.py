@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.shortcuts import redirect, render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -26,8 +28,8 @@ from .access import (
     visible_sites,
     visible_studies,
 )
-from .forms import WithdrawForm, add_model_errors
-from .models import Respondent, RespondentIdentity
+from .forms import ObservationForm, RespondentForm, SessionForm, WithdrawForm, add_model_errors
+from .models import MassageSession, Observation, Respondent, RespondentIdentity, Slot
 
 
 @role_required(*ALL_ROLES)
@@ -37,14 +39,20 @@ def home(request):
     if primary_role(request.user) == Role.MIDWIFE:
         respondents = visible_respondents(request.user)
         due = list(selectors.sessions_due(respondents, today))
+        sheets = selectors.sheets_due(respondents, today)
         context = {
             "today": today,
             "due_today": [session for session in due if session.planned_date == today],
             "overdue": [session for session in due if session.planned_date < today],
+            "sheets_today": [sheet for sheet in sheets if sheet.due_on == today],
+            "sheets_overdue": [sheet for sheet in sheets if sheet.due_on < today],
+            "overdue_count": sum(1 for session in due if session.planned_date < today)
+            + sum(1 for sheet in sheets if sheet.due_on < today),
             "active": selectors.with_progress(
                 respondents.filter(status=Respondent.Status.ENROLLED)
             ).order_by("enrolled_on", "code"),
             "sites": visible_sites(request.user),
+            "studies": visible_studies(request.user),
         }
         return render(request, "studies/worklist.html", context)
     studies = selectors.study_counts(visible_studies(request.user)).prefetch_related("sites")
@@ -55,15 +63,188 @@ def home(request):
 def respondent_list(request, study_code: str):
     study = get_visible_study(request.user, study_code)
     respondents = selectors.with_progress(visible_respondents(request.user, study))
+    sites = visible_sites(request.user, study)
     query = request.GET.get("q", "").strip()
+    site = request.GET.get("site", "")
+    status = request.GET.get("status", "")
     if query:
         respondents = respondents.filter(code__icontains=query)
+    if site.isdigit():
+        respondents = respondents.filter(site_id=int(site))
+    if status in Respondent.Status.values:
+        respondents = respondents.filter(status=status)
     page = Paginator(respondents.order_by("code"), 50).get_page(request.GET.get("page"))
+    filters = request.GET.copy()
+    filters.pop("page", None)
     return render(
         request,
         "studies/respondent_list.html",
-        {"study": study, "page": page, "query": query},
+        {
+            "study": study,
+            "page": page,
+            "query": query,
+            "sites": sites,
+            "site": site,
+            "status": status,
+            "statuses": Respondent.Status.choices,
+            "filters": filters.urlencode(),
+            "can_enrol": can_write(request.user) and sites.exists(),
+        },
     )
+
+
+def _to_respondent(study, respondent):
+    return redirect(
+        "studies:respondent_detail", study_code=study.code, respondent_code=respondent.code
+    )
+
+
+@role_required(*WRITERS)
+@require_http_methods(["GET", "POST"])
+def respondent_enrol(request, study_code: str):
+    study = get_visible_study(request.user, study_code)
+    require_write(request.user)
+    form = RespondentForm(
+        request.POST or None,
+        study=study,
+        sites=visible_sites(request.user, study),
+        show_identity=can_see_identity(request.user),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            respondent = services.enrol_respondent(
+                study=study,
+                user=request.user,
+                identity=form.identity_values(),
+                eligibility_confirmed=True,
+                **form.respondent_values(),
+            )
+        except ValidationError as error:
+            add_model_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(code)s is enrolled; %(count)s sessions are planned.")
+                % {"code": respondent.code, "count": study.sessions_planned},
+            )
+            return _to_respondent(study, respondent)
+    return render(request, "studies/respondent_form.html", {"study": study, "form": form})
+
+
+@role_required(*WRITERS)
+@require_http_methods(["GET", "POST"])
+def respondent_edit(request, study_code: str, respondent_code: str):
+    study = get_visible_study(request.user, study_code)
+    respondent = get_visible_respondent(request.user, study, respondent_code)
+    require_write(request.user, respondent)
+    form = RespondentForm(
+        request.POST or None,
+        study=study,
+        sites=visible_sites(request.user, study),
+        respondent=respondent,
+        show_identity=can_see_identity(request.user),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_respondent(
+                respondent=respondent,
+                user=request.user,
+                reason=form.cleaned_data["reason"],
+                identity=form.identity_values(),
+                **form.respondent_values(),
+            )
+        except ValidationError as error:
+            add_model_errors(form, error)
+            respondent.refresh_from_db()
+        else:
+            messages.success(request, _("The correction has been saved."))
+            return _to_respondent(study, respondent)
+    return render(
+        request,
+        "studies/respondent_form.html",
+        {"study": study, "form": form, "respondent": respondent},
+    )
+
+
+@role_required(*WRITERS)
+@require_http_methods(["GET", "POST"])
+def session_record(request, study_code: str, respondent_code: str, day: int, slot: str):
+    study = get_visible_study(request.user, study_code)
+    respondent = get_visible_respondent(request.user, study, respondent_code)
+    require_write(request.user, respondent)
+    session = get_object_or_404(
+        MassageSession.objects.select_related("respondent__study"),
+        respondent=respondent,
+        postpartum_day=day,
+        slot=slot,
+    )
+    data = request.POST or None
+    initial = None
+    if request.method == "GET" and request.GET.get("status") in MassageSession.Status.values:
+        initial = {"status": request.GET["status"], "started_on": None, "started_time": None}
+    form = SessionForm(data, session=session, **({"initial": initial} if initial else {}))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.record_session(session=session, user=request.user, **form.session_values())
+        except ValidationError as error:
+            add_model_errors(form, error, aliases={"started_at": "started_on"})
+        else:
+            messages.success(request, _("Session saved: %(session)s.") % {"session": session})
+            return redirect(_safe_next(request) or _to_respondent(study, respondent).url)
+    return render(
+        request,
+        "studies/session_form.html",
+        {
+            "study": study,
+            "respondent": respondent,
+            "session": session,
+            "form": form,
+            "next": _safe_next(request),
+        },
+    )
+
+
+@role_required(*WRITERS)
+@require_http_methods(["GET", "POST"])
+def observation_record(request, study_code: str, respondent_code: str, phase: str):
+    study = get_visible_study(request.user, study_code)
+    respondent = get_visible_respondent(request.user, study, respondent_code)
+    require_write(request.user, respondent)
+    if phase not in Observation.Phase.values:
+        raise Http404(_("No such observation sheet."))
+    form = ObservationForm(request.POST or None, respondent=respondent, phase=phase)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_observation(
+                respondent=respondent, phase=phase, user=request.user, **form.sheet_values()
+            )
+        except ValidationError as error:
+            add_model_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("Sheet saved: %(phase)s.") % {"phase": Observation.Phase(phase).label},
+            )
+            return redirect(_safe_next(request) or _to_respondent(study, respondent).url)
+    return render(
+        request,
+        "studies/observation_form.html",
+        {
+            "study": study,
+            "respondent": respondent,
+            "phase_label": Observation.Phase(phase).label,
+            "form": form,
+            "next": _safe_next(request),
+        },
+    )
+
+
+def _safe_next(request) -> str:
+    """Where to go after saving: back to the worklist when the form was opened from it."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return ""
 
 
 @role_required(*ALL_ROLES)
@@ -74,15 +255,21 @@ def respondent_detail(request, study_code: str, respondent_code: str):
     identity = None
     if show_identity:
         identity = RespondentIdentity.objects.filter(respondent=respondent).first()
+    sessions = sorted(
+        respondent.sessions.select_related("performed_by"),
+        key=lambda session: (session.postpartum_day, Slot.values.index(session.slot)),
+    )
+    sheets = {sheet.phase: sheet for sheet in respondent.observations.all()}
     context = {
         "study": study,
         "respondent": respondent,
         "identity": identity,
         "show_identity": show_identity,
-        "sessions": respondent.sessions.select_related("performed_by").order_by(
-            "postpartum_day", "planned_date", "slot"
-        ),
-        "observations": respondent.observations.order_by("phase"),
+        "sessions": sessions,
+        "today": timezone.localdate(),
+        "pre_sheet": sheets.get(Observation.Phase.PRE),
+        "post_sheet": sheets.get(Observation.Phase.POST),
+        "sessions_done": sum(session.status == MassageSession.Status.DONE for session in sessions),
         "history": selectors.respondent_history(respondent, include_identity=show_identity),
         "can_write": can_write(request.user, respondent),
     }

@@ -165,7 +165,8 @@ def test_second_pre_sheet_is_refused(make_respondent, midwife_a):
         )
     assert "This mother already has a sheet for this phase." in messages_for(caught.value, "phase")
     assert Observation.objects.filter(respondent=respondent).count() == 1
-    sheet(respondent, phase=Observation.Phase.POST, feed_count=11).full_clean()
+    day_5 = respondent.delivery_date + datetime.timedelta(days=5)
+    sheet(respondent, phase=Observation.Phase.POST, observed_on=day_5, feed_count=11).full_clean()
 
 
 @pytest.mark.parametrize(
