@@ -8,6 +8,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Study
@@ -27,23 +28,25 @@ def add_model_errors(
         form.add_error(field if field in form.fields else None, errors)
 
 
-class WithdrawForm(forms.Form):
-    withdrawn_on = forms.DateField(
-        label=Respondent._meta.get_field("withdrawn_on").verbose_name,
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    withdrawal_reason = forms.CharField(
-        label=Respondent._meta.get_field("withdrawal_reason").verbose_name,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        max_length=2000,
-    )
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
+
+class WithdrawForm(forms.Form):
     def __init__(self, *args, respondent: Respondent, **kwargs) -> None:
         kwargs.setdefault("initial", {"withdrawn_on": timezone.localdate()})
         super().__init__(*args, **kwargs)
         self.respondent = respondent
+        self.fields["withdrawn_on"] = model_field(
+            Respondent, "withdrawn_on", widget=DATE_INPUT, required=True
+        )
+        self.fields["withdrawal_reason"] = model_field(
+            Respondent, "withdrawal_reason", max_length=2000, required=True
+        )
+        self.fields["withdrawal_reason"].widget.attrs["rows"] = 3
         self.helper = FormHelper()
-        self.helper.add_input(Submit("submit", _("Withdraw"), css_class="btn-danger"))
+        self.helper.attrs = {"novalidate": ""}
+        self.helper.add_input(Submit("submit", _("Withdraw"), css_class="btn-danger w-100"))
 
 
 def model_field(model, name: str, **kwargs) -> forms.Field:
@@ -59,8 +62,6 @@ def model_field(model, name: str, **kwargs) -> forms.Field:
     return field
 
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 REASON_HELP = _("Required when you change a saved record; it is kept in the history.")
 
 
@@ -231,7 +232,7 @@ class SessionForm(LancarForm):
         super().__init__(*args, **kwargs)
         study = session.respondent.study
         self.fields["status"] = forms.ChoiceField(
-            label=MassageSession._meta.get_field("status").verbose_name,
+            label=capfirst(MassageSession._meta.get_field("status").verbose_name),
             choices=[
                 choice
                 for choice in MassageSession.Status.choices

@@ -26,6 +26,11 @@ class Change:
     new: str
     reason: str
 
+    @property
+    def entry(self) -> tuple:
+        """The save this change belongs to: one save can change several fields."""
+        return (self.when, self.who, self.record, self.reason)
+
 
 def study_counts(studies: QuerySet[Study]) -> QuerySet[Study]:
     return studies.annotate(

@@ -330,7 +330,9 @@ def test_session_bad_input_is_refused_beside_the_field(
     assert session.history.count() == 1
 
 
-def test_a_duration_outside_the_protocol_is_saved_with_a_note(on_fixed_day, client, mother, midwife_a):
+def test_a_duration_outside_the_protocol_is_saved_with_a_note(
+    on_fixed_day, client, mother, midwife_a
+):
     client.force_login(midwife_a)
     session = first_session(mother)
     response = client.post(
@@ -366,7 +368,9 @@ def test_overdue_session_recorded_as_missed_with_a_reason(on_fixed_day, client, 
     assert session.performed_by is None
 
 
-def test_correcting_a_session_needs_a_reason_and_lands_in_the_history(on_fixed_day, client, mother, midwife_a):
+def test_correcting_a_session_needs_a_reason_and_lands_in_the_history(
+    on_fixed_day, client, mother, midwife_a
+):
     client.force_login(midwife_a)
     session = first_session(mother)
     done = {
@@ -393,7 +397,8 @@ def test_correcting_a_session_needs_a_reason_and_lands_in_the_history(on_fixed_d
     assert latest.history_user == midwife_a
     page = client.get(detail_url(mother)).content.decode()
     history = page[page.index('id="history-heading"') :]
-    assert "<td>duration</td><td>15</td><td>17</td><td>Salah ketik</td>" in history
+    assert '<span class="history-field">duration</span>: <del>15</del> → <ins>17</ins>' in history
+    assert '<em class="history-reason">Salah ketik</em>' in history
 
 
 @pytest.mark.parametrize(
