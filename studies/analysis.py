@@ -269,7 +269,8 @@ def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[
     ``based_on`` names SPSS's footnote ("Based on negative ranks" when
     S- <= S+).  ``effect_size_r`` is |Z| / sqrt(all analysed pairs, ties
     included); ``rank_biserial`` is (S+ - S-) / (S+ + S-), the matched-pairs
-    rank-biserial correlation.  With no non-zero pair Z is 0 and both p are 1.
+    rank-biserial correlation.  When every difference is zero Z is 0 and both
+    p are 1; with no pair at all Z and both p are ``None`` (nothing to test).
     """
     diffs = _differences(pre, post)
     nonzero = [d for d in diffs if d != 0]
@@ -290,7 +291,12 @@ def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[
             z = (min(s_plus, s_minus) - n * (n + 1) / 4) / math.sqrt(variance)
     # ndtr keeps full relative accuracy deep in the lower tail, unlike 1 - cdf.
     p_asymptotic = min(1.0, 2.0 * float(special.ndtr(z)))
+    p_exact = exact_p_signed_rank([float(r) for r in ranks], s_plus)
     analysed = len(diffs)
+    if not analysed:
+        # No pair at all is not "no change": there is nothing to test, and the
+        # results document says so with null (DESIGN section 4.5).
+        z = p_asymptotic = p_exact = None
     return {
         "negative_ranks": _rank_summary(n_minus, s_minus),
         "positive_ranks": _rank_summary(n_plus, s_plus),
@@ -298,9 +304,9 @@ def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[
         "total": analysed,
         "z": z,
         "p_asymptotic": p_asymptotic,
-        "p_exact": exact_p_signed_rank([float(r) for r in ranks], s_plus),
+        "p_exact": p_exact,
         "based_on": "negative_ranks" if s_minus <= s_plus else "positive_ranks",
-        "effect_size_r": abs(z) / math.sqrt(analysed) if analysed else None,
+        "effect_size_r": abs(z) / math.sqrt(analysed) if z is not None else None,
         "rank_biserial": (s_plus - s_minus) / (s_plus + s_minus) if n else None,
     }
 

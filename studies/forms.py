@@ -314,3 +314,32 @@ class ObservationForm(LancarForm):
         values["notes"] = data.get("notes", "")
         values["reason"] = data.get("reason", "")
         return values
+
+
+class IdentifiedExportForm(forms.Form):
+    """Names and phone numbers leave the system only when the data manager confirms it."""
+
+    confirm = forms.BooleanField(
+        label=_(
+            "I need the mothers' names, phone numbers and record numbers in this file, and I "
+            "will keep it as securely as the clinic's records."
+        ),
+        required=True,
+    )
+    delimiter = forms.ChoiceField(
+        label=_("Separator"),
+        choices=[("comma", _("Comma (,)")), ("semicolon", _("Semicolon (;)"))],
+        initial="comma",
+    )
+    bom = forms.ChoiceField(
+        label=_("Encoding"),
+        choices=[("1", _("UTF-8 with BOM (Excel)")), ("0", _("UTF-8 without BOM"))],
+        initial="1",
+    )
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("Cohort CSV file"),
+        help_text=_("UTF-8, comma or semicolon separated, with the columns of the cohort export."),
+    )

@@ -17,6 +17,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 from django.utils import formats, timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -29,6 +30,14 @@ count_validators = [
         message=_("At most %(limit_value)s times in 24 hours; check the sheet."),
     ),
 ]
+
+
+class Source(models.TextChoices):
+    """How a record came in: typed by a person, or read from a historical sheet by the importer
+    (which may lack what the protocol asks to record live, such as a session's duration)."""
+
+    ENTERED = "entered", _("Entered")
+    IMPORTED = "imported", _("Imported")
 
 
 class Slot(models.TextChoices):
@@ -229,6 +238,10 @@ class Study(ConstraintFieldsMixin, models.Model):
             for slot in self.slots
         ]
 
+    @cached_property
+    def site_ids(self) -> frozenset[int]:
+        return frozenset(self.sites.values_list("pk", flat=True))
+
     def exclusion_criteria_list(self) -> list[str]:
         return [line.strip() for line in self.exclusion_criteria.splitlines() if line.strip()]
 
@@ -364,7 +377,7 @@ class Respondent(ConstraintFieldsMixin, models.Model):
 
     def clean(self) -> None:
         errors = {}
-        if self.study_id and self.site_id and not self.study.sites.filter(pk=self.site_id).exists():
+        if self.study_id and self.site_id and self.site_id not in self.study.site_ids:
             errors["site"] = ValidationError(
                 _("This site does not take part in the study."), code="site_not_in_study"
             )
@@ -465,6 +478,9 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
         verbose_name=_("performed by"),
     )
     notes = models.TextField(_("notes"), blank=True)
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.ENTERED
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -488,7 +504,8 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
             ),
             models.CheckConstraint(
                 condition=~Q(status="done")
-                | Q(started_at__isnull=False, duration_minutes__isnull=False),
+                | Q(started_at__isnull=False, duration_minutes__isnull=False)
+                | Q(started_at__isnull=False, source="imported"),
                 name="session_done_has_time_and_duration",
                 violation_error_code="done_incomplete",
                 violation_error_message=_("A session done needs its start time and duration."),
@@ -512,7 +529,7 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
                 errors["started_at"] = ValidationError(
                     _("Enter when the session started."), code="started_at_required"
                 )
-            if self.duration_minutes is None:
+            if self.duration_minutes is None and self.source != Source.IMPORTED:
                 errors["duration_minutes"] = ValidationError(
                     _("Enter how many minutes the session lasted."), code="duration_required"
                 )
@@ -614,6 +631,9 @@ class Observation(ConstraintFieldsMixin, models.Model):
         verbose_name=_("observed by"),
     )
     notes = models.TextField(_("notes"), blank=True)
+    source = models.CharField(
+        _("source"), max_length=10, choices=Source.choices, default=Source.ENTERED
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -753,3 +773,34 @@ class Observation(ConstraintFieldsMixin, models.Model):
                         )
                     }
                 )
+
+
+class AuditEvent(models.Model):
+    """What the history of the clinical records cannot show: an identified export, an import."""
+
+    class Action(models.TextChoices):
+        IDENTIFIED_EXPORT = "identified_export", _("Identified export")
+        IMPORT = "import", _("Import")
+
+    study = models.ForeignKey(
+        Study, on_delete=models.PROTECT, related_name="audit_events", verbose_name=_("study")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    action = models.CharField(_("action"), max_length=30, choices=Action.choices)
+    detail = models.TextField(_("detail"), blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} · {self.created_at:%Y-%m-%d %H:%M}"

@@ -41,10 +41,11 @@ def study_counts(studies: QuerySet[Study]) -> QuerySet[Study]:
 
 
 def sessions_due(respondents: QuerySet[Respondent], on: datetime.date) -> QuerySet[MassageSession]:
-    """Planned sessions of active mothers due on ``on`` or before (overdue)."""
+    """Planned sessions due on ``on`` or before (overdue) of mothers still in the protocol; a
+    completed or withdrawn mother has nothing left to do."""
     return (
         MassageSession.objects.filter(
-            respondent__in=respondents.exclude(status=Respondent.Status.WITHDRAWN),
+            respondent__in=respondents.filter(status=Respondent.Status.ENROLLED),
             status=MassageSession.Status.PLANNED,
             planned_date__lte=on,
         )
@@ -125,7 +126,9 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
     ignored = {"id", "created_at", "respondent"}
     changes: list[Change] = []
     for history, record_name in sources:
-        records = list(history.select_related("history_user").order_by("history_date"))
+        records = list(
+            history.select_related("history_user").order_by("history_date", "history_id")
+        )
         previous_by_object: dict = {}
         for record in records:
             who = record.history_user.get_username() if record.history_user else "—"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import results_views, views
 
 app_name = "studies"
 
@@ -18,6 +18,10 @@ urlpatterns = [
         name="respondent_withdraw",
     ),
     path("studies/<str:study_code>/enrol/", views.respondent_enrol, name="respondent_enrol"),
+    path("studies/<str:study_code>/export/", views.export_index, name="export_index"),
+    path("studies/<str:study_code>/export/cohort.sps", views.export_spss, name="export_spss"),
+    path("studies/<str:study_code>/export/<str:kind>.csv", views.export_csv, name="export_csv"),
+    path("studies/<str:study_code>/import/", views.import_upload, name="import_upload"),
     path(
         "studies/<str:study_code>/respondents/<str:respondent_code>/edit/",
         views.respondent_edit,
@@ -32,5 +36,12 @@ urlpatterns = [
         "studies/<str:study_code>/respondents/<str:respondent_code>/sheets/<str:phase>/",
         views.observation_record,
         name="observation_record",
+    ),
+    path("studies/<str:study_code>/results/", results_views.results, name="results"),
+    path("studies/<str:study_code>/results.json", results_views.results_json, name="results_json"),
+    path(
+        "studies/<str:study_code>/results/table-<int:number>.csv",
+        results_views.results_table_csv,
+        name="results_table_csv",
     ),
 ]

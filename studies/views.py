@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from . import selectors, services
+from . import exchange, selectors, services
 from .access import (
     ALL_ROLES,
     WRITERS,
@@ -28,8 +32,16 @@ from .access import (
     visible_sites,
     visible_studies,
 )
-from .forms import ObservationForm, RespondentForm, SessionForm, WithdrawForm, add_model_errors
-from .models import MassageSession, Observation, Respondent, RespondentIdentity, Slot
+from .forms import (
+    IdentifiedExportForm,
+    ImportUploadForm,
+    ObservationForm,
+    RespondentForm,
+    SessionForm,
+    WithdrawForm,
+    add_model_errors,
+)
+from .models import AuditEvent, MassageSession, Observation, Respondent, RespondentIdentity, Slot
 
 
 @role_required(*ALL_ROLES)
@@ -303,3 +315,153 @@ def respondent_withdraw(request, study_code: str, respondent_code: str):
         "studies/respondent_withdraw.html",
         {"study": study, "respondent": respondent, "form": form},
     )
+
+
+# --- data exchange (admin only) --------------------------------------------------------------
+
+
+def _export_options(params) -> tuple[str, bool]:
+    delimiter = exchange.DELIMITERS.get(params.get("delimiter", "comma"), ",")
+    bom = params.get("bom", "1") != "0"
+    return delimiter, bom
+
+
+@role_required(Role.ADMIN)
+def export_index(request, study_code: str):
+    study = get_visible_study(request.user, study_code)
+    counts = exchange.export_counts(study)
+    kinds = [
+        (kind, counts[kind], kind in exchange.IDENTIFIABLE)
+        for kind in ("cohort", "observations", "sessions", "audit", "dictionary")
+    ]
+    return render(
+        request,
+        "studies/export_index.html",
+        {"study": study, "kinds": kinds, "form": IdentifiedExportForm()},
+    )
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def export_csv(request, study_code: str, kind: str):
+    """De-identified by default (GET). Names and phone numbers only on a confirmed POST, which
+    is itself written to the audit trail."""
+    study = get_visible_study(request.user, study_code)
+    if kind not in exchange.EXPORTS:
+        raise Http404(_("No such export."))
+    identified = False
+    params = request.GET
+    if request.method == "POST":
+        form = IdentifiedExportForm(request.POST)
+        if not form.is_valid() or kind not in exchange.IDENTIFIABLE:
+            messages.error(request, _("Confirm that you need names and phone numbers."))
+            return redirect("studies:export_index", study_code=study.code)
+        identified = True
+        params = request.POST
+        AuditEvent.objects.create(
+            study=study,
+            user=request.user,
+            action=AuditEvent.Action.IDENTIFIED_EXPORT,
+            detail=_("%(kind)s export with names and phone numbers") % {"kind": kind},
+        )
+    delimiter, bom = _export_options(params)
+    rows = exchange.EXPORTS[kind](study, identified=identified)
+    response = StreamingHttpResponse(
+        exchange.stream_csv(rows, delimiter=delimiter, bom=bom),
+        content_type="text/csv; charset=utf-8",
+    )
+    suffix = "-identified" if identified else ""
+    response["Content-Disposition"] = f'attachment; filename="{study.code}-{kind}{suffix}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(Role.ADMIN)
+def export_spss(request, study_code: str):
+    study = get_visible_study(request.user, study_code)
+    delimiter, _bom = _export_options(request.GET)
+    syntax = exchange.spss_syntax(study, delimiter=delimiter)
+    response = HttpResponse(syntax, content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{study.code}-cohort.sps"'
+    return response
+
+
+IMPORT_SESSION_KEY = "lancar_pending_import"
+
+
+def _pending_dir() -> Path:
+    directory = Path(settings.LANCAR_IMPORT_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def import_upload(request, study_code: str):
+    """Upload → dry-run preview → confirm. The uploaded file waits on disk (not in one worker's
+    memory) under a random token kept in the admin's session."""
+    study = get_visible_study(request.user, study_code)
+    form = ImportUploadForm(request.POST or None, request.FILES or None)
+    context = {"study": study, "form": form}
+    if request.method == "POST" and "confirm" in request.POST:
+        pending = request.session.get(IMPORT_SESSION_KEY) or {}
+        token = request.POST.get("token", "")
+        if pending.get("token") != token or pending.get("study") != study.code:
+            messages.error(request, _("This preview has expired; upload the file again."))
+            return redirect("studies:import_upload", study_code=study.code)
+        path = _pending_dir() / f"{token}.csv"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            messages.error(request, _("This preview has expired; upload the file again."))
+            return redirect("studies:import_upload", study_code=study.code)
+        try:
+            report = exchange.import_cohort(
+                study=study,
+                data=data,
+                user=request.user,
+                filename=pending["name"],
+                limit=settings.LANCAR_IMPORT_MAX_BYTES,
+            )
+        except exchange.ImportFileError as error:
+            form.add_error(None, str(error))
+            return render(request, "studies/import.html", context)
+        if not report.ok:  # the study changed since the preview (a code taken meanwhile)
+            context["report"] = report
+            return render(request, "studies/import.html", context)
+        path.unlink(missing_ok=True)
+        del request.session[IMPORT_SESSION_KEY]
+        messages.success(
+            request,
+            _("%(count)s mothers imported with their sheets and planned sessions.")
+            % {"count": report.created},
+        )
+        return redirect("studies:respondent_list", study_code=study.code)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        limit = settings.LANCAR_IMPORT_MAX_BYTES
+        # An oversized upload is refused before it is read into memory.
+        data = upload.read(limit + 1)
+        try:
+            report = exchange.import_cohort(
+                study=study,
+                data=data,
+                user=request.user,
+                dry_run=True,
+                filename=upload.name,
+                limit=limit,
+            )
+        except exchange.ImportFileError as error:
+            form.add_error("file", str(error))
+        else:
+            context["report"] = report
+            if report.ok:
+                token = secrets.token_urlsafe(24)
+                (_pending_dir() / f"{token}.csv").write_bytes(data)
+                request.session[IMPORT_SESSION_KEY] = {
+                    "token": token,
+                    "study": study.code,
+                    "name": upload.name,
+                }
+                context["token"] = token
+    return render(request, "studies/import.html", context)

@@ -397,7 +397,7 @@ def test_no_records() -> None:
         "median": None, "q1": None, "q3": None,
     }  # fmt: skip
     w = feeds["wilcoxon"]
-    assert (w["total"], w["z"], w["p_asymptotic"], w["p_exact"]) == (0, 0.0, 1.0, 1.0)
+    assert (w["total"], w["z"], w["p_asymptotic"], w["p_exact"]) == (0, None, None, None)
     assert w["effect_size_r"] is None and w["rank_biserial"] is None
     assert feeds["paired_t"]["t"] is None
     json.dumps(doc, allow_nan=False)
@@ -458,7 +458,8 @@ def test_outcome_without_any_complete_pair() -> None:
     urinations = doc["outcomes"]["urinations"]
     assert urinations["n_missing"] == 15
     assert urinations["pre"]["n"] == 0 and urinations["post"]["mean"] is None
-    assert urinations["wilcoxon"]["total"] == 0 and urinations["wilcoxon"]["p_exact"] == 1.0
+    assert urinations["wilcoxon"]["total"] == 0 and urinations["wilcoxon"]["p_exact"] is None
+    assert urinations["wilcoxon"]["z"] is None
     assert urinations["hodges_lehmann"]["estimate"] is None
     assert urinations["adequacy"] is None
     assert doc["outcomes"]["feeds"]["adequacy"]["post"]["n_adequate"] == 15

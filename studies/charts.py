@@ -1,0 +1,199 @@
+"""Server-side charts of one outcome, as inline SVG with a text alternative.
+
+Two charts per outcome: a line per mother from her pre-test to her post-test value, and a box
+plot per phase whose box and whiskers use the same quartiles as the tables (SPSS's HAVERAGE,
+from ``analysis.describe``), so the picture never disagrees with the numbers beside it.
+matplotlib runs without pyplot (no global state shared between requests) on the Agg backend.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from matplotlib.figure import Figure
+
+from .analysis import describe, format_spss
+
+matplotlib.use("Agg")
+
+UP, DOWN, SAME = "#198754", "#dc3545", "#6c757d"  # Bootstrap success, danger, secondary
+RC = {
+    "svg.fonttype": "none",  # text stays text: smaller, selectable, read by screen readers
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+_SVG_ROOT = re.compile(r"<svg\b[^>]*>")
+_ID = re.compile(r'\bid="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Chart:
+    slug: str
+    title: str
+    svg: SafeString
+    description: str
+
+
+def _svg(figure: Figure, slug: str, title: str, description_id: str) -> SafeString:
+    """The figure as an ``<svg>`` element fit for inlining: no XML prolog, ids made unique on
+    the page (several charts share one document), scalable, and labelled for assistive
+    technology."""
+    buffer = io.StringIO()
+    with matplotlib.rc_context({**RC, "svg.hashsalt": slug}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]
+    for element_id in set(_ID.findall(text)):
+        text = text.replace(f'id="{element_id}"', f'id="{slug}-{element_id}"')
+        text = text.replace(f"#{element_id})", f"#{slug}-{element_id})")
+        text = text.replace(f'"#{element_id}"', f'"#{slug}-{element_id}"')
+    root = _SVG_ROOT.search(text).group(0)
+    tidy = re.sub(r'\s(width|height)="[^"]*"', "", root)
+    tidy = tidy.replace(
+        "<svg",
+        f'<svg role="img" aria-label="{_escape(title)}" aria-describedby="{description_id}" '
+        'class="results-chart" style="width: 100%; max-width: 30rem; height: auto"',
+        1,
+    )
+    # Safe: matplotlib escapes the text it writes, and the labels above are escaped too.
+    return mark_safe(text.replace(root, tidy, 1))
+
+
+def _escape(text: str) -> str:
+    return (
+        text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+    )
+
+
+def _figure() -> tuple[Figure, object]:
+    figure = Figure(figsize=(4.2, 3.2), layout="constrained")
+    return figure, figure.add_subplot()
+
+
+def paired_chart(
+    outcome: str, label: str, pre: Sequence[int], post: Sequence[int], *, hours: int = 24
+) -> Chart:
+    """One line per mother from pre to post; identical pairs share a thicker line."""
+    slug = f"chart-{outcome}-paired"
+    title = _("%(outcome)s: each mother before and after") % {"outcome": label}
+    with matplotlib.rc_context(RC):
+        figure, axes = _figure()
+        pairs = Counter(zip(pre, post, strict=True))
+        for (before, after), count in sorted(pairs.items()):
+            colour = UP if after > before else DOWN if after < before else SAME
+            axes.plot(
+                [0, 1],
+                [before, after],
+                color=colour,
+                linewidth=1 + 1.2 * (count - 1),
+                alpha=0.75,
+                marker="o",
+                markersize=4,
+            )
+        axes.set_xticks([0, 1], [_("Pre-test"), _("Post-test")])
+        axes.set_xlim(-0.25, 1.25)
+        axes.set_ylabel(_("%(outcome)s per %(hours)s hours") % {"outcome": label, "hours": hours})
+        axes.set_title(title, fontsize=10)
+        axes.yaxis.get_major_locator().set_params(integer=True)
+    up = sum(1 for a, b in zip(pre, post, strict=True) if b > a)
+    down = sum(1 for a, b in zip(pre, post, strict=True) if b < a)
+    description = _(
+        "%(outcome)s of %(n)s mothers: %(up)s higher after the massage, %(down)s lower, "
+        "%(same)s unchanged (green rising, red falling, grey unchanged; a thicker line is "
+        "several mothers with the same values)."
+    ) % {"outcome": label, "n": len(pre), "up": up, "down": down, "same": len(pre) - up - down}
+    return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
+
+
+def _box_stats(values: Sequence[int], label: str) -> dict:
+    stats = describe(values)
+    q1, q3 = stats["q1"], stats["q3"]
+    reach = 1.5 * (q3 - q1)
+    inside = [v for v in values if q1 - reach <= v <= q3 + reach]
+    return {
+        "label": label,
+        "med": stats["median"],
+        "q1": q1,
+        "q3": q3,
+        "whislo": min(inside),
+        "whishi": max(inside),
+        "fliers": [v for v in values if v < q1 - reach or v > q3 + reach],
+    }
+
+
+def box_chart(
+    outcome: str,
+    label: str,
+    pre: Sequence[int],
+    post: Sequence[int],
+    *,
+    hours: int = 24,
+    sep: str = ".",
+) -> Chart:
+    """A box per phase: median, quartiles, whiskers to 1.5 IQR, outliers as points."""
+    slug = f"chart-{outcome}-box"
+    title = _("%(outcome)s: distribution by phase") % {"outcome": label}
+    with matplotlib.rc_context(RC):
+        figure, axes = _figure()
+        axes.bxp(
+            [_box_stats(pre, _("Pre-test")), _box_stats(post, _("Post-test"))],
+            showfliers=True,
+            patch_artist=True,
+            boxprops={"facecolor": "#d1e7dd"},
+            medianprops={"color": "#0f5132", "linewidth": 2},
+        )
+        axes.set_ylabel(_("%(outcome)s per %(hours)s hours") % {"outcome": label, "hours": hours})
+        axes.set_title(title, fontsize=10)
+        axes.yaxis.get_major_locator().set_params(integer=True)
+    pre_stats, post_stats = describe(pre), describe(post)
+
+    def summary(stats: dict) -> dict:
+        return {
+            "median": format_spss(stats["median"], 1, decimal_separator=sep),
+            "q1": format_spss(stats["q1"], 1, decimal_separator=sep),
+            "q3": format_spss(stats["q3"], 1, decimal_separator=sep),
+            "min": stats["min"],
+            "max": stats["max"],
+        }
+
+    description = _(
+        "%(outcome)s before the massage: median %(pre_median)s (quartiles %(pre_q1)s–%(pre_q3)s, "
+        "range %(pre_min)s–%(pre_max)s); after: median %(post_median)s (quartiles "
+        "%(post_q1)s–%(post_q3)s, range %(post_min)s–%(post_max)s)."
+    ) % {
+        "outcome": label,
+        **{f"pre_{key}": value for key, value in summary(pre_stats).items()},
+        **{f"post_{key}": value for key, value in summary(post_stats).items()},
+    }
+    return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
+
+
+def outcome_charts(
+    outcome: str,
+    label: str,
+    pre: Sequence[int | None],
+    post: Sequence[int | None],
+    *,
+    hours: int = 24,
+    sep: str = ".",
+) -> list[Chart]:
+    """Both charts of one outcome over its complete pairs; none when there is no pair.
+    ``hours`` is the period one observation sheet covers; ``sep`` the decimal separator of
+    the text alternative."""
+    pairs = [(a, b) for a, b in zip(pre, post, strict=True) if a is not None and b is not None]
+    if not pairs:
+        return []
+    before = [a for a, _b in pairs]
+    after = [b for _a, b in pairs]
+    return [
+        paired_chart(outcome, label, before, after, hours=hours),
+        box_chart(outcome, label, before, after, hours=hours, sep=sep),
+    ]

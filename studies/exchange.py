@@ -1,0 +1,1052 @@
+"""Data exchange: the CSV exports a data manager downloads and the all-or-nothing cohort import
+(DESIGN.md sections 4.3 and 4.4).
+
+Exports are generators of rows, so a view can stream them and 100,000 mothers cost no more
+memory than 100. Text cells that a spreadsheet would run as a formula are neutralised on the way
+out with a leading apostrophe, and the importer takes that apostrophe off again, so an export
+re-imports unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
+
+from . import analysis
+from .cohort import _session_count, _sheet_value
+from .models import (
+    AuditEvent,
+    MassageSession,
+    Observation,
+    Respondent,
+    RespondentIdentity,
+    Slot,
+    Source,
+    Study,
+)
+
+# --- cells -----------------------------------------------------------------------------------
+
+# A text cell starting with one of these runs as a formula in Excel or LibreOffice (or, for the
+# apostrophe, would lose its first character on the way back in).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "'")
+
+
+def neutralise(text: str) -> str:
+    """Make a text cell inert in a spreadsheet: a leading apostrophe before a trigger."""
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def restore(text: str) -> str:
+    """The importer's half of :func:`neutralise`."""
+    return text[1:] if text.startswith("'") else text
+
+
+def cell(value: Any) -> str | int | float:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return neutralise(value)
+    return value
+
+
+class _Echo:
+    """A file-like object whose ``write`` hands the line back, for ``csv.writer``."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+DELIMITERS = {"comma": ",", "semicolon": ";"}
+
+
+def stream_csv(
+    rows: Iterable[Iterable[Any]], *, delimiter: str = ",", bom: bool = True, chunk_rows: int = 500
+) -> Iterator[str]:
+    """CSV text in chunks of ``chunk_rows`` lines; UTF-8 with a BOM opens correctly in Excel."""
+    writer = csv.writer(_Echo(), delimiter=delimiter, lineterminator="\r\n")
+    if bom:
+        yield "\ufeff"
+    chunk: list[str] = []
+    for row in rows:
+        chunk.append(writer.writerow([cell(value) for value in row]))
+        if len(chunk) >= chunk_rows:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
+        yield "".join(chunk)
+
+
+# --- the cohort table ------------------------------------------------------------------------
+
+# DESIGN.md 4.4, in this order; the export writes them first.
+COHORT_COLUMNS = (
+    "respondent_code",
+    "site",
+    "delivery_date",
+    "enrolled_on",
+    "age_years",
+    "parity",
+    "education",
+    "employment",
+    "pre_feeds",
+    "pre_urinations",
+    "post_feeds",
+    "post_urinations",
+    "sessions_completed",
+    "status",
+    "withdrawal_reason",
+)
+OPTIONAL_COLUMNS = frozenset(
+    {"site", "sessions_completed", "status", "withdrawal_reason"}
+)  # may be absent from an imported file
+# Written after the contract's columns. The importer reads the dated ones back and ignores the
+# derived ones (it recomputes them).
+EXTRA_COLUMNS = (
+    "withdrawn_on",
+    "consent_date",
+    "eligibility_confirmed",
+    "pre_observed_on",
+    "post_observed_on",
+    "sessions_planned",
+    "age_group",
+    "parity_group",
+)
+DERIVED_COLUMNS = frozenset({"sessions_planned", "age_group", "parity_group"})
+IDENTITY_COLUMNS = ("full_name", "phone", "medical_record_number")
+KNOWN_COLUMNS = frozenset(COHORT_COLUMNS + EXTRA_COLUMNS + IDENTITY_COLUMNS)
+
+
+def _cohort_queryset(study: Study):
+    sheets = {
+        f"{phase}_{outcome}": _sheet_value(phase, column)
+        for phase in ("pre", "post")
+        for outcome, column in (("feeds", "feed_count"), ("urinations", "urination_count"))
+    }
+    dates = {
+        f"{phase}_observed_on": _sheet_value(phase, "observed_on") for phase in ("pre", "post")
+    }
+    return (
+        Respondent.objects.filter(study=study)
+        .annotate(
+            **sheets,
+            **dates,
+            sessions_completed=_session_count(status=MassageSession.Status.DONE),
+            sessions_total=_session_count(),
+        )
+        .order_by("code")
+    )
+
+
+def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]:
+    header = list(COHORT_COLUMNS + EXTRA_COLUMNS)
+    values = [
+        "code",
+        "site__name",
+        "delivery_date",
+        "enrolled_on",
+        "age_years",
+        "parity",
+        "education",
+        "employment",
+        "pre_feeds",
+        "pre_urinations",
+        "post_feeds",
+        "post_urinations",
+        "sessions_completed",
+        "status",
+        "withdrawal_reason",
+        "withdrawn_on",
+        "consent_date",
+        "eligibility_confirmed",
+        "pre_observed_on",
+        "post_observed_on",
+        "sessions_total",
+    ]
+    if identified:
+        header += IDENTITY_COLUMNS
+        values += [f"identity__{name}" for name in IDENTITY_COLUMNS]
+    yield header
+    for row in _cohort_queryset(study).values_list(*values).iterator(chunk_size=2000):
+        row = list(row)
+        age, parity = row[4], row[5]
+        extra = [analysis.age_group(age), analysis.parity_group(parity)]
+        yield row[:21] + extra + row[21:]
+
+
+def observation_rows(study: Study, **_options) -> Iterator[list[Any]]:
+    yield [
+        "respondent_code",
+        "site",
+        "phase",
+        "observed_on",
+        "feed_count",
+        "urination_count",
+        "observed_by",
+        "notes",
+        "source",
+    ]
+    yield from (
+        Observation.objects.filter(respondent__study=study)
+        .order_by("respondent__code", "phase")
+        .values_list(
+            "respondent__code",
+            "respondent__site__name",
+            "phase",
+            "observed_on",
+            "feed_count",
+            "urination_count",
+            "observed_by__username",
+            "notes",
+            "source",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+
+def session_rows(study: Study, **_options) -> Iterator[list[Any]]:
+    yield [
+        "respondent_code",
+        "site",
+        "postpartum_day",
+        "slot",
+        "planned_date",
+        "status",
+        "started_at",
+        "duration_minutes",
+        "performed_by",
+        "notes",
+        "source",
+    ]
+    yield from (
+        MassageSession.objects.filter(respondent__study=study)
+        .order_by("respondent__code", "postpartum_day", "planned_date", "id")
+        .values_list(
+            "respondent__code",
+            "respondent__site__name",
+            "postpartum_day",
+            "slot",
+            "planned_date",
+            "status",
+            "started_at",
+            "duration_minutes",
+            "performed_by__username",
+            "notes",
+            "source",
+        )
+        .iterator(chunk_size=2000)
+    )
+
+
+AUDIT_HEADER = ["when", "who", "record_type", "record", "action", "field", "old", "new", "reason"]
+_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def _history_rows(model, record_type: str, queryset, label: Callable[[dict], str], fields):
+    """One row per created record and per changed field, from consecutive history rows of the
+    same object (the history is read in object order, so memory stays flat)."""
+    previous: dict[str, Any] | None = None
+    for row in (
+        queryset.order_by(model._meta.pk.attname, "history_date", "history_id")
+        .values(
+            model._meta.pk.attname,
+            "history_date",
+            "history_type",
+            "history_change_reason",
+            "history_user__username",
+            *fields,
+            *label.needs,
+        )
+        .iterator(chunk_size=2000)
+    ):
+        key = row[model._meta.pk.attname]
+        same_object = previous is not None and previous[model._meta.pk.attname] == key
+        common = [
+            row["history_date"],
+            row["history_user__username"] or "",
+            record_type,
+            label(row),
+        ]
+        reason = row["history_change_reason"] or ""
+        if not same_object or row["history_type"] != "~":
+            yield [*common, _ACTIONS[row["history_type"]], "", "", "", reason]
+        else:
+            for name in fields:
+                if row[name] != previous[name]:
+                    yield [*common, "changed", name, previous[name], row[name], reason]
+        previous = row
+
+
+class _Label:
+    def __init__(self, needs: tuple[str, ...], render: Callable[[dict], str]) -> None:
+        self.needs = needs
+        self.render = render
+
+    def __call__(self, row: dict) -> str:
+        return self.render(row)
+
+
+def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]:
+    yield AUDIT_HEADER
+    codes = dict(Respondent.objects.filter(study=study).values_list("pk", "code"))
+
+    def code_of(row):
+        return codes.get(row["respondent_id"], "?")
+
+    respondent_fields = [
+        "code",
+        "site_id",
+        "delivery_date",
+        "enrolled_on",
+        "age_years",
+        "parity",
+        "education",
+        "employment",
+        "eligibility_confirmed",
+        "consent_date",
+        "status",
+        "withdrawn_on",
+        "withdrawal_reason",
+    ]
+    yield from _history_rows(
+        Respondent,
+        "respondent",
+        Respondent.history.filter(study_id=study.pk),
+        _Label(("code",), lambda row: row["code"]),
+        [name for name in respondent_fields if name != "code"] + ["code"],
+    )
+    session_fields = [
+        "postpartum_day",
+        "slot",
+        "planned_date",
+        "status",
+        "started_at",
+        "duration_minutes",
+        "performed_by_id",
+        "notes",
+        "source",
+    ]
+    yield from _history_rows(
+        MassageSession,
+        "session",
+        MassageSession.history.filter(respondent_id__in=codes),
+        _Label(
+            ("respondent_id", "postpartum_day", "slot"),
+            lambda row: f"{code_of(row)} · {row['postpartum_day']} · {row['slot']}",
+        ),
+        session_fields,
+    )
+    sheet_fields = ["phase", "observed_on", "feed_count", "urination_count", "notes", "source"]
+    yield from _history_rows(
+        Observation,
+        "observation",
+        Observation.history.filter(respondent_id__in=codes),
+        _Label(("respondent_id", "phase"), lambda row: f"{code_of(row)} · {row['phase']}"),
+        sheet_fields,
+    )
+    if identified:
+        yield from _history_rows(
+            RespondentIdentity,
+            "identity",
+            RespondentIdentity.history.filter(respondent_id__in=codes),
+            _Label(("respondent_id",), code_of),
+            list(IDENTITY_COLUMNS),
+        )
+    for event in (
+        AuditEvent.objects.filter(study=study)
+        .order_by("created_at", "pk")
+        .values_list("created_at", "user__username", "action", "detail")
+        .iterator()
+    ):
+        when, who, action, detail = event
+        yield [when, who or "", "study", study.code, action, "", "", "", detail]
+
+
+# --- the data dictionary ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    label: Any  # a lazy translation
+    type: str
+    allowed: str = ""
+    unit: Any = ""
+
+
+def dictionary() -> list[Column]:
+    """Every cohort column: its label (translated on output), type, allowed values and unit."""
+    from django.utils.translation import gettext_lazy as lazy
+
+    def choices(choices_class) -> str:
+        return " / ".join(choices_class.values)
+
+    def field_label(model, name):
+        return model._meta.get_field(name).verbose_name
+
+    r = Respondent
+    return [
+        Column("respondent_code", field_label(r, "code"), "text", lazy("unique within the study")),
+        Column("site", field_label(r, "site"), "text", lazy("one of the study's site names")),
+        Column("delivery_date", field_label(r, "delivery_date"), "date", "YYYY-MM-DD"),
+        Column("enrolled_on", field_label(r, "enrolled_on"), "date", lazy("not before delivery")),
+        Column("age_years", field_label(r, "age_years"), "integer", "10–60", lazy("years")),
+        Column("parity", field_label(r, "parity"), "integer", "≥ 1 (1 = primipara)"),
+        Column("education", field_label(r, "education"), "category", choices(r.Education)),
+        Column("employment", field_label(r, "employment"), "category", choices(r.Employment)),
+        Column("pre_feeds", lazy("feeds before the massage"), "integer", "0–40", lazy("per 24 h")),
+        Column(
+            "pre_urinations",
+            lazy("urinations before the massage"),
+            "integer",
+            "0–40",
+            lazy("per 24 h"),
+        ),
+        Column("post_feeds", lazy("feeds after the massage"), "integer", "0–40", lazy("per 24 h")),
+        Column(
+            "post_urinations",
+            lazy("urinations after the massage"),
+            "integer",
+            "0–40",
+            lazy("per 24 h"),
+        ),
+        Column("sessions_completed", lazy("sessions done"), "integer", "0–sessions_planned"),
+        Column("status", field_label(r, "status"), "category", choices(r.Status)),
+        Column("withdrawal_reason", field_label(r, "withdrawal_reason"), "text"),
+        Column("withdrawn_on", field_label(r, "withdrawn_on"), "date", "YYYY-MM-DD"),
+        Column("consent_date", field_label(r, "consent_date"), "date", "YYYY-MM-DD"),
+        Column(
+            "eligibility_confirmed", field_label(r, "eligibility_confirmed"), "boolean", "0 / 1"
+        ),
+        Column("pre_observed_on", lazy("date of the pre-test sheet"), "date", "YYYY-MM-DD"),
+        Column("post_observed_on", lazy("date of the post-test sheet"), "date", "YYYY-MM-DD"),
+        Column("sessions_planned", lazy("sessions planned"), "integer", lazy("derived")),
+        Column("age_group", lazy("age group"), "category", " / ".join(analysis.AGE_GROUPS)),
+        Column(
+            "parity_group", lazy("parity group"), "category", " / ".join(analysis.PARITY_GROUPS)
+        ),
+        Column(
+            "full_name",
+            field_label(RespondentIdentity, "full_name"),
+            "text",
+            lazy("identified export only"),
+        ),
+        Column(
+            "phone",
+            field_label(RespondentIdentity, "phone"),
+            "text",
+            lazy("identified export only"),
+        ),
+        Column(
+            "medical_record_number",
+            field_label(RespondentIdentity, "medical_record_number"),
+            "text",
+            lazy("identified export only"),
+        ),
+    ]
+
+
+def dictionary_rows() -> Iterator[list[Any]]:
+    yield ["column", "label_id", "label_en", "type", "allowed", "unit"]
+    for column in dictionary():
+        labels = []
+        for language in ("id", "en"):
+            with translation.override(language):
+                labels.append(str(column.label))
+        with translation.override("en"):
+            yield [column.name, *labels, column.type, str(column.allowed), str(column.unit)]
+
+
+EXPORTS: dict[str, Callable[..., Iterator[list[Any]]]] = {
+    "cohort": cohort_rows,
+    "observations": observation_rows,
+    "sessions": session_rows,
+    "audit": audit_rows,
+    "dictionary": lambda study, **kwargs: dictionary_rows(),
+}
+IDENTIFIABLE = frozenset({"cohort", "audit"})
+
+
+def export_counts(study: Study) -> dict[str, int]:
+    """Data rows of each export (the header not counted)."""
+    respondents = Respondent.objects.filter(study=study)
+    history = (
+        Respondent.history.filter(study_id=study.pk).count()
+        + MassageSession.history.filter(respondent__study=study).count()
+        + Observation.history.filter(respondent__study=study).count()
+    )
+    return {
+        "cohort": respondents.count(),
+        "observations": Observation.objects.filter(respondent__study=study).count(),
+        "sessions": MassageSession.objects.filter(respondent__study=study).count(),
+        # One row per created record; a change adds one row per field it changed.
+        "audit": history + AuditEvent.objects.filter(study=study).count(),
+        "dictionary": len(dictionary()),
+    }
+
+
+# --- the cohort import -----------------------------------------------------------------------
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (empty, not text, not UTF-8, too large, bad header)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # the spreadsheet row: the header is row 1
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.column:
+            return _("row %(row)s, column %(column)s: %(message)s") % {
+                "row": self.row,
+                "column": self.column,
+                "message": self.message,
+            }
+        return _("row %(row)s: %(message)s") % {"row": self.row, "message": self.message}
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    sheets: int = 0
+    sessions_done: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    delimiter: str = ","
+    dry_run: bool = False
+    codes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+SLOT_HOURS = {Slot.MORNING: 8, Slot.AFTERNOON: 15, Slot.EVENING: 19}
+# Model field → CSV column, to put a model's validation message on the right column.
+FIELD_COLUMNS = {
+    "code": "respondent_code",
+    "site": "site",
+    "delivery_date": "delivery_date",
+    "enrolled_on": "enrolled_on",
+    "age_years": "age_years",
+    "parity": "parity",
+    "education": "education",
+    "employment": "employment",
+    "status": "status",
+    "withdrawn_on": "withdrawn_on",
+    "withdrawal_reason": "withdrawal_reason",
+    "consent_date": "consent_date",
+    "full_name": "full_name",
+    "phone": "phone",
+    "medical_record_number": "medical_record_number",
+}
+
+
+def decode(data: bytes, *, limit: int = MAX_IMPORT_BYTES) -> str:
+    if len(data) > limit:
+        raise ImportFileError(
+            _("The file is larger than the limit of %(limit)s.") % {"limit": filesizeformat(limit)}
+        )
+    if b"\x00" in data[:65536]:
+        raise ImportFileError(_("This is not a text (CSV) file."))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ImportFileError(
+            _("The file is not UTF-8 text (byte %(position)s). In Excel, save it as “CSV UTF-8”.")
+            % {"position": error.start + 1}
+        ) from None
+    if not text.strip():
+        raise ImportFileError(_("The file is empty."))
+    return text
+
+
+def detect_delimiter(header_line: str) -> str:
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+class _Row:
+    """Parses one CSV row's cells, collecting errors per column."""
+
+    def __init__(self, number: int, values: dict[str, str], errors: list[RowError]) -> None:
+        self.number = number
+        self.values = values
+        self.errors = errors
+
+    def error(self, column: str, message: str) -> None:
+        self.errors.append(RowError(self.number, column, message))
+
+    def text(self, column: str) -> str:
+        return restore(self.values.get(column, "").strip())
+
+    def integer(self, column: str) -> int | None:
+        raw = self.values.get(column, "").strip()
+        if raw == "":
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            self.error(column, _("“%(value)s” is not a whole number.") % {"value": raw[:40]})
+            return None
+
+    def date(self, column: str) -> datetime.date | None:
+        raw = self.values.get(column, "").strip()
+        if raw == "":
+            return None
+        try:
+            return datetime.date.fromisoformat(raw)
+        except ValueError:
+            self.error(
+                column, _("“%(value)s” is not a date in the form YYYY-MM-DD.") % {"value": raw[:40]}
+            )
+            return None
+
+    def required(self, column: str, value):
+        if (value is None or value == "") and not any(
+            error.column == column and error.row == self.number for error in self.errors
+        ):
+            self.error(column, _("This value is required."))
+        return value
+
+    def choice(self, column: str, choices_class, *, default: str | None = None) -> str | None:
+        raw = self.text(column)
+        if raw == "" and default is not None:
+            return default
+        if raw == "":
+            return self.required(column, None)
+        if raw not in choices_class.values:
+            self.error(
+                column,
+                _("“%(value)s” is not one of: %(allowed)s.")
+                % {"value": raw[:40], "allowed": ", ".join(choices_class.values)},
+            )
+            return None
+        return raw
+
+
+@dataclass
+class _Planned:
+    respondent: Respondent
+    identity: dict[str, str] | None
+    sheets: list[Observation]
+    sessions_completed: int
+
+
+def _model_errors(row: _Row, error: ValidationError, default_column: str = "") -> None:
+    for field_name, messages in error.message_dict.items():
+        column = FIELD_COLUMNS.get(field_name, default_column)
+        for message in messages:
+            row.error(column, message)
+
+
+def _parse_row(
+    row: _Row, study: Study, sites: dict[str, Any], seen: dict[str, int]
+) -> _Planned | None:
+    code = row.required("respondent_code", row.text("respondent_code"))
+    if code:
+        if code in seen:
+            row.error(
+                "respondent_code",
+                _("The code %(code)s is already on row %(row)s of this file.")
+                % {"code": code, "row": seen[code]},
+            )
+        else:
+            seen[code] = row.number
+    site_name = row.text("site")
+    site = None
+    if site_name:
+        site = sites.get(site_name.casefold())
+        if site is None:
+            row.error(
+                "site",
+                _("“%(site)s” is not a site of this study (its sites: %(sites)s).")
+                % {"site": site_name[:80], "sites": ", ".join(s.name for s in sites.values())},
+            )
+    elif len(sites) == 1:
+        site = next(iter(sites.values()))
+    else:
+        row.error("site", _("Name the site: this study has more than one."))
+    status = row.choice("status", Respondent.Status, default=Respondent.Status.ENROLLED)
+    respondent = Respondent(
+        study=study,
+        site=site,
+        code=code or "",
+        delivery_date=row.required("delivery_date", row.date("delivery_date")),
+        enrolled_on=row.required("enrolled_on", row.date("enrolled_on")),
+        age_years=row.required("age_years", row.integer("age_years")),
+        parity=row.required("parity", row.integer("parity")),
+        education=row.choice("education", Respondent.Education),
+        employment=row.choice("employment", Respondent.Employment),
+        eligibility_confirmed=row.text("eligibility_confirmed") not in ("0", "false", "False"),
+        consent_date=row.date("consent_date"),
+        status=status or Respondent.Status.ENROLLED,
+        withdrawal_reason=row.text("withdrawal_reason"),
+        withdrawn_on=row.date("withdrawn_on"),
+    )
+    if respondent.status == Respondent.Status.WITHDRAWN:
+        if not respondent.withdrawal_reason:
+            row.error("withdrawal_reason", _("A withdrawn mother needs a withdrawal reason."))
+        # The cohort CSV of DESIGN.md 4.4 carries no withdrawal date: without one, the mother is
+        # recorded as withdrawn on the day of the import.
+        respondent.withdrawn_on = respondent.withdrawn_on or timezone.localdate()
+    # Fields whose cell already failed to parse are not validated again; the database rules
+    # about them (constraints) are skipped with them.
+    exclude = [
+        name
+        for name, column in FIELD_COLUMNS.items()
+        if any(error.column == column and error.row == row.number for error in row.errors)
+    ]
+    if site is None:
+        exclude.append("site")
+    try:
+        respondent.full_clean(exclude=exclude, validate_unique=False)
+    except ValidationError as error:
+        _model_errors(row, error)
+    identity = None
+    if any(column in row.values for column in IDENTITY_COLUMNS):
+        identity = {name: row.text(name) for name in IDENTITY_COLUMNS}
+        if any(identity.values()):
+            try:
+                RespondentIdentity(respondent=respondent, **identity).clean_fields(
+                    exclude=["respondent"]
+                )
+            except ValidationError as error:
+                _model_errors(row, error)
+        else:
+            identity = None
+    sheets = []
+    for phase in (Observation.Phase.PRE, Observation.Phase.POST):
+        feeds = row.integer(f"{phase}_feeds")
+        urinations = row.integer(f"{phase}_urinations")
+        if feeds is None and urinations is None:
+            continue
+        observed_on = row.date(f"{phase}_observed_on")
+        if observed_on is None and respondent.delivery_date and respondent.enrolled_on:
+            # A sheet without its date (the 4.4 columns carry none) is dated by the protocol.
+            observed_on = (
+                respondent.enrolled_on
+                if phase == Observation.Phase.PRE
+                else respondent.delivery_date + datetime.timedelta(days=study.post_observation_day)
+            )
+        sheet = Observation(
+            respondent=respondent,
+            phase=phase,
+            observed_on=observed_on,
+            feed_count=feeds,
+            urination_count=urinations,
+            source=Source.IMPORTED,
+        )
+        try:
+            # A sheet left undated by a bad delivery or enrolment date is reported there.
+            sheet.clean_fields(
+                exclude=["respondent"] + (["observed_on"] if not observed_on else [])
+            )
+        except ValidationError as error:
+            for field_name, messages in error.message_dict.items():
+                column = {
+                    "feed_count": f"{phase}_feeds",
+                    "urination_count": f"{phase}_urinations",
+                    "observed_on": f"{phase}_observed_on",
+                }.get(field_name, f"{phase}_feeds")
+                for message in messages:
+                    row.error(column, message)
+        sheets.append(sheet)
+    completed = row.integer("sessions_completed") or 0
+    if completed < 0 or completed > study.sessions_planned:
+        row.error(
+            "sessions_completed",
+            _("Must be between 0 and %(planned)s (the sessions this study plans).")
+            % {"planned": study.sessions_planned},
+        )
+    return _Planned(respondent, identity, sheets, completed)
+
+
+def read_cohort(
+    study: Study, data: bytes, *, limit: int = MAX_IMPORT_BYTES
+) -> tuple[ImportReport, list[_Planned]]:
+    """Parse and validate the whole file; nothing is written. File-level problems raise
+    :class:`ImportFileError`; row problems are collected in the report."""
+    text = decode(data, limit=limit)
+    first_line = text.splitlines()[0] if text.splitlines() else ""
+    delimiter = detect_delimiter(first_line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except csv.Error as error:
+        raise ImportFileError(
+            _("The file is not valid CSV: %(error)s") % {"error": error}
+        ) from None
+    report = ImportReport(delimiter=delimiter)
+    unknown = [name for name in header if name not in KNOWN_COLUMNS]
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    missing = [
+        name for name in COHORT_COLUMNS if name not in header and name not in OPTIONAL_COLUMNS
+    ]
+    sites = {site.name.casefold(): site for site in study.sites.all()}
+    if "site" not in header and len(sites) != 1:
+        missing.insert(1, "site")
+    problems = []
+    if unknown:
+        problems.append(_("Unknown column(s): %(columns)s.") % {"columns": ", ".join(unknown)})
+    if missing:
+        problems.append(_("Missing column(s): %(columns)s.") % {"columns": ", ".join(missing)})
+    if duplicated:
+        problems.append(
+            _("Column(s) given twice: %(columns)s.") % {"columns": ", ".join(duplicated)}
+        )
+    if problems:
+        report.errors.append(RowError(1, "", " ".join(problems)))
+        return report, []
+    seen: dict[str, int] = {}
+    planned: list[_Planned] = []
+    try:
+        for number, cells in enumerate(reader, start=2):
+            if not any(value.strip() for value in cells):
+                continue
+            row = _Row(number, {}, report.errors)
+            if len(cells) > len(header):
+                row.error("", _("This row has more cells than the header has columns."))
+                continue
+            row.values = dict(zip(header, cells, strict=False))
+            report.rows += 1
+            item = _parse_row(row, study, sites, seen)
+            if item:
+                planned.append(item)
+    except csv.Error as error:
+        raise ImportFileError(
+            _("The file is not valid CSV near row %(row)s: %(error)s")
+            % {"row": reader.line_num, "error": error}
+        ) from None
+    if report.rows == 0:
+        raise ImportFileError(_("The file has a header but no rows."))
+    report.codes = [item.respondent.code for item in planned]
+    return report, planned
+
+
+def import_cohort(
+    *,
+    study: Study,
+    data: bytes,
+    user,
+    dry_run: bool = False,
+    filename: str = "",
+    progress: Callable[[int, int], None] | None = None,
+    limit: int = MAX_IMPORT_BYTES,
+) -> ImportReport:
+    """Import the cohort CSV: every row or none, in one transaction. Returns the report; with
+    errors (or ``dry_run``) nothing is written."""
+    report, planned = read_cohort(study, data, limit=limit)
+    report.dry_run = dry_run
+    report.sheets = sum(len(item.sheets) for item in planned)
+    report.sessions_done = sum(item.sessions_completed for item in planned)
+    if report.errors or dry_run:
+        return report
+    reason = _("Imported from %(file)s") % {"file": filename or "CSV"}
+    signed_in = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        respondents = [item.respondent for item in planned]
+        for index in range(0, len(respondents), 1000):
+            bulk_create_with_history(
+                respondents[index : index + 1000],
+                Respondent,
+                default_user=signed_in,
+                default_change_reason=reason,
+            )
+            if progress:
+                progress(min(index + 1000, len(respondents)), len(respondents))
+        by_code = dict(
+            Respondent.objects.filter(study=study, code__in=report.codes).values_list("code", "pk")
+        )
+        identities, sessions, sheets = [], [], []
+        for item in planned:
+            respondent = item.respondent
+            respondent.pk = by_code[respondent.code]
+            if item.identity:
+                identities.append(RespondentIdentity(respondent=respondent, **item.identity))
+            done_left = item.sessions_completed
+            for plan in study.session_plan(respondent.delivery_date):
+                session = MassageSession(
+                    respondent=respondent,
+                    postpartum_day=plan.postpartum_day,
+                    slot=plan.slot,
+                    planned_date=plan.planned_date,
+                )
+                if done_left and plan.planned_date >= respondent.enrolled_on:
+                    done_left -= 1
+                    # The cohort file says how many sessions were done, not when or how long:
+                    # they are dated by the plan (at the slot's usual hour), duration unknown.
+                    session.status = MassageSession.Status.DONE
+                    session.source = Source.IMPORTED
+                    session.started_at = timezone.make_aware(
+                        datetime.datetime.combine(
+                            plan.planned_date, datetime.time(SLOT_HOURS[plan.slot])
+                        )
+                    )
+                    session.performed_by = None
+                sessions.append(session)
+            for sheet in item.sheets:
+                sheet.respondent = respondent
+                sheet.observed_by = None
+                sheets.append(sheet)
+        for model, objects in (
+            (RespondentIdentity, identities),
+            (MassageSession, sessions),
+            (Observation, sheets),
+        ):
+            for index in range(0, len(objects), 2000):
+                bulk_create_with_history(
+                    objects[index : index + 2000],
+                    model,
+                    default_user=signed_in,
+                    default_change_reason=reason,
+                )
+        AuditEvent.objects.create(
+            study=study,
+            user=signed_in,
+            action=AuditEvent.Action.IMPORT,
+            detail=_("%(rows)s mothers imported from %(file)s")
+            % {"rows": len(planned), "file": filename or "CSV"},
+        )
+        report.created = len(planned)
+    return report
+
+
+# --- SPSS syntax -----------------------------------------------------------------------------
+
+SPSS_FORMATS = {
+    "respondent_code": "A30",
+    "site": "A120",
+    "delivery_date": "SDATE10",
+    "enrolled_on": "SDATE10",
+    "age_years": "F3.0",
+    "parity": "F2.0",
+    "education": "A10",
+    "employment": "A12",
+    "pre_feeds": "F2.0",
+    "pre_urinations": "F2.0",
+    "post_feeds": "F2.0",
+    "post_urinations": "F2.0",
+    "sessions_completed": "F2.0",
+    "status": "A10",
+    "withdrawal_reason": "A500",
+    "withdrawn_on": "SDATE10",
+    "consent_date": "SDATE10",
+    "eligibility_confirmed": "F1.0",
+    "pre_observed_on": "SDATE10",
+    "post_observed_on": "SDATE10",
+    "sessions_planned": "F2.0",
+    "age_group": "A6",
+    "parity_group": "A10",
+}
+SPSS_CATEGORIES = {
+    # numeric copy, measurement level, the categories in order
+    "education": ("education_n", "ORDINAL", Respondent.Education),
+    "employment": ("employment_n", "NOMINAL", Respondent.Employment),
+    "age_group": ("age_group_n", "ORDINAL", None),
+    "parity_group": ("parity_group_n", "NOMINAL", None),
+}
+
+
+def _spss_text(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> str:
+    """SPSS syntax that reads the cohort CSV with labels and measurement levels and runs the
+    paper's analysis (FREQUENCIES, DESCRIPTIVES and NPAR TESTS /WILCOXON)."""
+    from .cohort import characteristic_labels
+
+    filename = filename or f"{study.code}-cohort.csv"
+    labels = {column.name: str(column.label) for column in dictionary()}
+    group_labels = characteristic_labels()
+    lines = [
+        f"* {_('Lancar: the cohort of study %(code)s') % {'code': study.code}}.",
+        f"* {_('Put this file next to %(file)s, or write its full path below.') % {'file': filename}}.",  # noqa: E501
+        "GET DATA",
+        "  /TYPE=TXT",
+        f"  /FILE={_spss_text(filename)}",
+        "  /ENCODING='UTF8'",
+        "  /ARRANGEMENT=DELIMITED",
+        f"  /DELIMITERS={_spss_text(delimiter)}",
+        "  /QUALIFIER='\"'",
+        "  /FIRSTCASE=2",
+        "  /VARIABLES=",
+        *[f"    {name} {SPSS_FORMATS[name]}" for name in COHORT_COLUMNS + EXTRA_COLUMNS],
+        "  .",
+        "CACHE.",
+        "EXECUTE.",
+        "",
+        "VARIABLE LABELS",
+        "  "
+        + "\n  /".join(
+            f"{name} {_spss_text(labels[name])}" for name in COHORT_COLUMNS + EXTRA_COLUMNS
+        )
+        + ".",
+        "",
+    ]
+    for column, (numeric, level, choices_class) in SPSS_CATEGORIES.items():
+        if choices_class is not None:
+            categories = [(value, str(label)) for value, label in choices_class.choices]
+        else:
+            _title, mapping = group_labels[
+                {"age_group": "age_group", "parity_group": "parity"}[column]
+            ]
+            categories = [(key, str(label)) for key, label in mapping.items()]
+        recode = " ".join(
+            f"({_spss_text(value)}={index})" for index, (value, _label) in enumerate(categories, 1)
+        )
+        lines += [
+            f"RECODE {column} {recode} INTO {numeric}.",
+            f"VARIABLE LABELS {numeric} {_spss_text(labels[column])}.",
+            f"VALUE LABELS {numeric} "
+            + " ".join(
+                f"{index} {_spss_text(label)}"
+                for index, (_value, label) in enumerate(categories, 1)
+            )
+            + ".",
+            f"VARIABLE LEVEL {numeric} ({level}).",
+            f"FORMATS {numeric} (F1.0).",
+        ]
+    scale = " ".join(
+        ["age_years", "parity", "pre_feeds", "pre_urinations", "post_feeds", "post_urinations"]
+    )
+    lines += [
+        f"VARIABLE LEVEL {scale} (SCALE).",
+        "EXECUTE.",
+        "",
+        f"* {_('Withdrawn mothers are left out of the analysis, as in Lancar.')}.",
+        "SELECT IF (status <> 'withdrawn').",
+        "EXECUTE.",
+        "",
+        "FREQUENCIES VARIABLES=age_group_n parity_group_n education_n employment_n"
+        " /ORDER=ANALYSIS.",
+        "DESCRIPTIVES VARIABLES=pre_feeds pre_urinations post_feeds post_urinations"
+        " /STATISTICS=MEAN STDDEV MIN MAX.",
+        "NPAR TESTS",
+        "  /WILCOXON=pre_feeds pre_urinations WITH post_feeds post_urinations (PAIRED)",
+        "  /STATISTICS DESCRIPTIVES QUARTILES",
+        "  /MISSING ANALYSIS.",
+        "",
+    ]
+    return "\n".join(lines)

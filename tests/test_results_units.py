@@ -1,0 +1,252 @@
+"""The pieces behind the results page, one at a time: the cohort selector and its filters, the
+manuscript tables and sentences, and the SVG charts."""
+
+from __future__ import annotations
+
+import datetime
+import re
+from decimal import Decimal
+
+import pytest
+
+from studies import charts, cohort, manuscript
+from studies.analysis import describe
+from studies.models import MassageSession, Observation, Study
+from studies.paper_cohort import PAPER_COHORT
+
+# ---------------------------------------------------------------------------
+# The selector
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def three_mothers(study, make_respondent, midwife_a, midwife_b, site_b):
+    """R01 complete (site A), R02 pre sheet only with one count missing (site A, multipara),
+    R03 withdrawn (site B)."""
+    first = make_respondent("R01")
+    second = make_respondent("R02", parity=3)
+    third = make_respondent("R03", site=site_b, user=midwife_b)
+    Observation.objects.bulk_create(
+        [
+            Observation(respondent=first, phase="pre", observed_on=datetime.date(2026, 6, 3),
+                        feed_count=5, urination_count=4),
+            Observation(respondent=first, phase="post", observed_on=datetime.date(2026, 6, 6),
+                        feed_count=11, urination_count=9),
+            Observation(respondent=second, phase="pre", observed_on=datetime.date(2026, 6, 3),
+                        feed_count=6, urination_count=None),
+            Observation(respondent=third, phase="pre", observed_on=datetime.date(2026, 6, 3),
+                        feed_count=4, urination_count=4),
+        ]
+    )  # fmt: skip
+    first.sessions.update(
+        status=MassageSession.Status.DONE,
+        started_at=datetime.datetime(2026, 6, 3, 8, tzinfo=datetime.UTC),
+        duration_minutes=15,
+    )
+    second.sessions.filter(postpartum_day=2).update(
+        status=MassageSession.Status.DONE,
+        started_at=datetime.datetime(2026, 6, 3, 8, tzinfo=datetime.UTC),
+        duration_minutes=15,
+    )
+    first.status = "completed"
+    first.save()
+    third.status, third.withdrawn_on, third.withdrawal_reason = (
+        "withdrawn",
+        datetime.date(2026, 6, 4),
+        "Moved",
+    )
+    third.save()
+    return first, second, third
+
+
+def test_load_cohort_reads_every_mother_in_one_query(
+    study, three_mothers, django_assert_num_queries
+):
+    filters = cohort.CohortFilters()
+    with django_assert_num_queries(1):
+        data = cohort.load_cohort(study, filters)
+    assert [r["code"] for r in data.records] == ["R01", "R02"]
+    first, second = data.records
+    assert (first["pre_feeds"], first["post_feeds"], first["pre_urinations"]) == (5, 11, 4)
+    assert (first["sessions_done"], first["sessions_planned"], first["site"]) == (6, 6, "Klinik A")
+    assert (second["pre_urinations"], second["post_feeds"], second["sessions_done"]) == (
+        None,
+        None,
+        2,
+    )
+    assert data.n_withdrawn == 1
+    assert data.progress == {
+        "n_enrolled": 2,
+        "n_completed": 1,
+        "n_in_follow_up": 1,
+        "n_withdrawn": 1,
+        "n_both_sheets": 1,
+        "sessions_planned": 12,
+        "sessions_done": 8,
+        "session_adherence": 8 / 12,
+    }
+
+
+def test_load_cohort_filters(study, three_mothers, site_b):
+    assert [r["code"] for r in cohort.load_cohort(study, cohort.CohortFilters(
+        parity="multipara")).records] == ["R02"]  # fmt: skip
+    per_protocol = cohort.load_cohort(study, cohort.CohortFilters(per_protocol=True))
+    assert [r["code"] for r in per_protocol.records] == ["R01"]
+    assert per_protocol.n_not_per_protocol == 1
+    assert per_protocol.progress["n_enrolled"] == 2  # progress is the whole enrolment
+    site_only = cohort.load_cohort(study, cohort.CohortFilters(site=site_b))
+    assert (site_only.records, site_only.n_withdrawn) == ([], 1)
+
+
+def test_parse_filters(study, site_a, site_b):
+    parse = cohort.parse_filters
+    assert parse(study, {}) == cohort.CohortFilters()
+    assert parse(study, {"site": str(site_b.pk)}).site == site_b
+    assert parse(study, {"site": "Klinik A"}).site == site_a
+    assert parse(study, {"parity": "primipara"}).parity == "primipara"
+    for word in ("1", "on", "true", "Yes"):
+        assert parse(study, {"per_protocol": word}).per_protocol is True
+    for word in ("", "0", "off"):
+        assert parse(study, {"per_protocol": word}).per_protocol is False
+    with pytest.raises(cohort.FilterError, match="Unknown site Klinik Z: choose one of Klinik A"):
+        parse(study, {"site": "Klinik Z"})
+    with pytest.raises(cohort.FilterError):
+        parse(study, {"parity": "nullipara"})
+    with pytest.raises(cohort.FilterError):
+        parse(study, {"per_protocol": "maybe"})
+    filters = parse(study, {"site": "Klinik B", "parity": "multipara", "per_protocol": "1"})
+    assert filters.as_query() == {
+        "site": str(site_b.pk),
+        "parity": "multipara",
+        "per_protocol": "1",
+    }
+    assert filters.as_document() == {
+        "site": "Klinik B",
+        "parity": "multipara",
+        "per_protocol": True,
+    }
+
+
+# ---------------------------------------------------------------------------
+# The document and the manuscript, without a database
+# ---------------------------------------------------------------------------
+
+
+def paper_document(**study_fields) -> dict:
+    study = Study(code="PAPER", title="Paper", **study_fields)
+    data = cohort.Cohort(
+        study=study,
+        filters=cohort.CohortFilters(),
+        records=[dict(row) for row in PAPER_COHORT],
+        n_withdrawn=0,
+        n_not_per_protocol=0,
+    )
+    return cohort.results_document(data)
+
+
+def test_results_document_labels_and_extras():
+    document = paper_document()
+    assert list(document)[:3] == ["study", "n_enrolled", "n_withdrawn"]
+    assert [r["label"] for r in document["characteristics"]["parity"]] == [
+        "Primipara (first child)",
+        "Multipara",
+    ]
+    assert document["outcomes"]["feeds"]["label"] == "Feeds"
+    assert document["outcomes"]["urinations"]["adequacy"]["threshold"] == 6
+    assert document["alpha"] == 0.05
+    document = paper_document(alpha=Decimal("0.010"), urinations_adequate_min=10)
+    assert document["alpha"] == 0.01
+    assert document["outcomes"]["urinations"]["adequacy"]["post"]["n_adequate"] == 4
+
+
+@pytest.mark.parametrize(
+    ("value", "separator", "expected"),
+    [(0.0001, ".", "p < .001"), (0.0004999, ",", "p < ,001"), (0.0006, ".", "p = .001"),
+     (0.5, ",", "p = ,500"), (1.0, ".", "p = 1.000"), (None, ".", "p = —")],
+)  # fmt: skip
+def test_p_in_prose_never_says_zero(value, separator, expected):
+    assert manuscript.Formatter(separator).p_in_prose(value) == expected
+
+
+def test_alpha_display():
+    assert manuscript.Formatter(".").alpha(0.05) == ".05"
+    assert manuscript.Formatter(",").alpha(0.001) == ",001"
+    assert manuscript.Formatter(".").alpha(0.1) == ".1"
+
+
+def test_tables_with_a_decimal_comma():
+    tables = manuscript.tables(paper_document(), manuscript.Formatter(","))
+    assert [t.label for t in tables] == ["Table 1", "Table 2", "Table 3", "Table 4"]
+    assert [c.plain() for c in tables[1].parts[0].rows[0]] == [
+        "Feeds", "15", "100,0", "5,47", ",915", "4", "7",
+    ]  # fmt: skip
+    statistics = tables[3].parts[1]
+    assert [c.plain() for c in statistics.rows[0]] == ["Z", "-3,434b", "-3,438b"]
+    text = manuscript.table_csv(tables[3], delimiter=";")
+    assert "Z;-3,434b;-3,438b\r\n" in text
+    assert text.startswith("Table 4. Wilcoxon signed-rank test")
+
+
+def test_table_text_aligns_the_numbers():
+    table = manuscript.table_2(paper_document(), manuscript.Formatter("."))
+    lines = manuscript.table_text(table).splitlines()
+    assert lines[0].startswith("Table 2. ")
+    feeds = next(line for line in lines if line.startswith("Feeds"))
+    urinations = next(line for line in lines if line.startswith("Urinations"))
+    assert feeds.index("5.47") == urinations.index("4.60")  # right-aligned columns
+    assert len(feeds) == len(urinations)
+
+
+def test_conclusion_when_not_significant():
+    records = [
+        dict(row, pre_feeds=row["pre_feeds"], post_feeds=row["pre_feeds"] + delta)
+        for row, delta in zip(PAPER_COHORT[:6], (1, -1, 2, -2, 1, -1), strict=True)
+    ]
+    study = Study(code="X", title="X")
+    data = cohort.Cohort(study, cohort.CohortFilters(), records, 0, 0)
+    document = cohort.results_document(data)
+    sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
+    assert sentence == (
+        "Feeds did not change significantly after the oxytocin massage (Wilcoxon Z = .000, "
+        "p = 1.000, not below α = .05; 6 mothers)."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Charts
+# ---------------------------------------------------------------------------
+
+
+def test_no_pair_no_chart():
+    assert charts.outcome_charts("feeds", "Feeds", [4, None], [None, 8]) == []
+
+
+def test_charts_are_inline_svg_with_unique_ids():
+    pre = [r["pre_feeds"] for r in PAPER_COHORT]
+    post = [r["post_feeds"] for r in PAPER_COHORT]
+    paired, box = charts.outcome_charts("feeds", "Feeds", pre, post, hours=24, sep=",")
+    for chart in (paired, box):
+        svg = str(chart.svg)
+        assert svg.startswith("<svg")
+        root = re.match(r"<svg\b[^>]*>", svg).group(0)
+        assert 'role="img"' in root and f'aria-describedby="{chart.slug}-text"' in root
+        assert " width=" not in root and "viewBox=" in root
+        ids = re.findall(r'\bid="([^"]+)"', svg)
+        assert ids and all(i.startswith(chart.slug + "-") for i in ids)
+        for reference in re.findall(r"url\(#([^)]+)\)", svg):
+            assert reference in ids
+        assert "Pre-test" in svg and "Feeds per 24 hours" in svg  # text kept as text
+    assert paired.description.startswith("Feeds of 15 mothers: 15 higher after the massage")
+    assert "median 5,0 (quartiles 5,0–6,0, range 4–7)" in box.description
+
+
+def test_box_plot_uses_the_tables_quartiles():
+    values = [4, 5, 5, 5, 5, 5, 5, 5, 5, 6, 6, 7, 7, 7, 20]
+    stats = charts._box_stats(values, "x")
+    reference = describe(values)
+    assert (stats["q1"], stats["med"], stats["q3"]) == (
+        reference["q1"],
+        reference["median"],
+        reference["q3"],
+    )
+    assert stats["fliers"] == [20] and stats["whishi"] == 7
