@@ -48,7 +48,7 @@ def _svg(figure: Figure, slug: str, title: str, description_id: str) -> SafeStri
     technology."""
     buffer = io.StringIO()
     with matplotlib.rc_context({**RC, "svg.hashsalt": slug}):
-        figure.savefig(buffer, format="svg", bbox_inches="tight")
+        figure.savefig(buffer, format="svg")
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
     for element_id in set(_ID.findall(text)):

@@ -717,12 +717,21 @@ def _parse_row(
         for name, column in FIELD_COLUMNS.items()
         if any(error.column == column and error.row == row.number for error in row.errors)
     ]
-    if site is None:
-        exclude.append("site")
-    try:
-        respondent.full_clean(exclude=exclude, validate_unique=False)
-    except ValidationError as error:
-        _model_errors(row, error)
+    # The study and the site are objects the importer looked up itself: no query to check them.
+    exclude += ["study", "site"]
+    # The code's uniqueness in the study is checked for the whole file at once (read_cohort);
+    # its format is checked here.
+    checks = [
+        lambda: respondent.full_clean(exclude=[*exclude, "code"], validate_unique=False),
+    ]
+    if "code" not in exclude:
+        others = [f.name for f in Respondent._meta.fields if f.name != "code"]
+        checks.append(lambda: respondent.clean_fields(exclude=others))
+    for check in checks:
+        try:
+            check()
+        except ValidationError as error:
+            _model_errors(row, error)
     identity = None
     if any(column in row.values for column in IDENTITY_COLUMNS):
         identity = {name: row.text(name) for name in IDENTITY_COLUMNS}
@@ -818,6 +827,12 @@ def read_cohort(
     if problems:
         report.errors.append(RowError(1, "", " ".join(problems)))
         return report, []
+    existing = set(Respondent.objects.filter(study=study).values_list("code", flat=True))
+    taken = next(
+        constraint
+        for constraint in Respondent._meta.constraints
+        if constraint.name == "respondent_code_unique_in_study"
+    ).get_violation_error_message()
     seen: dict[str, int] = {}
     planned: list[_Planned] = []
     try:
@@ -831,6 +846,8 @@ def read_cohort(
             row.values = dict(zip(header, cells, strict=False))
             report.rows += 1
             item = _parse_row(row, study, sites, seen)
+            if item and item.respondent.code in existing:
+                row.error("respondent_code", taken)
             if item:
                 planned.append(item)
     except csv.Error as error:
