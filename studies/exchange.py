@@ -21,6 +21,7 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from simple_history.utils import bulk_create_with_history
 
 from . import analysis
@@ -393,7 +394,6 @@ class Column:
 
 def dictionary() -> list[Column]:
     """Every cohort column: its label (translated on output), type, allowed values and unit."""
-    from django.utils.translation import gettext_lazy as lazy
 
     def choices(choices_class) -> str:
         return " / ".join(choices_class.values)
@@ -403,31 +403,57 @@ def dictionary() -> list[Column]:
 
     r = Respondent
     return [
-        Column("respondent_code", field_label(r, "code"), "text", lazy("unique within the study")),
-        Column("site", field_label(r, "site"), "text", lazy("one of the study's site names")),
+        Column(
+            "respondent_code",
+            field_label(r, "code"),
+            "text",
+            gettext_lazy("unique within the study"),
+        ),
+        Column(
+            "site", field_label(r, "site"), "text", gettext_lazy("one of the study's site names")
+        ),
         Column("delivery_date", field_label(r, "delivery_date"), "date", "YYYY-MM-DD"),
-        Column("enrolled_on", field_label(r, "enrolled_on"), "date", lazy("not before delivery")),
-        Column("age_years", field_label(r, "age_years"), "integer", "10–60", lazy("years")),
+        Column(
+            "enrolled_on",
+            field_label(r, "enrolled_on"),
+            "date",
+            gettext_lazy("not before delivery"),
+        ),
+        Column("age_years", field_label(r, "age_years"), "integer", "10–60", gettext_lazy("years")),
         Column("parity", field_label(r, "parity"), "integer", "≥ 1 (1 = primipara)"),
         Column("education", field_label(r, "education"), "category", choices(r.Education)),
         Column("employment", field_label(r, "employment"), "category", choices(r.Employment)),
-        Column("pre_feeds", lazy("feeds before the massage"), "integer", "0–40", lazy("per 24 h")),
+        Column(
+            "pre_feeds",
+            gettext_lazy("feeds before the massage"),
+            "integer",
+            "0–40",
+            gettext_lazy("per 24 h"),
+        ),
         Column(
             "pre_urinations",
-            lazy("urinations before the massage"),
+            gettext_lazy("urinations before the massage"),
             "integer",
             "0–40",
-            lazy("per 24 h"),
+            gettext_lazy("per 24 h"),
         ),
-        Column("post_feeds", lazy("feeds after the massage"), "integer", "0–40", lazy("per 24 h")),
+        Column(
+            "post_feeds",
+            gettext_lazy("feeds after the massage"),
+            "integer",
+            "0–40",
+            gettext_lazy("per 24 h"),
+        ),
         Column(
             "post_urinations",
-            lazy("urinations after the massage"),
+            gettext_lazy("urinations after the massage"),
             "integer",
             "0–40",
-            lazy("per 24 h"),
+            gettext_lazy("per 24 h"),
         ),
-        Column("sessions_completed", lazy("sessions done"), "integer", "0–sessions_planned"),
+        Column(
+            "sessions_completed", gettext_lazy("sessions done"), "integer", "0–sessions_planned"
+        ),
         Column("status", field_label(r, "status"), "category", choices(r.Status)),
         Column("withdrawal_reason", field_label(r, "withdrawal_reason"), "text"),
         Column("withdrawn_on", field_label(r, "withdrawn_on"), "date", "YYYY-MM-DD"),
@@ -435,30 +461,37 @@ def dictionary() -> list[Column]:
         Column(
             "eligibility_confirmed", field_label(r, "eligibility_confirmed"), "boolean", "0 / 1"
         ),
-        Column("pre_observed_on", lazy("date of the pre-test sheet"), "date", "YYYY-MM-DD"),
-        Column("post_observed_on", lazy("date of the post-test sheet"), "date", "YYYY-MM-DD"),
-        Column("sessions_planned", lazy("sessions planned"), "integer", lazy("derived")),
-        Column("age_group", lazy("age group"), "category", " / ".join(analysis.AGE_GROUPS)),
+        Column("pre_observed_on", gettext_lazy("date of the pre-test sheet"), "date", "YYYY-MM-DD"),
         Column(
-            "parity_group", lazy("parity group"), "category", " / ".join(analysis.PARITY_GROUPS)
+            "post_observed_on", gettext_lazy("date of the post-test sheet"), "date", "YYYY-MM-DD"
+        ),
+        Column(
+            "sessions_planned", gettext_lazy("sessions planned"), "integer", gettext_lazy("derived")
+        ),
+        Column("age_group", gettext_lazy("age group"), "category", " / ".join(analysis.AGE_GROUPS)),
+        Column(
+            "parity_group",
+            gettext_lazy("parity group"),
+            "category",
+            " / ".join(analysis.PARITY_GROUPS),
         ),
         Column(
             "full_name",
             field_label(RespondentIdentity, "full_name"),
             "text",
-            lazy("identified export only"),
+            gettext_lazy("identified export only"),
         ),
         Column(
             "phone",
             field_label(RespondentIdentity, "phone"),
             "text",
-            lazy("identified export only"),
+            gettext_lazy("identified export only"),
         ),
         Column(
             "medical_record_number",
             field_label(RespondentIdentity, "medical_record_number"),
             "text",
-            lazy("identified export only"),
+            gettext_lazy("identified export only"),
         ),
     ]
 

@@ -12,6 +12,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Study
+from .services import ANY_VERSION, StaleRecordError, require_current
 
 
 def add_model_errors(
@@ -66,24 +67,55 @@ REASON_HELP = _("Required when you change a saved record; it is kept in the hist
 
 
 def reason_field() -> forms.CharField:
+    # Required, but checked in LancarForm.clean(): a stale form reports that first.
     return forms.CharField(
         label=_("Reason for the change"),
         help_text=REASON_HELP,
         max_length=500,
-        required=True,
-        widget=forms.TextInput(),
+        required=False,
+        widget=forms.TextInput(attrs={"required": True}),
     )
 
 
 class LancarForm(forms.Form):
-    """Crispy rendering with one submit button; fields bound to labels by Django."""
+    """Crispy rendering with one submit button; fields bound to labels by Django. ``version``
+    carries the version of the record the form was opened on (empty: there was none), so a save
+    over someone else's newer save is refused."""
 
     submit_label = _("Save")
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.helper = FormHelper()
         self.helper.add_input(Submit("submit", self.submit_label, css_class="btn-success w-100"))
+
+    record = None  # the saved record this form changes, if any
+
+    def clean(self):
+        data = super().clean()
+        try:
+            require_current(self.record, self.expected_version())
+        except StaleRecordError as error:
+            self.add_error(None, error)
+            self.refresh_version(self.record.version if self.record is not None else None)
+            return data
+        if "reason" in self.fields and not (data.get("reason") or "").strip():
+            self.add_error("reason", forms.Field.default_error_messages["required"])
+        return data
+
+    def expected_version(self):
+        """The version the form was opened on. A client that sends no version at all (a script)
+        is not checked for concurrent edits; the pages always send it."""
+        if "version" not in self.data:
+            return ANY_VERSION
+        return getattr(self, "cleaned_data", {}).get("version")
+
+    def refresh_version(self, version: int | None) -> None:
+        """After a refused stale save: keep what was typed, now based on the current version,
+        so saving again deliberately keeps this entry."""
+        self.data = self.data.copy()
+        self.data["version"] = "" if version is None else str(version)
 
 
 IDENTITY_FIELDS = ("full_name", "phone", "medical_record_number")
@@ -115,8 +147,10 @@ class RespondentForm(LancarForm):
     ) -> None:
         self.study = study
         self.respondent = respondent
+        self.record = respondent
         if respondent is not None:
             initial = {name: getattr(respondent, name) for name in RESPONDENT_FIELDS}
+            initial["version"] = respondent.version
             identity = RespondentIdentity.objects.filter(respondent=respondent).first()
             if identity is not None:
                 initial.update({name: getattr(identity, name) for name in IDENTITY_FIELDS})
@@ -209,6 +243,7 @@ class SessionForm(LancarForm):
 
     def __init__(self, *args, session: MassageSession, **kwargs) -> None:
         self.session = session
+        self.record = session
         self.correcting = session.status != MassageSession.Status.PLANNED
         if self.correcting:
             started = session.started_at and timezone.localtime(session.started_at)
@@ -220,6 +255,7 @@ class SessionForm(LancarForm):
                 else None,
                 "duration_minutes": session.duration_minutes,
                 "notes": session.notes,
+                "version": session.version,
             }
         else:
             now = timezone.localtime()
@@ -227,6 +263,7 @@ class SessionForm(LancarForm):
                 "status": MassageSession.Status.DONE,
                 "started_on": now.date(),
                 "started_time": now.time().replace(second=0, microsecond=0),
+                "version": session.version,
             }
         kwargs.setdefault("initial", initial)
         super().__init__(*args, **kwargs)
@@ -280,6 +317,7 @@ class SessionForm(LancarForm):
             "duration_minutes": data.get("duration_minutes"),
             "notes": data.get("notes", ""),
             "reason": data.get("reason", ""),
+            "expected_version": self.expected_version(),
         }
 
 
@@ -288,14 +326,13 @@ class ObservationForm(LancarForm):
 
     def __init__(self, *args, respondent: Respondent, phase: str, **kwargs) -> None:
         self.existing = Observation.objects.filter(respondent=respondent, phase=phase).first()
+        self.record = self.existing
         if self.existing is not None:
-            kwargs.setdefault(
-                "initial",
-                {
-                    name: getattr(self.existing, name)
-                    for name in ("observed_on", "feed_count", "urination_count", "notes")
-                },
-            )
+            initial = {
+                name: getattr(self.existing, name)
+                for name in ("observed_on", "feed_count", "urination_count", "notes", "version")
+            }
+            kwargs.setdefault("initial", initial)
         else:
             kwargs.setdefault("initial", {"observed_on": timezone.localdate()})
         super().__init__(*args, **kwargs)
@@ -313,6 +350,7 @@ class ObservationForm(LancarForm):
         values = {name: data.get(name) for name in ("observed_on", "feed_count", "urination_count")}
         values["notes"] = data.get("notes", "")
         values["reason"] = data.get("reason", "")
+        values["expected_version"] = self.expected_version()
         return values
 
 

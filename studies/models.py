@@ -394,6 +394,12 @@ class Respondent(ConstraintFieldsMixin, models.Model):
     withdrawn_on = models.DateField(_("withdrawal date"), null=True, blank=True)
     withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    version = models.PositiveIntegerField(
+        _("version"),
+        default=1,
+        editable=False,
+        help_text=_("Counts the saves; a form saved over a newer version is refused."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -553,6 +559,12 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
     source = models.CharField(
         _("source"), max_length=10, choices=Source.choices, default=Source.ENTERED
     )
+    version = models.PositiveIntegerField(
+        _("version"),
+        default=1,
+        editable=False,
+        help_text=_("Counts the saves; a form saved over a newer version is refused."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -705,6 +717,12 @@ class Observation(ConstraintFieldsMixin, models.Model):
     notes = models.TextField(_("notes"), blank=True)
     source = models.CharField(
         _("source"), max_length=10, choices=Source.choices, default=Source.ENTERED
+    )
+    version = models.PositiveIntegerField(
+        _("version"),
+        default=1,
+        editable=False,
+        help_text=_("Counts the saves; a form saved over a newer version is refused."),
     )
     history = HistoricalRecords()
 

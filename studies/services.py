@@ -11,14 +11,72 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from .access import Role
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Site, Study
 
+# ``expected_version`` default: the caller does not check for concurrent edits (commands, the
+# demo loader); forms always pass the version they were opened on (None: there was no record).
+ANY_VERSION = object()
+
+
+class StaleRecordError(ValidationError):
+    """Someone else saved the record after this form was opened; nothing was saved."""
+
+
+def _describe_changes(instance, seen_version: int | None) -> str:
+    """What changed since the version the user saw: who, when, and old → new per field."""
+    latest = instance.history.order_by("-history_date", "-history_id").first()
+    seen = (
+        instance.history.filter(version=seen_version).order_by("-history_id").first()
+        if seen_version is not None
+        else None
+    )
+    who = latest.history_user.get_username() if latest and latest.history_user else "—"
+    when = formats.date_format(timezone.localtime(latest.history_date), "SHORT_DATETIME_FORMAT")
+    changes = []
+    if seen is not None:
+        for change in latest.diff_against(seen, excluded_fields=["version"]).changes:
+            field = instance._meta.get_field(change.field)
+            changes.append(
+                f"{field.verbose_name}: {_plain(field, change.old)} → {_plain(field, change.new)}"
+            )
+    message = _("%(who)s saved this record at %(when)s, after you opened the form.") % {
+        "who": who,
+        "when": when,
+    }
+    if changes:
+        message += " " + _("Changed: %(changes)s.") % {"changes": "; ".join(changes)}
+    return (
+        message
+        + " "
+        + _("Your entry was not saved. Check the values and save again to keep yours.")
+    )
+
+
+def _plain(field, value) -> str:
+    if value is None or value == "":
+        return "—"
+    if field.choices:
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, datetime.datetime):
+        return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    return str(value)
+
+
+def require_current(instance, expected_version) -> None:
+    if expected_version is ANY_VERSION:
+        return
+    current = instance.version if instance is not None and instance.pk else None
+    if current != expected_version:
+        raise StaleRecordError(_describe_changes(instance, expected_version), code="stale")
+
 
 def _save(instance, *, user, reason: str = "") -> None:
+    if instance.pk and hasattr(instance, "version"):
+        instance.version += 1
     instance.full_clean()
     instance._history_user = user
     if reason:
@@ -118,14 +176,23 @@ def record_observation(*, respondent: Respondent, phase: str, user, **fields) ->
 
 @transaction.atomic
 def save_observation(
-    *, respondent: Respondent, phase: str, user, reason: str = "", **fields
+    *,
+    respondent: Respondent,
+    phase: str,
+    user,
+    reason: str = "",
+    expected_version=ANY_VERSION,
+    **fields,
 ) -> Observation:
     """Record the sheet of a phase, or correct it (with a reason) when it already exists."""
     existing = (
         Observation.objects.select_for_update().filter(respondent=respondent, phase=phase).first()
     )
     if existing is None:
+        if expected_version not in (ANY_VERSION, None):
+            raise ValidationError(_("This sheet no longer exists; reload the page."))
         return record_observation(respondent=respondent, phase=phase, user=user, **fields)
+    require_current(existing, expected_version)
     _require_active(respondent)
     return change_record(instance=existing, user=user, reason=reason, **fields)
 
@@ -140,10 +207,12 @@ def record_session(
     duration_minutes: int | None,
     notes: str = "",
     reason: str = "",
+    expected_version=ANY_VERSION,
 ) -> MassageSession:
     """Record what happened to a planned session: done, missed or refused. A session already
     recorded is corrected the same way, with a reason for the change."""
     session = MassageSession.objects.select_for_update().get(pk=session.pk)
+    require_current(session, expected_version)
     _require_active(session.respondent)
     if status == MassageSession.Status.PLANNED:
         raise ValidationError({"status": _("Choose done, missed or refused.")})
@@ -162,11 +231,20 @@ def record_session(
 
 @transaction.atomic
 def update_respondent(
-    *, respondent: Respondent, user, reason: str, identity: dict | None = None, **fields
+    *,
+    respondent: Respondent,
+    user,
+    reason: str,
+    identity: dict | None = None,
+    expected_version=ANY_VERSION,
+    **fields,
 ) -> Respondent:
     """Correct a mother's enrolment details (with a reason). Sessions still planned move with a
     corrected delivery date; sessions already recorded keep their dates."""
     reason = _require_reason(reason)
+    current = Respondent.objects.select_for_update().get(pk=respondent.pk)
+    require_current(current, expected_version)
+    respondent.version = current.version
     change_record(instance=respondent, user=user, reason=reason, **fields)
     if identity is not None:
         current = RespondentIdentity.objects.filter(respondent=respondent).first()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 from pathlib import Path
 
@@ -132,6 +133,10 @@ def respondent_enrol(request, study_code: str):
                 **form.respondent_values(),
             )
         except ValidationError as error:
+            twin = _same_enrolment(study, request.user, form.respondent_values())
+            if twin is not None:  # the same form sent twice (a double tap, a retry)
+                messages.info(request, _("%(code)s was already enrolled.") % {"code": twin.code})
+                return _to_respondent(study, twin)
             add_model_errors(form, error)
         else:
             messages.success(
@@ -141,6 +146,24 @@ def respondent_enrol(request, study_code: str):
             )
             return _to_respondent(study, respondent)
     return render(request, "studies/respondent_form.html", {"study": study, "form": form})
+
+
+def _same_enrolment(study, user, values: dict):
+    """The mother this user enrolled moments ago with these very details, if any."""
+    created = Respondent.history.filter(
+        study_id=study.pk,
+        code=values["code"],
+        history_type="+",
+        history_user=user,
+        history_date__gte=timezone.now() - datetime.timedelta(minutes=10),
+    ).values_list("id", flat=True)
+    return Respondent.objects.filter(
+        pk__in=list(created),
+        site=values["site"],
+        delivery_date=values["delivery_date"],
+        enrolled_on=values["enrolled_on"],
+        age_years=values["age_years"],
+    ).first()
 
 
 @role_required(*WRITERS)
@@ -163,8 +186,13 @@ def respondent_edit(request, study_code: str, respondent_code: str):
                 user=request.user,
                 reason=form.cleaned_data["reason"],
                 identity=form.identity_values(),
+                expected_version=form.expected_version(),
                 **form.respondent_values(),
             )
+        except services.StaleRecordError as error:
+            form.add_error(None, error)
+            respondent.refresh_from_db()
+            form.refresh_version(respondent.version)
         except ValidationError as error:
             add_model_errors(form, error)
             respondent.refresh_from_db()
@@ -198,6 +226,10 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
     if request.method == "POST" and form.is_valid():
         try:
             services.record_session(session=session, user=request.user, **form.session_values())
+        except services.StaleRecordError as error:
+            form.add_error(None, error)
+            session.refresh_from_db()
+            form.refresh_version(session.version)
         except ValidationError as error:
             add_model_errors(form, error, aliases={"started_at": "started_on"})
         else:
@@ -230,6 +262,10 @@ def observation_record(request, study_code: str, respondent_code: str, phase: st
             services.save_observation(
                 respondent=respondent, phase=phase, user=request.user, **form.sheet_values()
             )
+        except services.StaleRecordError as error:
+            form.add_error(None, error)
+            current = Observation.objects.filter(respondent=respondent, phase=phase).first()
+            form.refresh_version(current.version if current else None)
         except ValidationError as error:
             add_model_errors(form, error)
         else:
