@@ -179,5 +179,5 @@ LOGGING = {
 
 # Uploaded cohort files wait here between the dry-run preview and the confirmation, on disk so
 # that any worker can finish the import.
-LANCAR_IMPORT_DIR = env.str("LANCAR_IMPORT_DIR", default=str(BASE_DIR / "var" / "imports"))
+LANCAR_IMPORT_DIR = env.str("LANCAR_IMPORT_DIR", default="") or str(BASE_DIR / "var" / "imports")
 LANCAR_IMPORT_MAX_BYTES = env.int("LANCAR_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)

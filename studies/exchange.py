@@ -784,7 +784,15 @@ def _parse_row(
         if feeds is None and urinations is None:
             continue
         observed_on = row.date(f"{phase}_observed_on")
-        if observed_on is None and respondent.delivery_date and respondent.enrolled_on:
+        dates_valid = (
+            respondent.delivery_date
+            and respondent.enrolled_on
+            and not any(
+                error.row == row.number and error.column in ("delivery_date", "enrolled_on")
+                for error in row.errors
+            )
+        )
+        if observed_on is None and dates_valid:
             # A sheet without its date (the 4.4 columns carry none) is dated by the protocol.
             observed_on = (
                 respondent.enrolled_on

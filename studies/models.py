@@ -14,7 +14,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+)
 from django.db import models, router
 from django.db.models import Q
 from django.utils import formats, timezone
@@ -23,6 +28,8 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 MAX_DAILY_COUNT = 40
+# Free-text notes and reasons: room for a paragraph, not for a pasted document.
+TEXT_LIMIT = 2000
 
 count_validators = [
     MinValueValidator(0, message=_("A count cannot be negative.")),
@@ -392,7 +399,9 @@ class Respondent(ConstraintFieldsMixin, models.Model):
         _("status"), max_length=20, choices=Status.choices, default=Status.ENROLLED
     )
     withdrawn_on = models.DateField(_("withdrawal date"), null=True, blank=True)
-    withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
+    withdrawal_reason = models.TextField(
+        _("withdrawal reason"), blank=True, validators=[MaxLengthValidator(TEXT_LIMIT)]
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     version = models.PositiveIntegerField(
         _("version"),
@@ -462,6 +471,19 @@ class Respondent(ConstraintFieldsMixin, models.Model):
         if self.consent_date and self.delivery_date and self.consent_date < self.delivery_date:
             errors["consent_date"] = ValidationError(
                 _("Consent cannot be before the delivery date."), code="consent_before_delivery"
+            )
+        elif self.consent_date and self.enrolled_on and self.consent_date > self.enrolled_on:
+            errors["consent_date"] = ValidationError(
+                _("Consent must be given on or before the enrolment date."),
+                code="consent_after_enrolment",
+            )
+        if self.delivery_date and self.delivery_date > timezone.localdate():
+            errors["delivery_date"] = ValidationError(
+                _("The delivery date cannot be in the future."), code="delivered_in_future"
+            )
+        if self.enrolled_on and self.enrolled_on > timezone.localdate():
+            errors["enrolled_on"] = ValidationError(
+                _("The enrolment date cannot be in the future."), code="enrolled_in_future"
             )
         if self.withdrawn_on and self.enrolled_on and self.withdrawn_on < self.enrolled_on:
             errors["withdrawn_on"] = ValidationError(
@@ -555,7 +577,7 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
         related_name="+",
         verbose_name=_("performed by"),
     )
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("notes"), blank=True, validators=[MaxLengthValidator(TEXT_LIMIT)])
     source = models.CharField(
         _("source"), max_length=10, choices=Source.choices, default=Source.ENTERED
     )
@@ -714,7 +736,7 @@ class Observation(ConstraintFieldsMixin, models.Model):
         related_name="+",
         verbose_name=_("observed by"),
     )
-    notes = models.TextField(_("notes"), blank=True)
+    notes = models.TextField(_("notes"), blank=True, validators=[MaxLengthValidator(TEXT_LIMIT)])
     source = models.CharField(
         _("source"), max_length=10, choices=Source.choices, default=Source.ENTERED
     )
