@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install serve-prod messages clean
+.PHONY: run test lint install serve-prod messages loadtest clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,7 +36,15 @@ messages: install
 serve-prod: install
 	DJANGO_DEBUG=0 $(PY) manage.py collectstatic --noinput
 	DJANGO_DEBUG=0 $(PY) manage.py migrate --noinput
-	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn clinic.wsgi --workers 3 --bind 127.0.0.1:$(PORT)
+	DJANGO_DEBUG=0 $(VENV)/bin/gunicorn clinic.wsgi --workers 3 --no-control-socket --bind 127.0.0.1:$(PORT)
+
+# Load test: gunicorn (4 workers, debug off) on a fresh PostgreSQL database lancar_load
+# (LOAD_DATABASE_URL overrides it), LOAD_USERS midwives saving for LOAD_SECONDS; figures in
+# artifacts/loadtest.json. Fails on any 5xx or on an acknowledged save missing or duplicated.
+LOAD_USERS ?= 20
+LOAD_SECONDS ?= 60
+loadtest: install
+	$(PY) -m bench.loadtest --users $(LOAD_USERS) --seconds $(LOAD_SECONDS)
 
 clean:
 	rm -rf $(VENV) staticfiles
