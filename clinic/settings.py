@@ -176,6 +176,9 @@ LOGGING = {
     "loggers": {
         "lancar": {"handlers": ["console"], "level": "INFO"},
         "axes": {"handlers": ["console"], "level": "WARNING"},
+        # Server errors with their tracebacks (with debug off Django would only mail them to
+        # ADMINS, and there are none).
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }
 
