@@ -829,59 +829,48 @@ class Observation(ConstraintFieldsMixin, models.Model):
             .exclude(pk=self.pk)
             .values_list("phase", "observed_on")
         )
-        if self.phase == self.Phase.PRE:
-            if done and self.observed_on > min(done):
+        first, last = (min(done), max(done)) if done else (None, None)
+        pre_on, post_on = others.get(self.Phase.PRE), others.get(self.Phase.POST)
+        on = self.observed_on
+        rules = {
+            self.Phase.PRE: [
+                (
+                    first and on > first,
+                    _(
+                        "The pre-test sheet must be dated on or before the first massage "
+                        "(%(date)s)."
+                    ),
+                    "pre_after_first_session",
+                    first,
+                ),
+                (
+                    post_on and on >= post_on,
+                    _("The pre-test sheet must be dated before the post-test sheet (%(date)s)."),
+                    "pre_after_post",
+                    post_on,
+                ),
+            ],
+            self.Phase.POST: [
+                (
+                    last and on <= last,
+                    _("The post-test sheet must be dated after the last massage (%(date)s)."),
+                    "post_before_last_session",
+                    last,
+                ),
+                (
+                    pre_on and on <= pre_on,
+                    _("The post-test sheet must be dated after the pre-test sheet (%(date)s)."),
+                    "post_before_pre",
+                    pre_on,
+                ),
+            ],
+        }
+        for violated, message, code, date in rules.get(self.phase, []):
+            if violated:
                 raise ValidationError(
                     {
                         "observed_on": ValidationError(
-                            _(
-                                "The pre-test sheet must be dated on or before the first massage "
-                                "(%(date)s)."
-                            ),
-                            code="pre_after_first_session",
-                            params={"date": formats.date_format(min(done))},
-                        )
-                    }
-                )
-            post_on = others.get(self.Phase.POST)
-            if post_on and self.observed_on >= post_on:
-                raise ValidationError(
-                    {
-                        "observed_on": ValidationError(
-                            _(
-                                "The pre-test sheet must be dated before the post-test sheet "
-                                "(%(date)s)."
-                            ),
-                            code="pre_after_post",
-                            params={"date": formats.date_format(post_on)},
-                        )
-                    }
-                )
-        elif self.phase == self.Phase.POST:
-            if done and self.observed_on <= max(done):
-                raise ValidationError(
-                    {
-                        "observed_on": ValidationError(
-                            _(
-                                "The post-test sheet must be dated after the last massage "
-                                "(%(date)s)."
-                            ),
-                            code="post_before_last_session",
-                            params={"date": formats.date_format(max(done))},
-                        )
-                    }
-                )
-            pre_on = others.get(self.Phase.PRE)
-            if pre_on and self.observed_on <= pre_on:
-                raise ValidationError(
-                    {
-                        "observed_on": ValidationError(
-                            _(
-                                "The post-test sheet must be dated after the pre-test sheet "
-                                "(%(date)s)."
-                            ),
-                            code="post_before_pre",
-                            params={"date": formats.date_format(pre_on)},
+                            message, code=code, params={"date": formats.date_format(date)}
                         )
                     }
                 )
