@@ -28,3 +28,4 @@ class StudiesConfig(AppConfig):
 
     def ready(self) -> None:
         post_migrate.connect(restore_role_groups, sender=self)
+        from . import auth_log  # noqa: F401  (connects the sign-in log to the auth signals)
