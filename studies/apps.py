@@ -18,7 +18,8 @@ def restore_role_groups(sender, using, apps=global_apps, **kwargs) -> None:
     if group_model.objects.using(using).filter(name__in=roles.ROLE_PERMISSIONS).count() < len(
         roles.ROLE_PERMISSIONS
     ):
-        roles.create_roles(apps, None)
+        # Django's own post_migrate handler has just re-created the permissions.
+        roles.assign_role_groups(apps)
 
 
 class StudiesConfig(AppConfig):
