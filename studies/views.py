@@ -15,7 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from . import exchange, selectors, services
 from .access import (
@@ -46,6 +46,7 @@ from .models import AuditEvent, MassageSession, Observation, Respondent, Respond
 
 
 @role_required(*ALL_ROLES)
+@require_safe
 def home(request):
     """The home page for the user's role: a midwife's worklist, or the studies overview."""
     today = timezone.localdate()
@@ -73,6 +74,7 @@ def home(request):
 
 
 @role_required(*ALL_ROLES)
+@require_safe
 def respondent_list(request, study_code: str):
     study = get_visible_study(request.user, study_code)
     respondents = selectors.with_progress(visible_respondents(request.user, study))
@@ -296,6 +298,7 @@ def _safe_next(request) -> str:
 
 
 @role_required(*ALL_ROLES)
+@require_safe
 def respondent_detail(request, study_code: str, respondent_code: str):
     study = get_visible_study(request.user, study_code)
     respondent = get_visible_respondent(request.user, study, respondent_code)
@@ -363,6 +366,7 @@ def _export_options(params) -> tuple[str, bool]:
 
 
 @role_required(Role.ADMIN)
+@require_safe
 def export_index(request, study_code: str):
     study = get_visible_study(request.user, study_code)
     counts = exchange.export_counts(study)
@@ -413,6 +417,7 @@ def export_csv(request, study_code: str, kind: str):
 
 
 @role_required(Role.ADMIN)
+@require_safe
 def export_spss(request, study_code: str):
     study = get_visible_study(request.user, study_code)
     delimiter, _bom = _export_options(request.GET)

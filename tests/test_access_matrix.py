@@ -72,9 +72,9 @@ MATRIX: dict[str, tuple[str, str]] = {
 
     # --- the app: anonymous → login; wrong role → 403; other site → 404 ----------------------
     #                                anon  mw_a mw_b res  admin  | anon  mw_a mw_b res  admin
-    "studies:home":                ("login 200 200 200 200",     "login 200 200 200 200"),
-    "studies:respondent_list":     ("login 200 200 200 200",     "login 200 200 200 200"),
-    "studies:respondent_detail":   ("login 200 404 200 200",     "login 200 404 200 200"),
+    "studies:home":                ("login 200 200 200 200",     "login 405 405 405 405"),
+    "studies:respondent_list":     ("login 200 200 200 200",     "login 405 405 405 405"),
+    "studies:respondent_detail":   ("login 200 404 200 200",     "login 405 405 405 405"),
     "studies:respondent_enrol":    ("login 200 200 403 200",     "login 200 200 403 200"),
     "studies:respondent_edit":     ("login 200 404 403 200",     "login 200 404 403 200"),
     "studies:respondent_withdraw": ("login 200 404 403 200",     "login 200 404 403 200"),
@@ -83,8 +83,8 @@ MATRIX: dict[str, tuple[str, str]] = {
     "studies:results":             ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_json":        ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_table_csv":   ("login 403 403 200 200",     "login 403 403 405 405"),
-    "studies:export_index":        ("login 403 403 403 200",     "login 403 403 403 200"),
-    "studies:export_spss":         ("login 403 403 403 200",     "login 403 403 403 200"),
+    "studies:export_index":        ("login 403 403 403 200",     "login 403 403 403 405"),
+    "studies:export_spss":         ("login 403 403 403 200",     "login 403 403 403 405"),
     # An unconfirmed POST (no "names and phone numbers" tick) goes back to the export page.
     "studies:export_csv":          ("login 403 403 403 200",     "login 403 403 403 302"),
     "studies:import_upload":       ("login 403 403 403 200",     "login 403 403 403 200"),
