@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Site, Study
@@ -55,3 +57,18 @@ class ObservationAdmin(NoDeleteHistoryAdmin):
     search_fields = ["respondent__code"]
     list_select_related = ["respondent"]
     raw_id_fields = ["respondent"]
+
+
+class LancarUserAdmin(UserAdmin):
+    """The data manager manages users, but cannot hand out more than her own role: superuser
+    status and individual permissions stay with a superuser (roles come from the groups)."""
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        if request.user.is_superuser:
+            return fields
+        return (*fields, "is_superuser", "user_permissions")
+
+
+admin.site.unregister(User)
+admin.site.register(User, LancarUserAdmin)

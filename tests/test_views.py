@@ -161,3 +161,24 @@ def test_admin_history_view(client, make_respondent, data_manager):
     response = client.get(f"/admin/studies/respondent/{respondent.pk}/history/")
     assert response.status_code == 200
     assert "bidan_a" in response.content.decode()
+
+
+def test_data_manager_cannot_make_anyone_a_superuser(client, data_manager, midwife_a):
+    client.force_login(data_manager)
+    url = f"/admin/auth/user/{midwife_a.pk}/change/"
+    page = client.get(url).content.decode()
+    assert 'name="is_superuser"' not in page
+    assert 'name="user_permissions"' not in page
+    form = {
+        "username": "bidan_a",
+        "is_active": "on",
+        "is_superuser": "on",
+        "groups": [g.pk for g in midwife_a.groups.all()],
+        "date_joined_0": "2026-06-01",
+        "date_joined_1": "08:00:00",
+        "initial-date_joined_0": "2026-06-01",
+        "initial-date_joined_1": "08:00:00",
+    }
+    client.post(url, form)
+    midwife_a.refresh_from_db()
+    assert midwife_a.is_superuser is False
