@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install serve-prod messages loadtest clean
+.PHONY: run test lint install serve-prod messages loadtest bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,16 @@ LOAD_USERS ?= 20
 LOAD_SECONDS ?= 60
 loadtest: install
 	$(PY) -m bench.loadtest --users $(LOAD_USERS) --seconds $(LOAD_SECONDS)
+
+# Benchmark (issue 7): synthetic studies of SIZES mothers on SQLite and PostgreSQL (a scratch
+# database lancar_bench, created and dropped; the local cluster is started if it is down), the
+# median of BENCH_RUNS runs of each page, the export and the import against their floors.
+# Prints a table and writes artifacts/bench.json; 100,000 mothers take several minutes.
+SIZES ?= 1000 10000 100000
+BENCH_DATABASES ?= sqlite postgresql
+BENCH_RUNS ?= 5
+bench: install
+	$(PY) -m bench.run --sizes "$(SIZES)" --databases "$(BENCH_DATABASES)" --runs $(BENCH_RUNS)
 
 clean:
 	rm -rf $(VENV) staticfiles

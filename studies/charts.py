@@ -8,6 +8,7 @@ matplotlib runs without pyplot (no global state shared between requests) on the 
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from collections import Counter
@@ -15,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import matplotlib
+from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from matplotlib.figure import Figure
@@ -188,12 +190,25 @@ def outcome_charts(
     """Both charts of one outcome over its complete pairs; none when there is no pair.
     ``hours`` is the period one observation sheet covers; ``sep`` the decimal separator of
     the text alternative."""
-    pairs = [(a, b) for a, b in zip(pre, post, strict=True) if a is not None and b is not None]
+    pairs = Counter(
+        (a, b) for a, b in zip(pre, post, strict=True) if a is not None and b is not None
+    )
     if not pairs:
         return []
-    before = [a for a, _b in pairs]
-    after = [b for _a, b in pairs]
-    return [
+    key = (outcome, label, hours, sep, translation.get_language(), tuple(sorted(pairs.items())))
+    return list(_charts(key))
+
+
+@functools.lru_cache(maxsize=64)
+def _charts(key: tuple) -> tuple[Chart, Chart]:
+    """The charts drawn from how many mothers have each (pre, post) pair, which is all they
+    show. Drawing four charts costs more than the rest of the results page at 100,000 mothers
+    (make bench), so they are kept for as long as the figures (and the language) stay the same:
+    a sheet saved since changes the key, never shows a stale chart."""
+    outcome, label, hours, sep, _language, counted = key
+    before = [a for (a, _b), count in counted for _ in range(count)]
+    after = [b for (_a, b), count in counted for _ in range(count)]
+    return (
         paired_chart(outcome, label, before, after, hours=hours),
         box_chart(outcome, label, before, after, hours=hours, sep=sep),
-    ]
+    )

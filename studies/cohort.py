@@ -124,8 +124,12 @@ class Cohort:
 
 
 def _sheet_value(phase: str, field_name: str) -> Subquery:
+    # order_by(): the model's ordering would join the respondent and the study into every
+    # lookup (one sheet per phase: nothing to order).
     return Subquery(
-        Observation.objects.filter(respondent=OuterRef("pk"), phase=phase).values(field_name)[:1]
+        Observation.objects.filter(respondent=OuterRef("pk"), phase=phase)
+        .order_by()
+        .values(field_name)[:1]
     )
 
 

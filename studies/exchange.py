@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db import NotSupportedError, connections, models, router, transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from simple_history.utils import bulk_create_with_history
 
 from . import analysis
 from .cohort import _session_count, _sheet_value
@@ -76,6 +78,9 @@ class _Echo:
 
 
 DELIMITERS = {"comma": ",", "semicolon": ";"}
+# Values the csv module writes as cell() would: None as "", dates as str() (ISO), numbers.
+_WRITTEN_AS_IS = frozenset({type(None), int, float, datetime.date})
+_TRIGGERS = frozenset(FORMULA_TRIGGERS)  # single characters, tested with value[:1]
 
 
 def stream_csv(
@@ -87,7 +92,19 @@ def stream_csv(
         yield "\ufeff"
     chunk: list[str] = []
     for row in rows:
-        chunk.append(writer.writerow([cell(value) for value in row]))
+        # cell() inlined for the common types: a call per value was most of a large export.
+        chunk.append(
+            writer.writerow(
+                [
+                    value
+                    if type(value) in _WRITTEN_AS_IS
+                    else ("'" + value if value[:1] in _TRIGGERS else value)
+                    if type(value) is str
+                    else cell(value)
+                    for value in row
+                ]
+            )
+        )
         if len(chunk) >= chunk_rows:
             yield "".join(chunk)
             chunk = []
@@ -619,16 +636,25 @@ def detect_delimiter(header_line: str) -> str:
     return ";" if header_line.count(";") > header_line.count(",") else ","
 
 
+@functools.cache
+def _choice_values(choices_class) -> frozenset[str]:
+    return frozenset(choices_class.values)  # ``.values`` builds a new list on every call
+
+
 class _Row:
     """Parses one CSV row's cells, collecting errors per column."""
 
     def __init__(self, number: int, values: dict[str, str], errors: list[RowError]) -> None:
         self.number = number
         self.values = values
-        self.errors = errors
+        self.errors = errors  # the whole file's
+        # This row's columns with an error: looked up here, not in the file's list, which would
+        # make a file with an error on each of 100,000 rows take quadratic time.
+        self.failed: set[str] = set()
 
     def error(self, column: str, message: str) -> None:
         self.errors.append(RowError(self.number, column, message))
+        self.failed.add(column)
 
     def text(self, column: str) -> str:
         return restore(self.values.get(column, "").strip())
@@ -656,9 +682,7 @@ class _Row:
             return None
 
     def required(self, column: str, value):
-        if (value is None or value == "") and not any(
-            error.column == column and error.row == self.number for error in self.errors
-        ):
+        if (value is None or value == "") and column not in self.failed:
             self.error(column, _("This value is required."))
         return value
 
@@ -668,7 +692,7 @@ class _Row:
             return default
         if raw == "":
             return self.required(column, None)
-        if raw not in choices_class.values:
+        if raw not in _choice_values(choices_class):
             self.error(
                 column,
                 _("“%(value)s” is not one of: %(allowed)s.")
@@ -682,8 +706,28 @@ class _Row:
 class _Planned:
     respondent: Respondent
     identity: dict[str, str] | None
-    sheets: list[Observation]
+    sheets: list[dict[str, Any]]  # an Observation's field values
     sessions_completed: int
+
+
+def _clean_field(record, name: str, *, model=None) -> None:
+    """``Model.clean_fields`` for one field, of a model instance or of a dict of its values."""
+    if isinstance(record, dict):
+        field = model._meta.get_field(name)
+        value = record[name]
+    else:
+        field = record._meta.get_field(name)
+        value = getattr(record, field.attname)
+    if field.blank and value in field.empty_values:
+        return
+    try:
+        cleaned = field.clean(value, None if isinstance(record, dict) else record)
+    except ValidationError as error:
+        raise ValidationError({name: error.error_list}) from None
+    if isinstance(record, dict):
+        record[name] = cleaned
+    else:
+        setattr(record, field.attname, cleaned)
 
 
 def _model_errors(row: _Row, error: ValidationError, default_column: str = "") -> None:
@@ -745,11 +789,7 @@ def _parse_row(
         respondent.withdrawn_on = respondent.withdrawn_on or timezone.localdate()
     # Fields whose cell already failed to parse are not validated again; the database rules
     # about them (constraints) are skipped with them.
-    exclude = [
-        name
-        for name, column in FIELD_COLUMNS.items()
-        if any(error.column == column and error.row == row.number for error in row.errors)
-    ]
+    exclude = [name for name, column in FIELD_COLUMNS.items() if column in row.failed]
     # The study and the site are objects the importer looked up itself: no query to check them.
     exclude += ["study", "site"]
     # The code's uniqueness in the study is checked for the whole file at once (read_cohort);
@@ -758,8 +798,7 @@ def _parse_row(
         lambda: respondent.full_clean(exclude=[*exclude, "code"], validate_unique=False),
     ]
     if "code" not in exclude:
-        others = [f.name for f in Respondent._meta.fields if f.name != "code"]
-        checks.append(lambda: respondent.clean_fields(exclude=others))
+        checks.append(lambda: _clean_field(respondent, "code"))
     for check in checks:
         try:
             check()
@@ -787,10 +826,7 @@ def _parse_row(
         dates_valid = (
             respondent.delivery_date
             and respondent.enrolled_on
-            and not any(
-                error.row == row.number and error.column in ("delivery_date", "enrolled_on")
-                for error in row.errors
-            )
+            and not {"delivery_date", "enrolled_on"} & row.failed
         )
         if observed_on is None and dates_valid:
             # A sheet without its date (the 4.4 columns carry none) is dated by the protocol.
@@ -799,27 +835,27 @@ def _parse_row(
                 if phase == Observation.Phase.PRE
                 else respondent.delivery_date + datetime.timedelta(days=study.post_observation_day)
             )
-        sheet = Observation(
-            respondent=respondent,
-            phase=phase,
-            observed_on=observed_on,
-            feed_count=feeds,
-            urination_count=urinations,
-            source=Source.IMPORTED,
-        )
-        try:
-            # A sheet left undated by a bad delivery or enrolment date is reported there.
-            sheet.clean_fields(
-                exclude=["respondent"] + (["observed_on"] if not observed_on else [])
-            )
-        except ValidationError as error:
-            for field_name, messages in error.message_dict.items():
-                column = {
-                    "feed_count": f"{phase}_feeds",
-                    "urination_count": f"{phase}_urinations",
-                    "observed_on": f"{phase}_observed_on",
-                }.get(field_name, f"{phase}_feeds")
-                for message in messages:
+        sheet = {
+            "phase": phase,
+            "observed_on": observed_on,
+            "feed_count": feeds,
+            "urination_count": urinations,
+            "source": Source.IMPORTED,
+        }
+        # The sheet's fields that come from the file, through the model's own field rules (an
+        # Observation per sheet cost more than the rest of its row). A sheet left undated by a
+        # bad delivery or enrolment date is reported there.
+        for name, column in (
+            ("observed_on", f"{phase}_observed_on"),
+            ("feed_count", f"{phase}_feeds"),
+            ("urination_count", f"{phase}_urinations"),
+        ):
+            if name == "observed_on" and not observed_on:
+                continue
+            try:
+                _clean_field(sheet, name, model=Observation)
+            except ValidationError as error:
+                for message in error.messages:
                     row.error(column, message)
         sheets.append(sheet)
     completed = row.integer("sessions_completed") or 0
@@ -923,62 +959,7 @@ def import_cohort(
     reason = _("Imported from %(file)s") % {"file": filename or "CSV"}
     signed_in = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
-        respondents = [item.respondent for item in planned]
-        for index in range(0, len(respondents), 1000):
-            bulk_create_with_history(
-                respondents[index : index + 1000],
-                Respondent,
-                default_user=signed_in,
-                default_change_reason=reason,
-            )
-            if progress:
-                progress(min(index + 1000, len(respondents)), len(respondents))
-        by_code = dict(
-            Respondent.objects.filter(study=study, code__in=report.codes).values_list("code", "pk")
-        )
-        identities, sessions, sheets = [], [], []
-        for item in planned:
-            respondent = item.respondent
-            respondent.pk = by_code[respondent.code]
-            if item.identity:
-                identities.append(RespondentIdentity(respondent=respondent, **item.identity))
-            done_left = item.sessions_completed
-            for plan in study.session_plan(respondent.delivery_date):
-                session = MassageSession(
-                    respondent=respondent,
-                    postpartum_day=plan.postpartum_day,
-                    slot=plan.slot,
-                    planned_date=plan.planned_date,
-                )
-                if done_left and plan.planned_date >= respondent.enrolled_on:
-                    done_left -= 1
-                    # The cohort file says how many sessions were done, not when or how long:
-                    # they are dated by the plan (at the slot's usual hour), duration unknown.
-                    session.status = MassageSession.Status.DONE
-                    session.source = Source.IMPORTED
-                    session.started_at = timezone.make_aware(
-                        datetime.datetime.combine(
-                            plan.planned_date, datetime.time(SLOT_HOURS[plan.slot])
-                        )
-                    )
-                    session.performed_by = None
-                sessions.append(session)
-            for sheet in item.sheets:
-                sheet.respondent = respondent
-                sheet.observed_by = None
-                sheets.append(sheet)
-        for model, objects in (
-            (RespondentIdentity, identities),
-            (MassageSession, sessions),
-            (Observation, sheets),
-        ):
-            for index in range(0, len(objects), 2000):
-                bulk_create_with_history(
-                    objects[index : index + 2000],
-                    model,
-                    default_user=signed_in,
-                    default_change_reason=reason,
-                )
+        _write_cohort(study, planned, user=signed_in, reason=reason, progress=progress)
         AuditEvent.objects.create(
             study=study,
             user=signed_in,
@@ -988,6 +969,338 @@ def import_cohort(
         )
         report.created = len(planned)
     return report
+
+
+# --- writing the import ----------------------------------------------------------------------
+#
+# An imported mother is nine rows (herself, six planned sessions, two sheets) and nine history
+# rows. Built as model instances and saved with ``bulk_create_with_history``, the ORM's
+# per-object work (an instance per row and per history row, every value prepared field by field,
+# 66-row INSERTs on SQLite) was most of the import's time (make bench: 500 mothers a second).
+# Here the rows are plain lists with the values the ORM would write (the models' own defaults
+# and ``auto_now_add``, the backend's adaptation of dates and times), written with multi-row
+# INSERTs on SQLite and COPY on PostgreSQL; the database then copies each new record into its
+# history table, as simple-history's ``bulk_history_create`` would have written it.
+# tests/test_import_writes.py holds the two ways to the same records and the same audit trail.
+
+IMPORT_CHUNK = 1000  # mothers written at a time (the progress callback's step)
+MAX_ROWS_PER_INSERT = 2000
+
+
+def _max_query_params(connection) -> int:
+    limit = connection.features.max_query_params
+    if connection.vendor == "sqlite":
+        # Django assumes SQLite's old default of 999; the library knows what it was built with.
+        connection.ensure_connection()
+        getlimit = getattr(connection.connection, "getlimit", None)
+        if getlimit is not None:
+            import sqlite3
+
+            limit = getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return limit or 65535  # PostgreSQL's limit of bind parameters in one statement
+
+
+class _Table:
+    """Multi-row INSERTs into one model's table. A row is a list of Python values in
+    ``columns`` order (start from :meth:`new_row`); :meth:`insert` adapts them for the database
+    as the model's fields would."""
+
+    def __init__(self, model, columns: list[str], *, now: datetime.datetime) -> None:
+        self.model = model
+        self.connection = connections[router.db_for_write(model)]
+        fields = {field.attname: field for field in model._meta.concrete_fields}
+        self.columns = columns
+        self.index = {name: position for position, name in enumerate(columns)}
+        self.fields = [fields[name] for name in columns]
+        self.sql_columns = [field.column for field in self.fields]
+        self.defaults = [field.get_default() for field in self.fields]
+        # What ``pre_save`` sets on a new record, whatever the record says.
+        self.forced = [
+            (position, now if isinstance(field, models.DateTimeField) else now.date())
+            for position, field in enumerate(self.fields)
+            if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
+        ]
+        self.adapters = [
+            (position, adapt)
+            for position, adapt in enumerate(self._adapter(field) for field in self.fields)
+            if adapt is not None
+        ]
+
+    def _adapter(self, field) -> Callable[[Any], Any] | None:
+        ops = self.connection.ops
+        if isinstance(field, models.DateField):  # and DateTimeField
+            adapt = (
+                ops.adapt_datetimefield_value
+                if isinstance(field, models.DateTimeField)
+                else ops.adapt_datefield_value
+            )
+            # An import has few distinct dates and times; time-zone conversion is not free.
+            return functools.lru_cache(maxsize=4096)(adapt)
+        if isinstance(
+            field,
+            models.CharField | models.TextField | models.IntegerField | models.BooleanField,
+        ) or (field.is_relation and isinstance(field.target_field, models.AutoField)):
+            return None  # the driver takes these as they are
+        return lambda value: field.get_db_prep_save(value, self.connection)
+
+    def new_row(self) -> list[Any]:
+        return list(self.defaults)
+
+    def finish(self, row: list[Any]) -> list[Any]:
+        """Set what ``pre_save`` would and adapt every value for the database, in place."""
+        for position, value in self.forced:
+            row[position] = value
+        for position, adapt in self.adapters:
+            row[position] = adapt(row[position])
+        return row
+
+    def insert(self, rows: list[list[Any]], *, key: tuple[str, ...] = ()) -> list[int]:
+        """Insert finished rows. With ``key`` (columns unique among the rows), returns the new
+        primary keys in the order of the rows."""
+        if self.connection.vendor == "postgresql":
+            return self._copy(rows, new_pks=bool(key))
+        if key and not self.connection.features.can_return_rows_from_bulk_insert:
+            raise NotSupportedError("The import needs INSERT … RETURNING (SQLite 3.35 or later).")
+        quote = self.connection.ops.quote_name
+        pk = self.model._meta.pk
+        head = "INSERT INTO {} ({}) VALUES ".format(
+            quote(self.model._meta.db_table), ", ".join(map(quote, self.sql_columns))
+        )
+        returning = [pk.column] + [self.fields[self.index[name]].column for name in key]
+        tail = " RETURNING " + ", ".join(map(quote, returning)) if key else ""
+        size = _max_query_params(self.connection) // len(self.columns)
+        size = max(1, min(MAX_ROWS_PER_INSERT, size))
+        pks: dict[tuple, int] = {}
+        with self.connection.cursor() as cursor:
+            execute, mark = cursor.execute, "%s"
+            if self.connection.vendor == "sqlite":
+                # In the driver's own paramstyle: Django's rewrite of every %s into ? costs, on
+                # a statement of 30,000 parameters, a third of what SQLite takes to run it.
+                execute, mark = self._sqlite_execute(cursor), "?"
+            placeholders = "(" + ", ".join([mark] * len(self.columns)) + ")"
+            for start in range(0, len(rows), size):
+                batch = rows[start : start + size]
+                execute(
+                    head + ", ".join([placeholders] * len(batch)) + tail,
+                    list(itertools.chain.from_iterable(batch)),
+                )
+                if key:
+                    # RETURNING promises no order: the rows are matched on their key.
+                    pks.update((tuple(found[1:]), found[0]) for found in cursor.fetchall())
+        if not key:
+            return []
+        positions = [self.index[name] for name in key]
+        return [pks[tuple(row[position] for position in positions)] for row in rows]
+
+    def _sqlite_execute(self, cursor) -> Callable[[str, list], Any]:
+        import sqlite3
+
+        def execute(sql: str, params: list) -> None:
+            with self.connection.wrap_database_errors:
+                sqlite3.Cursor.execute(cursor.cursor, sql, params)
+
+        return execute
+
+    def _copy(self, rows: list[list[Any]], *, new_pks: bool) -> list[int]:
+        """PostgreSQL: ``COPY … FROM STDIN``, the primary keys drawn from the table's sequence
+        beforehand when they are needed. (A multi-row INSERT this long spends most of its time
+        in the driver's parameter handling.)"""
+        quote = self.connection.ops.quote_name
+        table = self.model._meta.db_table
+        columns = list(self.sql_columns)
+        pks: list[int] = []
+        with self.connection.cursor() as cursor:
+            if new_pks:
+                pk = self.model._meta.pk.column
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [quote(table), pk, len(rows)],
+                )
+                pks = [found[0] for found in cursor.fetchall()]
+                columns.insert(0, pk)
+            statement = "COPY {} ({}) FROM STDIN".format(
+                quote(table), ", ".join(map(quote, columns))
+            )
+            with cursor.cursor.copy(statement) as copy:
+                if new_pks:
+                    for pk_value, row in zip(pks, rows, strict=True):
+                        copy.write_row([pk_value, *row])
+                else:
+                    for row in rows:
+                        copy.write_row(row)
+        return pks
+
+
+class _Recorded:
+    """A model's table and its simple-history table, written together. The history rows are
+    copied by the database from the rows just written (INSERT … SELECT): every tracked field as
+    stored, with "+", the user, the reason and the time of the import, in primary-key order,
+    as simple-history's ``bulk_history_create`` writes them."""
+
+    def __init__(self, model, *, now: datetime.datetime, user, reason: str) -> None:
+        self.model = model
+        pk = model._meta.pk
+        self.auto_pk = isinstance(pk, models.AutoField)
+        self.table = _Table(
+            model,
+            [
+                field.attname
+                for field in model._meta.concrete_fields
+                if not (self.auto_pk and field.primary_key)
+            ],
+            now=now,
+        )
+        history_model = model.history.model
+        connection = self.table.connection
+        constants = {
+            "history_date": connection.ops.adapt_datetimefield_value(now),
+            "history_change_reason": reason,
+            "history_type": "+",
+            "history_user_id": user.pk if user is not None else None,
+        }
+        tracked = [field.column for field in history_model.tracked_fields]
+        columns = {field.attname for field in model._meta.concrete_fields}
+        history_columns = {f.attname for f in history_model._meta.concrete_fields}
+        # A history field this writer would not fill: fail loudly, never write it empty.
+        unknown = history_columns - columns - set(constants) - {history_model._meta.pk.attname}
+        if unknown or set(tracked) - columns:
+            raise ImproperlyConfigured(f"{history_model.__name__}: cannot copy {unknown}")
+        quote = connection.ops.quote_name
+        self.history_sql = (
+            "INSERT INTO {} ({}) SELECT {}, {} FROM {} WHERE {{}} IN ({{}}) ORDER BY {}".format(
+                quote(history_model._meta.db_table),
+                ", ".join(map(quote, [*tracked, *constants])),
+                ", ".join(map(quote, tracked)),
+                ", ".join(["%s"] * len(constants)),
+                quote(model._meta.db_table),
+                quote(pk.column),
+            )
+        )
+        self.history_params = list(constants.values())
+
+    def insert(
+        self,
+        rows: list[list[Any]],
+        *,
+        key: tuple[str, ...] = (),
+        history_of: tuple[str, list[int]] | None = None,
+        finished: bool = False,
+    ) -> list[int]:
+        """Insert rows (from ``self.table.new_row()``; ``finished`` when they went through
+        ``self.table.finish`` already), then their history rows.
+
+        With ``key`` (columns unique among the rows), returns the new primary keys in the
+        order of the rows, and the history is copied from the records with those keys.
+        Otherwise ``history_of`` names the records: a column and its values (a foreign key and
+        the new parents), which must select exactly the records just inserted."""
+        if not finished:
+            for row in rows:
+                self.table.finish(row)
+        pks = self.table.insert(rows, key=key)
+        column, values = history_of or (self.model._meta.pk.column, pks)
+        if rows:
+            with self.table.connection.cursor() as cursor:
+                cursor.execute(
+                    self.history_sql.format(
+                        self.table.connection.ops.quote_name(column),
+                        ", ".join(["%s"] * len(values)),
+                    ),
+                    [*self.history_params, *values],
+                )
+        return pks
+
+
+def _session_rows(
+    table: _Table, study: Study, delivery_date: datetime.date
+) -> list[tuple[datetime.date, list, list]]:
+    """A mother's planned sessions as finished rows (without her key), each as planned and as
+    done: the same for every mother delivered that day."""
+    rows = []
+    for session in study.session_plan(delivery_date):
+        planned = table.new_row()
+        for name, value in (
+            ("postpartum_day", session.postpartum_day),
+            ("slot", session.slot),
+            ("planned_date", session.planned_date),
+        ):
+            planned[table.index[name]] = value
+        done = planned.copy()
+        # The cohort file says how many sessions were done, not when or how long: they are
+        # dated by the plan (at the slot's usual hour), duration unknown.
+        for name, value in (
+            ("status", MassageSession.Status.DONE),
+            ("source", Source.IMPORTED),
+            (
+                "started_at",
+                timezone.make_aware(
+                    datetime.datetime.combine(
+                        session.planned_date, datetime.time(SLOT_HOURS[session.slot])
+                    )
+                ),
+            ),
+        ):
+            done[table.index[name]] = value
+        rows.append((session.planned_date, table.finish(planned), table.finish(done)))
+    return rows
+
+
+def _write_cohort(
+    study: Study,
+    planned: list[_Planned],
+    *,
+    user,
+    reason: str,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    now = timezone.now()
+    mothers, identities, sessions, sheets = (
+        _Recorded(model, now=now, user=user, reason=reason)
+        for model in (Respondent, RespondentIdentity, MassageSession, Observation)
+    )
+    mother_values = operator.attrgetter(*mothers.table.columns)
+    session_plans: dict[datetime.date, list[tuple[datetime.date, list, list]]] = {}
+    mother_at = sessions.table.index["respondent_id"]
+    for start in range(0, len(planned), IMPORT_CHUNK):
+        chunk = planned[start : start + IMPORT_CHUNK]
+        pks = mothers.insert(
+            [list(mother_values(item.respondent)) for item in chunk], key=("code",)
+        )
+        identity_rows, session_rows, sheet_rows = [], [], []
+        for item, pk in zip(chunk, pks, strict=True):
+            respondent = item.respondent
+            respondent.pk = pk
+            if item.identity:
+                row = identities.table.new_row()
+                for name, value in {"respondent_id": respondent.pk, **item.identity}.items():
+                    row[identities.table.index[name]] = value
+                identity_rows.append(row)
+            plan = session_plans.get(respondent.delivery_date)
+            if plan is None:
+                plan = session_plans[respondent.delivery_date] = _session_rows(
+                    sessions.table, study, respondent.delivery_date
+                )
+            done_left = item.sessions_completed
+            for planned_date, planned_row, done_row in plan:
+                if done_left and planned_date >= respondent.enrolled_on:
+                    done_left -= 1
+                    row = done_row.copy()
+                else:
+                    row = planned_row.copy()
+                row[mother_at] = pk
+                session_rows.append(row)
+            for sheet in item.sheets:
+                row = sheets.table.new_row()
+                for name, value in sheet.items():
+                    row[sheets.table.index[name]] = value
+                row[sheets.table.index["respondent_id"]] = respondent.pk
+                sheet_rows.append(row)
+        # The new mothers' sessions, sheets and identities are all new.
+        history_of = ("respondent_id", pks)
+        identities.insert(identity_rows, history_of=history_of)
+        sessions.insert(session_rows, history_of=history_of, finished=True)
+        sheets.insert(sheet_rows, history_of=history_of)
+        if progress:
+            progress(start + len(chunk), len(planned))
 
 
 # --- SPSS syntax -----------------------------------------------------------------------------

@@ -143,6 +143,10 @@ class ConstraintFieldsMixin:
                                 code=constraint.violation_error_code,
                             )
                         continue
+                if isinstance(constraint, models.UniqueConstraint) and exclude & set(
+                    constraint.fields
+                ):
+                    continue  # as Django's own check would, without building its query first
                 constraint.validate(type(self), self, exclude=exclude, using=using)
             except ValidationError as error:
                 field = self.constraint_fields.get(error.code, NON_FIELD_ERRORS)
@@ -477,11 +481,12 @@ class Respondent(ConstraintFieldsMixin, models.Model):
                 _("Consent must be given on or before the enrolment date."),
                 code="consent_after_enrolment",
             )
-        if self.delivery_date and self.delivery_date > timezone.localdate():
+        today = timezone.localdate()
+        if self.delivery_date and self.delivery_date > today:
             errors["delivery_date"] = ValidationError(
                 _("The delivery date cannot be in the future."), code="delivered_in_future"
             )
-        if self.enrolled_on and self.enrolled_on > timezone.localdate():
+        if self.enrolled_on and self.enrolled_on > today:
             errors["enrolled_on"] = ValidationError(
                 _("The enrolment date cannot be in the future."), code="enrolled_in_future"
             )

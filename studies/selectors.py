@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
 
+from .cohort import _session_count
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Slot, Study
 
 # Slots sort by time of day, not alphabetically.
@@ -90,9 +91,11 @@ def sheets_due(respondents: QuerySet[Respondent], on: datetime.date) -> list[She
 
 
 def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:
+    # Counted per mother in subqueries rather than by joining the sessions and grouping: a page
+    # of 50 then costs 50 small lookups, not a count over every mother of the study.
     return respondents.select_related("study", "site").annotate(
-        sessions_done=Count("sessions", filter=Q(sessions__status="done"), distinct=True),
-        sessions_total=Count("sessions", distinct=True),
+        sessions_done=_session_count(status=MassageSession.Status.DONE),
+        sessions_total=_session_count(),
     )
 
 
@@ -132,8 +135,11 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
         previous_by_object: dict = {}
         for record in records:
             who = record.history_user.get_username() if record.history_user else "—"
-            label = f"{record_name} {record.instance}"
-            key = record.instance.pk
+            instance = record.instance
+            if getattr(instance, "respondent_id", None) == respondent.pk:
+                instance.respondent = respondent  # her sessions' labels name her: no query each
+            label = f"{record_name} {instance}"
+            key = instance.pk
             previous = previous_by_object.get(key)
             if previous is None:
                 changes.append(
