@@ -1057,12 +1057,15 @@ class _Table:
     def insert(self, rows: list[list[Any]], *, key: tuple[str, ...] = ()) -> list[int]:
         """Insert finished rows. With ``key`` (columns unique among the rows), returns the new
         primary keys in the order of the rows."""
+        pk = self.model._meta.pk
+        if key and pk.attname in self.index:  # the rows carry their primary key
+            self.insert(rows)
+            return [row[self.index[pk.attname]] for row in rows]
         if self.connection.vendor == "postgresql":
             return self._copy(rows, new_pks=bool(key))
         if key and not self.connection.features.can_return_rows_from_bulk_insert:
             raise NotSupportedError("The import needs INSERT … RETURNING (SQLite 3.35 or later).")
         quote = self.connection.ops.quote_name
-        pk = self.model._meta.pk
         head = "INSERT INTO {} ({}) VALUES ".format(
             quote(self.model._meta.db_table), ", ".join(map(quote, self.sql_columns))
         )
@@ -1166,47 +1169,36 @@ class _Recorded:
         if unknown or set(tracked) - columns:
             raise ImproperlyConfigured(f"{history_model.__name__}: cannot copy {unknown}")
         quote = connection.ops.quote_name
-        self.history_sql = (
-            "INSERT INTO {} ({}) SELECT {}, {} FROM {} WHERE {{}} IN ({{}}) ORDER BY {}".format(
-                quote(history_model._meta.db_table),
-                ", ".join(map(quote, [*tracked, *constants])),
-                ", ".join(map(quote, tracked)),
-                ", ".join(["%s"] * len(constants)),
-                quote(model._meta.db_table),
-                quote(pk.column),
-            )
+        self.history_sql = "INSERT INTO {} ({}) SELECT {}, {} FROM {} WHERE {} ".format(
+            quote(history_model._meta.db_table),
+            ", ".join(map(quote, [*tracked, *constants])),
+            ", ".join(map(quote, tracked)),
+            ", ".join(["%s"] * len(constants)),
+            quote(model._meta.db_table),
+            quote(pk.column),
         )
         self.history_params = list(constants.values())
 
     def insert(
-        self,
-        rows: list[list[Any]],
-        *,
-        key: tuple[str, ...] = (),
-        history_of: tuple[str, list[int]] | None = None,
-        finished: bool = False,
+        self, rows: list[list[Any]], *, key: tuple[str, ...], finished: bool = False
     ) -> list[int]:
         """Insert rows (from ``self.table.new_row()``; ``finished`` when they went through
-        ``self.table.finish`` already), then their history rows.
-
-        With ``key`` (columns unique among the rows), returns the new primary keys in the
-        order of the rows, and the history is copied from the records with those keys.
-        Otherwise ``history_of`` names the records: a column and its values (a foreign key and
-        the new parents), which must select exactly the records just inserted."""
+        ``self.table.finish`` already), then their history rows. ``key`` names columns unique
+        among the rows; returns the new primary keys in the order of the rows."""
         if not finished:
             for row in rows:
                 self.table.finish(row)
         pks = self.table.insert(rows, key=key)
-        column, values = history_of or (self.model._meta.pk.column, pks)
-        if rows:
-            with self.table.connection.cursor() as cursor:
-                cursor.execute(
-                    self.history_sql.format(
-                        self.table.connection.ops.quote_name(column),
-                        ", ".join(["%s"] * len(values)),
-                    ),
-                    [*self.history_params, *values],
-                )
+        if not rows:
+            return pks
+        # Selected by primary key, which the planner always looks up by its unique index (by a
+        # foreign key, PostgreSQL scanned the whole fresh, unanalysed table for each chunk).
+        if self.table.connection.vendor == "postgresql":
+            where, params = "= ANY(%s) ORDER BY 1", [pks]
+        else:
+            where, params = f"IN ({', '.join(['%s'] * len(pks))}) ORDER BY 1", pks
+        with self.table.connection.cursor() as cursor:
+            cursor.execute(self.history_sql + where, [*self.history_params, *params])
         return pks
 
 
@@ -1294,11 +1286,11 @@ def _write_cohort(
                     row[sheets.table.index[name]] = value
                 row[sheets.table.index["respondent_id"]] = respondent.pk
                 sheet_rows.append(row)
-        # The new mothers' sessions, sheets and identities are all new.
-        history_of = ("respondent_id", pks)
-        identities.insert(identity_rows, history_of=history_of)
-        sessions.insert(session_rows, history_of=history_of, finished=True)
-        sheets.insert(sheet_rows, history_of=history_of)
+        identities.insert(identity_rows, key=("respondent_id",))
+        sessions.insert(
+            session_rows, key=("respondent_id", "postpartum_day", "slot"), finished=True
+        )
+        sheets.insert(sheet_rows, key=("respondent_id", "phase"))
         if progress:
             progress(start + len(chunk), len(planned))
 

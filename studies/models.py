@@ -347,10 +347,18 @@ class Respondent(ConstraintFieldsMixin, models.Model):
         WITHDRAWN = "withdrawn", _("Withdrawn")
 
     study = models.ForeignKey(
-        Study, on_delete=models.PROTECT, related_name="respondents", verbose_name=_("study")
+        Study,
+        on_delete=models.PROTECT,
+        related_name="respondents",
+        verbose_name=_("study"),
+        db_index=False,  # the unique (study, code) index serves every lookup by study
     )
     site = models.ForeignKey(
-        Site, on_delete=models.PROTECT, related_name="respondents", verbose_name=_("site")
+        Site,
+        on_delete=models.PROTECT,
+        related_name="respondents",
+        verbose_name=_("site"),
+        db_index=False,  # respondent_site_status below starts with it
     )
     code = models.CharField(
         _("respondent code"),
@@ -453,7 +461,12 @@ class Respondent(ConstraintFieldsMixin, models.Model):
                 violation_error_message=_("A withdrawal needs a date and a reason."),
             ),
         ]
-        indexes = [models.Index(fields=["study", "site", "status"], name="respondent_worklist")]
+        indexes = [
+            models.Index(fields=["study", "site", "status"], name="respondent_worklist"),
+            # A midwife's worklist asks for the mothers in the protocol at her sites, whatever
+            # the study: without it, every mother of the site was read to find them.
+            models.Index(fields=["site", "status"], name="respondent_site_status"),
+        ]
 
     constraint_fields = {
         "duplicate_code": "code",
@@ -552,6 +565,7 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="sessions",
         verbose_name=_("respondent"),
+        db_index=False,  # the unique (respondent, day, slot) index serves it (make bench)
     )
     postpartum_day = models.PositiveSmallIntegerField(
         _("postpartum day"),
@@ -622,7 +636,8 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
                 violation_error_message=_("A session done needs its start time and duration."),
             ),
         ]
-        indexes = [models.Index(fields=["planned_date", "status"], name="session_due")]
+        # No index on (planned_date, status): the worklist reaches sessions through the mother,
+        # by the unique index above; one on the date was never used, only written (make bench).
 
     constraint_fields = {
         "duplicate_session": "slot",
@@ -716,6 +731,7 @@ class Observation(ConstraintFieldsMixin, models.Model):
         on_delete=models.PROTECT,
         related_name="observations",
         verbose_name=_("respondent"),
+        db_index=False,  # the unique (respondent, phase) index serves it (make bench)
     )
     phase = models.CharField(_("phase"), max_length=10, choices=Phase.choices)
     observed_on = models.DateField(_("observation date"))
