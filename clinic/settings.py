@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "studies.access.IdleTimeoutMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -64,7 +65,7 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "studies.access.RoleModelBackend",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -124,8 +125,8 @@ LOGIN_REDIRECT_URL = "studies:home"
 LOGOUT_REDIRECT_URL = "login"
 
 # A shared clinic phone must not stay signed in: 30 minutes without a request ends the session.
+# studies.access.IdleTimeoutMiddleware renews a signed-in session once a minute of activity.
 SESSION_COOKIE_AGE = 30 * 60
-SESSION_SAVE_EVERY_REQUEST = True
 
 # Repeated failed logins lock the account (and, separately, the address they come from).
 AXES_FAILURE_LIMIT = env.int("LANCAR_LOGIN_FAILURE_LIMIT", default=5)

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import models
+from django.db.models import Exists, OuterRef
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
@@ -57,6 +63,31 @@ def roles_of(user) -> frozenset[str]:
         cached = frozenset(names)
         user._lancar_roles = cached
     return cached
+
+
+class RoleModelBackend(ModelBackend):
+    """Django's model backend, reading the signed-in user and her roles in one query (every
+    request needs both)."""
+
+    def get_user(self, user_id):
+        memberships = get_user_model().groups.through.objects.filter(user_id=OuterRef("pk"))
+        users = get_user_model()._default_manager.annotate(
+            **{
+                f"_lancar_is_{role}": Exists(memberships.filter(group__name=role))
+                for role in Role.values
+            }
+        )
+        try:
+            user = users.get(pk=user_id)
+        except get_user_model().DoesNotExist:
+            return None
+        if not self.user_can_authenticate(user):
+            return None
+        names = {role for role in Role.values if getattr(user, f"_lancar_is_{role}")}
+        if user.is_superuser:
+            names.add(Role.ADMIN)
+        user._lancar_roles = frozenset(names)
+        return user
 
 
 def has_role(user, *roles: str) -> bool:
@@ -107,6 +138,38 @@ def _is_exempt(view_func: Callable) -> bool:
     if view_class is not None:
         module = view_class.__module__
     return module.startswith(EXEMPT_VIEW_MODULES)
+
+
+# --- idle timeout ----------------------------------------------------------------------------
+# A session ends SESSION_COOKIE_AGE after it was last saved. Saving it on every request (Django's
+# SESSION_SAVE_EVERY_REQUEST) costs a write per page; renewing it once a minute keeps the idle
+# timeout to within a minute for one write per minute of work.
+
+SESSION_RENEWED = "lancar_renewed"
+SESSION_RENEW_EVERY = 60  # seconds
+
+
+@receiver(user_logged_in, dispatch_uid="lancar.access.session_renewed")
+def mark_session_renewed(sender, request, user, **kwargs) -> None:
+    if request is not None and hasattr(request, "session"):
+        request.session[SESSION_RENEWED] = int(time.time())
+
+
+class IdleTimeoutMiddleware:
+    """Renew a signed-in session (and its cookie) at most once a minute."""
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = request.session
+        renewed = session.get(SESSION_RENEWED) if session.session_key is not None else None
+        # Only sessions opened by a sign-in carry the mark: a stray cookie creates nothing.
+        if isinstance(renewed, int):
+            now = int(time.time())
+            if not 0 <= now - renewed < SESSION_RENEW_EVERY:
+                session[SESSION_RENEWED] = now
+        return self.get_response(request)
 
 
 class RoleRequiredMiddleware:
@@ -172,11 +235,33 @@ def get_visible_study(user, code: str) -> Study:
         raise Http404(_("No such study.")) from None
 
 
-def get_visible_respondent(user, study: Study, code: str) -> Respondent:
-    """One mother, or 404 when she does not exist *or* belongs to a site the user cannot see."""
+def get_visible_respondent(
+    user, study: Study | str, code: str, *, with_identity: bool = False
+) -> Respondent:
+    """One mother with her study and site (and, if asked, her identity) in one query; 404 when
+    the study or she does not exist *or* she belongs to a site the user cannot see.
+
+    ``study`` is a study or its code; by code, the study comes with the mother (read it from
+    ``respondent.study``)."""
+    respondents = visible_respondents(user).select_related("study", "site")
+    if with_identity:
+        respondents = respondents.select_related("identity")
+    if Role.MIDWIFE in roles_of(user):
+        # Whether she works at the mother's site, for can_write without another query.
+        respondents = respondents.annotate(
+            _lancar_user_is_member=Exists(
+                Site.members.through.objects.filter(site_id=OuterRef("site_id"), user_id=user.pk)
+            )
+        )
+    if isinstance(study, Study):
+        respondents = respondents.filter(study=study)
+    else:
+        respondents = respondents.filter(study__code=study)
     try:
-        return visible_respondents(user, study).select_related("study", "site").get(code=code)
+        return respondents.get(code=code)
     except Respondent.DoesNotExist:
+        if not isinstance(study, Study):
+            get_visible_study(user, study)  # "No such study" when that is what is wrong
         raise Http404(_("No such respondent.")) from None
 
 
@@ -192,7 +277,12 @@ def can_write(user, respondent: Respondent | None = None) -> bool:
         return True
     if Role.MIDWIFE not in roles:
         return False
-    return respondent is None or respondent.site.members.filter(pk=user.pk).exists()
+    if respondent is None:
+        return True
+    member = getattr(respondent, "_lancar_user_is_member", None)
+    if member is None:
+        member = respondent.site.members.filter(pk=user.pk).exists()
+    return member
 
 
 def require_write(user, respondent: Respondent | None = None) -> None:

@@ -171,8 +171,8 @@ def _same_enrolment(study, user, values: dict):
 @role_required(*WRITERS)
 @require_http_methods(["GET", "POST"])
 def respondent_edit(request, study_code: str, respondent_code: str):
-    study = get_visible_study(request.user, study_code)
-    respondent = get_visible_respondent(request.user, study, respondent_code)
+    respondent = get_visible_respondent(request.user, study_code, respondent_code)
+    study = respondent.study
     require_write(request.user, respondent)
     form = RespondentForm(
         request.POST or None,
@@ -211,8 +211,8 @@ def respondent_edit(request, study_code: str, respondent_code: str):
 @role_required(*WRITERS)
 @require_http_methods(["GET", "POST"])
 def session_record(request, study_code: str, respondent_code: str, day: int, slot: str):
-    study = get_visible_study(request.user, study_code)
-    respondent = get_visible_respondent(request.user, study, respondent_code)
+    respondent = get_visible_respondent(request.user, study_code, respondent_code)
+    study = respondent.study
     require_write(request.user, respondent)
     session = get_object_or_404(
         MassageSession.objects.select_related("respondent__study"),
@@ -253,8 +253,8 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
 @role_required(*WRITERS)
 @require_http_methods(["GET", "POST"])
 def observation_record(request, study_code: str, respondent_code: str, phase: str):
-    study = get_visible_study(request.user, study_code)
-    respondent = get_visible_respondent(request.user, study, respondent_code)
+    respondent = get_visible_respondent(request.user, study_code, respondent_code)
+    study = respondent.study
     require_write(request.user, respondent)
     if phase not in Observation.Phase.values:
         raise Http404(_("No such observation sheet."))
@@ -300,12 +300,17 @@ def _safe_next(request) -> str:
 @role_required(*ALL_ROLES)
 @require_safe
 def respondent_detail(request, study_code: str, respondent_code: str):
-    study = get_visible_study(request.user, study_code)
-    respondent = get_visible_respondent(request.user, study, respondent_code)
     show_identity = can_see_identity(request.user)
+    respondent = get_visible_respondent(
+        request.user, study_code, respondent_code, with_identity=show_identity
+    )
+    study = respondent.study
     identity = None
     if show_identity:
-        identity = RespondentIdentity.objects.filter(respondent=respondent).first()
+        try:
+            identity = respondent.identity
+        except RespondentIdentity.DoesNotExist:
+            identity = None
     sessions = sorted(
         respondent.sessions.select_related("performed_by"),
         key=lambda session: (session.postpartum_day, Slot.values.index(session.slot)),
@@ -330,8 +335,8 @@ def respondent_detail(request, study_code: str, respondent_code: str):
 @role_required(*WRITERS)
 @require_http_methods(["GET", "POST"])
 def respondent_withdraw(request, study_code: str, respondent_code: str):
-    study = get_visible_study(request.user, study_code)
-    respondent = get_visible_respondent(request.user, study, respondent_code)
+    respondent = get_visible_respondent(request.user, study_code, respondent_code)
+    study = respondent.study
     require_write(request.user, respondent)
     form = WithdrawForm(request.POST or None, respondent=respondent)
     if request.method == "POST" and form.is_valid():

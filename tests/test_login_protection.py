@@ -12,6 +12,8 @@ import time_machine
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from studies import services
@@ -135,6 +137,46 @@ def test_session_ends_after_30_idle_minutes_and_activity_keeps_it(client, midwif
         response = client.get(home)
         assert response.status_code == 302
         assert response["Location"] == f"{reverse('login')}?next={home}"
+
+
+def test_the_session_is_renewed_at_most_once_a_minute(client, midwife_a):
+    """Renewing costs a write: pages within a minute of the last renewal do not write the
+    session, the first one after it does (and so restarts the 30 minutes)."""
+    home = reverse("studies:home")
+    start = datetime.datetime(2026, 6, 3, 8, 0, tzinfo=datetime.UTC)
+    with time_machine.travel(start, tick=False) as traveller:
+        assert login(client, "bidan_a", PASSWORD).status_code == 302
+        traveller.shift(datetime.timedelta(seconds=30))
+        with CaptureQueriesContext(connection) as quiet:
+            assert client.get(home).status_code == 200
+        assert not [q for q in quiet if "UPDATE" in q["sql"] and "django_session" in q["sql"]]
+        assert "sessionid" not in client.get(home).cookies
+        traveller.shift(datetime.timedelta(seconds=31))
+        with CaptureQueriesContext(connection) as renewing:
+            response = client.get(home)
+        assert [q for q in renewing if "UPDATE" in q["sql"] and "django_session" in q["sql"]]
+        assert response.cookies["sessionid"]["max-age"] == 30 * 60
+        # 30 minutes after that renewal, and not before, the session has ended.
+        traveller.shift(datetime.timedelta(minutes=29, seconds=59))
+        assert client.get(home).status_code == 200
+        traveller.shift(datetime.timedelta(minutes=30, seconds=1))
+        assert client.get(home).status_code == 302
+
+
+def test_a_role_taken_away_takes_effect_on_the_next_request(client, midwife_a):
+    """Roles are read with the user on every request, never kept in the session."""
+    client.force_login(midwife_a)
+    assert client.get(reverse("studies:home")).status_code == 200
+    midwife_a.groups.clear()
+    assert client.get(reverse("studies:home")).status_code == 403
+
+
+def test_a_stray_session_cookie_creates_no_session(client, db):
+    from django.contrib.sessions.models import Session
+
+    client.cookies["sessionid"] = "no-such-session-key-0123456789abcdef"
+    client.get(reverse("login"))
+    assert not Session.objects.exists()
 
 
 # --- password rules -------------------------------------------------------------------------
