@@ -14,7 +14,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
@@ -123,13 +132,18 @@ class Cohort:
     progress: dict[str, Any] = field(default_factory=dict)
 
 
-def _sheet_value(phase: str, field_name: str) -> Subquery:
-    # order_by(): the model's ordering would join the respondent and the study into every
-    # lookup (one sheet per phase: nothing to order).
-    return Subquery(
-        Observation.objects.filter(respondent=OuterRef("pk"), phase=phase)
-        .order_by()
-        .values(field_name)[:1]
+def with_sheets(respondents, **columns: tuple[str, str]):
+    """Annotate each mother with values from her pre and post sheets: ``name=(phase, field)``.
+
+    Each phase's sheet is joined once (``FilteredRelation``; one sheet per phase, so no row is
+    repeated) rather than looked up per value and mother: on PostgreSQL the export and the
+    results read 10,000 mothers in half the time (make bench)."""
+    relations = {
+        f"{phase}_sheet": FilteredRelation("observations", condition=Q(observations__phase=phase))
+        for phase in {phase for phase, _field in columns.values()}
+    }
+    return respondents.annotate(**relations).annotate(
+        **{name: F(f"{phase}_sheet__{field}") for name, (phase, field) in columns.items()}
     )
 
 
@@ -155,13 +169,13 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     elif filters.parity == "multipara":
         respondents = respondents.filter(parity__gt=1)
     sheets = {
-        f"{phase}_{outcome}": _sheet_value(phase, column)
+        f"{phase}_{outcome}": (phase, column)
         for phase in (Observation.Phase.PRE, Observation.Phase.POST)
         for outcome, column in OUTCOME_FIELDS.items()
     }
     rows = list(
-        respondents.annotate(
-            **sheets,
+        with_sheets(respondents, **sheets)
+        .annotate(
             sessions_planned=_session_count(),
             sessions_done=_session_count(status=MassageSession.Status.DONE),
         )

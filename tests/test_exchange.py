@@ -277,6 +277,22 @@ def test_formula_cells_are_neutralised_and_read_back_unchanged(
     assert again.identity.full_name == mother.identity.full_name
 
 
+def test_the_prepared_cohort_rows_are_written_as_every_other_export(study, data_manager, midwife_a):
+    """The cohort export prepares its own cells (the large export's shortcut); the CSV is the
+    same as the general path (cell() on every value) makes of the database's rows."""
+    exchange.import_cohort(study=study, data=paper_csv(), user=data_manager)
+    for code, payload in (("P01", "=HYPERLINK(1)"), ("P02", "-minus"), ("P03", "'quoted")):
+        mother = Respondent.objects.get(study=study, code=code)
+        services.withdraw_respondent(respondent=mother, user=midwife_a, reason=payload)
+        RespondentIdentity.objects.filter(respondent=mother).update(full_name="@" + payload)
+    for identified in (False, True):
+        header, _fields, rows = exchange._cohort_table(study, identified=identified)
+        general = "".join(exchange.stream_csv([header, *rows], bom=False))
+        prepared = export_text(study, identified=identified)
+        assert prepared == general
+        assert "'=HYPERLINK(1)" in prepared and ",1," in prepared
+
+
 # --- the web pages -----------------------------------------------------------------------------
 
 

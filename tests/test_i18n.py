@@ -64,7 +64,7 @@ def test_login_page_follows_the_browser_language(client, client_id):
     indonesian = catalogue("id").find("Sign in").msgstr
     page_id = client_id.get("/accounts/login/").content.decode()
     page_en = client.get("/accounts/login/").content.decode()
-    assert f"<h1 class=\"h3 mb-3\">{indonesian}</h1>" in page_id
+    assert f'<h1 class="h3 mb-3">{indonesian}</h1>' in page_id
     assert '<html lang="id"' in page_id
     assert '<h1 class="h3 mb-3">Sign in</h1>' in page_en
 
