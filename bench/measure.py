@@ -82,6 +82,32 @@ def timed(step, runs: int) -> dict:
     }
 
 
+def timed_alternately(steps: dict, runs: int) -> dict[str, dict]:
+    """``timed`` for several steps run in turn (a, b, a, b…), so that a page and its floor are
+    measured under the same conditions on a shared machine, and their ratio is fair."""
+    first = {}
+    for name, step in steps.items():
+        started = time.perf_counter()
+        step()
+        first[name] = time.perf_counter() - started
+    seconds: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(runs):
+        for name, step in steps.items():
+            started = time.perf_counter()
+            step()
+            seconds[name].append(time.perf_counter() - started)
+    return {
+        name: {
+            "median_ms": statistics.median(values) * 1000,
+            "min_ms": min(values) * 1000,
+            "max_ms": max(values) * 1000,
+            "first_ms": first[name] * 1000,
+            "runs": runs,
+        }
+        for name, values in seconds.items()
+    }
+
+
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
     # The test client calls itself "testserver"; debug stays on at import so the settings
@@ -224,7 +250,7 @@ def _page(client, url: str, runs: int) -> dict:
     return figures
 
 
-def pandas_floor(path: Path, study, runs: int) -> dict:
+def pandas_floor(path: Path, study):
     """Floor (a): the same cohort read from a CSV file with pandas, then the same
     ``studies.analysis`` call the results document makes, serialised as JSON."""
     import pandas as pd
@@ -250,7 +276,7 @@ def pandas_floor(path: Path, study, runs: int) -> dict:
         )
         json.dumps(document, allow_nan=False)
 
-    return timed(step, runs)
+    return step
 
 
 # The export's rows in one statement, as a hand-written pivot: what the database must do
@@ -288,7 +314,7 @@ ORDER BY r.code
 """
 
 
-def export_floor(study, runs: int) -> dict:
+def export_floor(study) -> tuple[str, object]:
     """Floor (b): PostgreSQL ``COPY (SELECT …) TO STDOUT`` of the export's rows as CSV. On
     SQLite, which has no COPY, the same SELECT through the driver's cursor into
     ``csv.writer``."""
@@ -322,10 +348,7 @@ def export_floor(study, runs: int) -> dict:
                     out.truncate()
             return lines
 
-    growth = memory_growth_mib(step)
-    figures = timed(step, runs)
-    figures.update(method=method, memory_growth_mib=growth)
-    return figures
+    return method, step
 
 
 def read(size: int, runs: int, csv_path: Path) -> dict:
@@ -350,13 +373,37 @@ def read(size: int, runs: int, csv_path: Path) -> dict:
     export_url = url("export_csv", kind="cohort")
     _get(admin, url("export_csv", WARM_STUDY, kind="cohort"))
     growth = memory_growth_mib(lambda: _get(admin, export_url))
-    figures["export"] = _page(admin, export_url, runs)
-    figures["export"]["memory_growth_mib"] = growth
-    figures["export"]["rows_per_s"] = size / (figures["export"]["median_ms"] / 1000)
+    method, floor_step = export_floor(study)
+    floor_growth = memory_growth_mib(floor_step)
+    figures.update(
+        timed_alternately(
+            {"export": lambda: _get(admin, export_url), "floor_export": floor_step}, runs
+        )
+    )
+    figures["export"].update(
+        queries=_queries(lambda: _get(admin, export_url)),
+        bytes=_get(admin, export_url),
+        memory_growth_mib=growth,
+        rows_per_s=size / (figures["export"]["median_ms"] / 1000),
+    )
+    figures["floor_export"].update(method=method, memory_growth_mib=floor_growth)
+    results_json_url = url("results_json")
+    figures.update(
+        timed_alternately(
+            {
+                "results_json": lambda: _get(researcher, results_json_url),
+                "floor_pandas": pandas_floor(csv_path, study),
+            },
+            runs,
+        )
+    )
+    figures["results_json"].update(
+        queries=_queries(lambda: _get(researcher, results_json_url)),
+        bytes=_get(researcher, results_json_url),
+    )
 
     mother = Respondent.objects.filter(study=study).order_by("code").values_list("code", flat=True)
     pages = {
-        "results_json": (researcher, url("results_json")),
         "results_page": (researcher, url("results")),
         "worklist": (midwife, reverse("studies:home")),
         # The data manager's list: every mother of the study, 50 a page.
@@ -370,8 +417,6 @@ def read(size: int, runs: int, csv_path: Path) -> dict:
         "results_json": _queries(lambda: _get(researcher, url("results_json", WARM_STUDY))),
         "export": _queries(lambda: _get(admin, url("export_csv", WARM_STUDY, kind="cohort"))),
     }
-    figures["floor_pandas"] = pandas_floor(csv_path, study, runs)
-    figures["floor_export"] = export_floor(study, runs)
     return figures
 
 

@@ -83,10 +83,11 @@ _WRITTEN_AS_IS = frozenset({type(None), int, float, datetime.date})
 _TRIGGERS = frozenset(FORMULA_TRIGGERS)  # single characters, tested with value[:1]
 
 
-class PreparedRow(list):
-    """A row whose cells are already as the CSV needs them (text neutralised, booleans as
-    1/0, None, numbers and dates as they are): ``stream_csv`` writes it without looking at
-    each value again. The cohort export, the large one, prepares its rows itself."""
+class PreparedRows(list):
+    """A batch of rows whose cells are already as the CSV needs them (text neutralised,
+    booleans as 1/0; None, numbers and dates as they are): ``stream_csv`` writes the batch in
+    one call without looking at each value again. The cohort export, the large one, prepares
+    its rows itself."""
 
     __slots__ = ()
 
@@ -94,17 +95,22 @@ class PreparedRow(list):
 def stream_csv(
     rows: Iterable[Iterable[Any]], *, delimiter: str = ",", bom: bool = True, chunk_rows: int = 500
 ) -> Iterator[str]:
-    """CSV text in chunks of ``chunk_rows`` lines; UTF-8 with a BOM opens correctly in Excel."""
+    """CSV text in chunks of ``chunk_rows`` lines (or of a ``PreparedRows`` batch); UTF-8 with
+    a BOM opens correctly in Excel."""
     writer = csv.writer(_Echo(), delimiter=delimiter, lineterminator="\r\n")
+    batch_buffer = io.StringIO()
+    batch_writer = csv.writer(batch_buffer, delimiter=delimiter, lineterminator="\r\n")
     if bom:
         yield "\ufeff"
     chunk: list[str] = []
     for row in rows:
-        if type(row) is PreparedRow:
-            chunk.append(writer.writerow(row))
-            if len(chunk) >= chunk_rows:
-                yield "".join(chunk)
-                chunk = []
+        if type(row) is PreparedRows:
+            batch_writer.writerows(row)
+            chunk.append(batch_buffer.getvalue())
+            batch_buffer.seek(0)
+            batch_buffer.truncate()
+            yield "".join(chunk)
+            chunk = []
             continue
         # cell() inlined for the common types: a call per value was most of a large export.
         chunk.append(
@@ -195,64 +201,86 @@ def _field_of(model, path: str) -> models.Field | None:
         return None
 
 
+COHORT_VALUES = (
+    "code",
+    "site__name",
+    "delivery_date",
+    "enrolled_on",
+    "age_years",
+    "parity",
+    "education",
+    "employment",
+    "pre_feeds",
+    "pre_urinations",
+    "post_feeds",
+    "post_urinations",
+    "sessions_completed",
+    "status",
+    "withdrawal_reason",
+    "withdrawn_on",
+    "consent_date",
+    "eligibility_confirmed",
+    "pre_observed_on",
+    "post_observed_on",
+    "sessions_total",
+)  # the columns of COHORT_COLUMNS + EXTRA_COLUMNS before age_group and parity_group
+GROUPS_AT = len(COHORT_VALUES)
+
+
 def _cohort_table(study: Study, *, identified: bool) -> tuple[list[str], list, Iterator[list]]:
     """The cohort export's header, the model field behind each column (None for computed
-    ones) and its rows as the database gives them."""
+    ones) and its rows as Django gives them (the general path, for the tests)."""
     header = list(COHORT_COLUMNS + EXTRA_COLUMNS)
-    values = [
-        "code",
-        "site__name",
-        "delivery_date",
-        "enrolled_on",
-        "age_years",
-        "parity",
-        "education",
-        "employment",
-        "pre_feeds",
-        "pre_urinations",
-        "post_feeds",
-        "post_urinations",
-        "sessions_completed",
-        "status",
-        "withdrawal_reason",
-        "withdrawn_on",
-        "consent_date",
-        "eligibility_confirmed",
-        "pre_observed_on",
-        "post_observed_on",
-        "sessions_total",
-    ]
+    values = list(COHORT_VALUES)
     if identified:
         header += IDENTITY_COLUMNS
         values += [f"identity__{name}" for name in IDENTITY_COLUMNS]
     fields = [_field_of(Respondent, name) for name in values]
-    fields[21:21] = [None, None]  # age_group, parity_group
+    fields[GROUPS_AT:GROUPS_AT] = [None, None]  # age_group, parity_group
+    queryset = _cohort_queryset(study).values_list(*values)
 
     def rows() -> Iterator[list]:
-        for row in _cohort_queryset(study).values_list(*values).iterator(chunk_size=2000):
+        for row in queryset.iterator(chunk_size=2000):
             row = list(row)
-            row[21:21] = [analysis.age_group(row[4]), analysis.parity_group(row[5])]
+            row[GROUPS_AT:GROUPS_AT] = [analysis.age_group(row[4]), analysis.parity_group(row[5])]
             yield row
 
     return header, fields, rows()
 
 
-def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]:
-    header, fields, rows = _cohort_table(study, identified=identified)
-    # cell()'s work done only where it can matter: the text columns and the booleans.
+def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:
+    """The header, then the mothers in ``PreparedRows`` batches.
+
+    The rows come straight from a chunked database cursor, without Django's per-value
+    conversions: none changes what the CSV shows (SQLite's dates are already ISO text and its
+    booleans 1 and 0). cell()'s work is done only where it can matter, on the text and boolean
+    columns. tests/test_exchange.py checks the result against the general path."""
+    header, fields, _rows = _cohort_table(study, identified=identified)
+    values = list(COHORT_VALUES)
+    if identified:
+        values += [f"identity__{name}" for name in IDENTITY_COLUMNS]
     text = [i for i, f in enumerate(fields) if isinstance(f, (models.CharField, models.TextField))]
     flags = [i for i, f in enumerate(fields) if isinstance(f, models.BooleanField)]
+    age_group, parity_group = analysis.age_group, analysis.parity_group
     yield header
-    for row in rows:
-        row = PreparedRow(row)
-        for index in text:
-            value = row[index]
-            if value and value[0] in _TRIGGERS:
-                row[index] = "'" + value
-        for index in flags:
-            if row[index] is not None:
-                row[index] = "1" if row[index] else "0"
-        yield row
+    queryset = _cohort_queryset(study).values_list(*values)
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while fetched := cursor.fetchmany(2000):
+            batch = PreparedRows()
+            for row in fetched:
+                row = list(row)
+                row[GROUPS_AT:GROUPS_AT] = (age_group(row[4]), parity_group(row[5]))
+                for index in text:
+                    value = row[index]
+                    if value and value[0] in _TRIGGERS:
+                        row[index] = "'" + value
+                for index in flags:
+                    if row[index] is not None:
+                        row[index] = "1" if row[index] else "0"
+                batch.append(row)
+            yield batch
 
 
 def observation_rows(study: Study, **_options) -> Iterator[list[Any]]:
