@@ -1087,6 +1087,7 @@ class _Table:
         self.index = {name: position for position, name in enumerate(columns)}
         self.fields = [fields[name] for name in columns]
         self.sql_columns = [field.column for field in self.fields]
+        self.sequence: str | None = None  # PostgreSQL: the primary key's, looked up once
         self.defaults = [field.get_default() for field in self.fields]
         # What ``pre_save`` sets on a new record, whatever the record says.
         self.forced = [
@@ -1189,9 +1190,13 @@ class _Table:
         with self.connection.cursor() as cursor:
             if new_pks:
                 pk = self.model._meta.pk.column
+                if self.sequence is None:
+                    cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [quote(table), pk])
+                    (self.sequence,) = cursor.fetchone()
+                # The sequence named once: resolved per row, it cost ten times the nextval.
                 cursor.execute(
-                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                    [quote(table), pk, len(rows)],
+                    "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+                    [self.sequence, len(rows)],
                 )
                 pks = [found[0] for found in cursor.fetchall()]
                 columns.insert(0, pk)
