@@ -236,13 +236,11 @@ def get_visible_study(user, code: str) -> Study:
 
 
 def get_visible_respondent(
-    user, study: Study | str, code: str, *, with_identity: bool = False
+    user, study_code: str, code: str, *, with_identity: bool = False
 ) -> Respondent:
     """One mother with her study and site (and, if asked, her identity) in one query; 404 when
-    the study or she does not exist *or* she belongs to a site the user cannot see.
-
-    ``study`` is a study or its code; by code, the study comes with the mother (read it from
-    ``respondent.study``)."""
+    the study or she does not exist *or* she belongs to a site the user cannot see. Her study
+    is ``respondent.study``."""
     respondents = visible_respondents(user).select_related("study", "site")
     if with_identity:
         respondents = respondents.select_related("identity")
@@ -253,15 +251,10 @@ def get_visible_respondent(
                 Site.members.through.objects.filter(site_id=OuterRef("site_id"), user_id=user.pk)
             )
         )
-    if isinstance(study, Study):
-        respondents = respondents.filter(study=study)
-    else:
-        respondents = respondents.filter(study__code=study)
     try:
-        return respondents.get(code=code)
+        return respondents.get(study__code=study_code, code=code)
     except Respondent.DoesNotExist:
-        if not isinstance(study, Study):
-            get_visible_study(user, study)  # "No such study" when that is what is wrong
+        get_visible_study(user, study_code)  # "No such study" when that is what is wrong
         raise Http404(_("No such respondent.")) from None
 
 

@@ -147,7 +147,7 @@ def with_sheets(respondents, **columns: tuple[str, str]):
     )
 
 
-def _session_count(**conditions) -> Coalesce:
+def session_count(**conditions) -> Coalesce:
     counted = (
         MassageSession.objects.filter(respondent=OuterRef("pk"), **conditions)
         .order_by()
@@ -176,8 +176,8 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     rows = list(
         with_sheets(respondents, **sheets)
         .annotate(
-            sessions_planned=_session_count(),
-            sessions_done=_session_count(status=MassageSession.Status.DONE),
+            sessions_planned=session_count(),
+            sessions_done=session_count(status=MassageSession.Status.DONE),
         )
         .order_by("code")
         .values(

@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import analysis
-from .cohort import _session_count, with_sheets
+from .cohort import session_count, with_sheets
 from .models import (
     AuditEvent,
     MassageSession,
@@ -182,8 +182,8 @@ def _cohort_queryset(study: Study):
     return (
         with_sheets(Respondent.objects.filter(study=study), **sheets, **dates)
         .annotate(
-            sessions_completed=_session_count(status=MassageSession.Status.DONE),
-            sessions_total=_session_count(),
+            sessions_completed=session_count(status=MassageSession.Status.DONE),
+            sessions_total=session_count(),
         )
         .order_by("code")
     )
@@ -201,35 +201,24 @@ def _field_of(model, path: str) -> models.Field | None:
         return None
 
 
-COHORT_VALUES = (
-    "code",
-    "site__name",
-    "delivery_date",
-    "enrolled_on",
-    "age_years",
-    "parity",
-    "education",
-    "employment",
-    "pre_feeds",
-    "pre_urinations",
-    "post_feeds",
-    "post_urinations",
-    "sessions_completed",
-    "status",
-    "withdrawal_reason",
-    "withdrawn_on",
-    "consent_date",
-    "eligibility_confirmed",
-    "pre_observed_on",
-    "post_observed_on",
-    "sessions_total",
-)  # the columns of COHORT_COLUMNS + EXTRA_COLUMNS before age_group and parity_group
-GROUPS_AT = len(COHORT_VALUES)
+# The query's name for each exported column, where it is not the column's own.
+_COHORT_VALUE_NAMES = {
+    "respondent_code": "code",
+    "site": "site__name",
+    "sessions_planned": "sessions_total",
+}
+# age_group and parity_group are computed from the row: the query gives every column before them.
+GROUPS_AT = EXTRA_COLUMNS.index("age_group") + len(COHORT_COLUMNS)
+COHORT_VALUES = tuple(
+    _COHORT_VALUE_NAMES.get(column, column)
+    for column in (COHORT_COLUMNS + EXTRA_COLUMNS)[:GROUPS_AT]
+)
+_AGE_AT, _PARITY_AT = COHORT_VALUES.index("age_years"), COHORT_VALUES.index("parity")
 
 
-def _cohort_table(study: Study, *, identified: bool) -> tuple[list[str], list, Iterator[list]]:
-    """The cohort export's header, the model field behind each column (None for computed
-    ones) and its rows as Django gives them (the general path, for the tests)."""
+def _cohort_columns(*, identified: bool) -> tuple[list[str], list[str], list]:
+    """The cohort export's header, the query's names for it (without the derived groups) and
+    the model field behind each column of the header (None for computed ones)."""
     header = list(COHORT_COLUMNS + EXTRA_COLUMNS)
     values = list(COHORT_VALUES)
     if identified:
@@ -237,15 +226,19 @@ def _cohort_table(study: Study, *, identified: bool) -> tuple[list[str], list, I
         values += [f"identity__{name}" for name in IDENTITY_COLUMNS]
     fields = [_field_of(Respondent, name) for name in values]
     fields[GROUPS_AT:GROUPS_AT] = [None, None]  # age_group, parity_group
-    queryset = _cohort_queryset(study).values_list(*values)
+    return header, values, fields
 
-    def rows() -> Iterator[list]:
-        for row in queryset.iterator(chunk_size=2000):
-            row = list(row)
-            row[GROUPS_AT:GROUPS_AT] = [analysis.age_group(row[4]), analysis.parity_group(row[5])]
-            yield row
 
-    return header, fields, rows()
+def _cohort_values(study: Study, values: list[str]) -> Iterator[list]:
+    """The cohort's rows as Django gives them, the derived groups inserted: the general path
+    the tests hold ``cohort_rows`` to."""
+    for row in _cohort_queryset(study).values_list(*values).iterator(chunk_size=2000):
+        row = list(row)
+        row[GROUPS_AT:GROUPS_AT] = [
+            analysis.age_group(row[_AGE_AT]),
+            analysis.parity_group(row[_PARITY_AT]),
+        ]
+        yield row
 
 
 def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:
@@ -255,10 +248,7 @@ def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:
     conversions: none changes what the CSV shows (SQLite's dates are already ISO text and its
     booleans 1 and 0). cell()'s work is done only where it can matter, on the text and boolean
     columns. tests/test_exchange.py checks the result against the general path."""
-    header, fields, _rows = _cohort_table(study, identified=identified)
-    values = list(COHORT_VALUES)
-    if identified:
-        values += [f"identity__{name}" for name in IDENTITY_COLUMNS]
+    header, values, fields = _cohort_columns(identified=identified)
     text = [i for i, f in enumerate(fields) if isinstance(f, (models.CharField, models.TextField))]
     flags = [i for i, f in enumerate(fields) if isinstance(f, models.BooleanField)]
     age_group, parity_group = analysis.age_group, analysis.parity_group
@@ -271,7 +261,7 @@ def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:
             batch = PreparedRows()
             for row in fetched:
                 row = list(row)
-                row[GROUPS_AT:GROUPS_AT] = (age_group(row[4]), parity_group(row[5]))
+                row[GROUPS_AT:GROUPS_AT] = (age_group(row[_AGE_AT]), parity_group(row[_PARITY_AT]))
                 for index in text:
                     value = row[index]
                     if value and value[0] in _TRIGGERS:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
 
-from .cohort import _session_count
+from .cohort import session_count
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Slot, Study
 
 # Slots sort by time of day, not alphabetically.
@@ -94,8 +94,8 @@ def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:
     # Counted per mother in subqueries rather than by joining the sessions and grouping: a page
     # of 50 then costs 50 small lookups, not a count over every mother of the study.
     return respondents.select_related("study", "site").annotate(
-        sessions_done=_session_count(status=MassageSession.Status.DONE),
-        sessions_total=_session_count(),
+        sessions_done=session_count(status=MassageSession.Status.DONE),
+        sessions_total=session_count(),
     )
 
 

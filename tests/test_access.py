@@ -131,7 +131,7 @@ def test_user_without_a_role_gets_403(client, django_user_model, make_respondent
 
 def test_admin_sees_every_site(make_respondent, data_manager, midwife_b, site_b):
     respondent = make_respondent("R02", site=site_b, user=midwife_b)
-    assert get_visible_respondent(data_manager, respondent.study, "R02") == respondent
+    assert get_visible_respondent(data_manager, respondent.study.code, "R02") == respondent
 
 
 def test_midwife_does_not_see_other_sites_in_the_list(

@@ -286,7 +286,8 @@ def test_the_prepared_cohort_rows_are_written_as_every_other_export(study, data_
         services.withdraw_respondent(respondent=mother, user=midwife_a, reason=payload)
         RespondentIdentity.objects.filter(respondent=mother).update(full_name="@" + payload)
     for identified in (False, True):
-        header, _fields, rows = exchange._cohort_table(study, identified=identified)
+        header, values, _fields = exchange._cohort_columns(identified=identified)
+        rows = exchange._cohort_values(study, values)
         general = "".join(exchange.stream_csv([header, *rows], bom=False))
         prepared = export_text(study, identified=identified)
         assert prepared == general
