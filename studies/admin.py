@@ -1,39 +1,83 @@
+"""The data manager's admin site.
+
+Clinical records (mothers, identities, sessions, sheets) are read-only here: they are written
+only through the services (studies/services.py), which validate every rule, bump the record's
+version and put the reason in the history. The app's own correction forms are the data
+manager's way to change them. The admin keeps what only it does: sites, studies, users.
+
+The site itself is open only to the data manager's role: staff status alone (a midwife ticked
+"staff" by mistake) does not let anyone in, and a data manager cannot act on a superuser.
+"""
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Site, Study
 
 
-class NoDeleteHistoryAdmin(SimpleHistoryAdmin):
-    """Clinical data is never hard-deleted from the UI: mothers are withdrawn instead."""
+class HistoryAdmin(SimpleHistoryAdmin):
+    """Simple-history's pages to read the history; its "revert" form, which saves an old
+    version straight back (without validation of the whole record, without a reason and with
+    the old version number), is refused."""
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def revert_disabled(self, request, obj=None) -> bool:
+        return True
+
+
+class ClinicalRecordAdmin(HistoryAdmin):
+    """Read-only: the list, each record and its history. Writes go through the app's forms."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
 @admin.register(Site)
-class SiteAdmin(SimpleHistoryAdmin):
+class SiteAdmin(HistoryAdmin):
     list_display = ["name"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(Study)
-class StudyAdmin(SimpleHistoryAdmin):
+class StudyAdmin(HistoryAdmin):
     list_display = ["code", "title", "first_session_day", "sessions_per_day", "intervention_days"]
     search_fields = ["code", "title"]
     filter_horizontal = ["sites"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 class IdentityInline(admin.StackedInline):
     model = RespondentIdentity
     can_delete = False
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(Respondent)
-class RespondentAdmin(NoDeleteHistoryAdmin):
+class RespondentAdmin(ClinicalRecordAdmin):
     list_display = ["code", "study", "site", "status", "enrolled_on", "age_years", "parity"]
     list_filter = ["study", "site", "status", "education", "employment"]
     search_fields = ["code"]
@@ -42,7 +86,7 @@ class RespondentAdmin(NoDeleteHistoryAdmin):
 
 
 @admin.register(MassageSession)
-class MassageSessionAdmin(NoDeleteHistoryAdmin):
+class MassageSessionAdmin(ClinicalRecordAdmin):
     list_display = ["respondent", "postpartum_day", "slot", "planned_date", "status"]
     list_filter = ["status", "slot", "respondent__study"]
     search_fields = ["respondent__code"]
@@ -51,7 +95,7 @@ class MassageSessionAdmin(NoDeleteHistoryAdmin):
 
 
 @admin.register(Observation)
-class ObservationAdmin(NoDeleteHistoryAdmin):
+class ObservationAdmin(ClinicalRecordAdmin):
     list_display = ["respondent", "phase", "observed_on", "feed_count", "urination_count"]
     list_filter = ["phase", "respondent__study"]
     search_fields = ["respondent__code"]
@@ -60,14 +104,33 @@ class ObservationAdmin(NoDeleteHistoryAdmin):
 
 
 class LancarUserAdmin(UserAdmin):
-    """The data manager manages users, but cannot hand out more than her own role: superuser
-    status and individual permissions stay with a superuser (roles come from the groups)."""
+    """The data manager manages users, but cannot hand out more than her own role (superuser
+    status and individual permissions stay with a superuser; roles come from the groups), and
+    cannot act on a superuser at all: not change, reset the password of, deactivate or delete
+    one. A superuser's account is looked after by a superuser."""
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
         if request.user.is_superuser:
             return fields
         return (*fields, "is_superuser", "user_permissions")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        # The bulk delete action would act on superusers in the selection.
+        actions = super().get_actions(request)
+        if not request.user.is_superuser:
+            actions.pop("delete_selected", None)
+        return actions
 
 
 admin.site.unregister(User)

@@ -2,6 +2,7 @@ from importlib import import_module
 
 from django.apps import AppConfig
 from django.apps import apps as global_apps
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -30,3 +31,11 @@ class StudiesConfig(AppConfig):
     def ready(self) -> None:
         post_migrate.connect(restore_role_groups, sender=self)
         from . import auth_log  # noqa: F401  (connects the sign-in log to the auth signals)
+
+
+class LancarAdminConfig(admin_apps.AdminConfig):
+    """Django's admin app with the project's admin site (open to the data manager's role only)."""
+
+    default = False  # StudiesConfig stays this module's default for "studies"
+
+    default_site = "studies.admin_site.LancarAdminSite"

@@ -22,11 +22,11 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, ValidationError
 from django.db import NotSupportedError, connections, models, router, transaction
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import analysis
+from . import analysis, rules
 from .cohort import session_count, with_sheets
 from .models import (
     AuditEvent,
@@ -801,6 +801,94 @@ def _model_errors(row: _Row, error: ValidationError, default_column: str = "") -
             row.error(column, message)
 
 
+def imported_sessions_done(
+    study: Study, respondent: Respondent, completed: int
+) -> list[tuple[datetime.date, datetime.datetime]]:
+    """The sessions an import records as done for a mother whose row says ``completed``: the
+    first ones of her plan on or after her enrolment, dated by the plan at the slot's usual
+    hour (the file says how many, not when). Returns ``(date, start)`` pairs; fewer than
+    ``completed`` when her plan has fewer sessions from her enrolment on. The importer's checks
+    and its writer both use this, so what the preview reports is what is written."""
+    done = []
+    for session in study.session_plan(respondent.delivery_date):
+        if len(done) == completed:
+            break
+        if session.planned_date >= respondent.enrolled_on:
+            started = timezone.make_aware(
+                datetime.datetime.combine(
+                    session.planned_date, datetime.time(SLOT_HOURS[session.slot])
+                )
+            )
+            done.append((session.planned_date, started))
+    return done
+
+
+def _check_row_against_rules(
+    row: _Row,
+    study: Study,
+    respondent: Respondent,
+    sheets: list[dict[str, Any]],
+    completed: int,
+    dated_by_protocol: set[str],
+) -> None:
+    """The rules relating a mother's records to one another (studies/rules.py), applied to the
+    row's parsed values exactly as the models apply them to saved records."""
+    done = imported_sessions_done(study, respondent, completed)
+    if len(done) < completed:
+        row.error(
+            "sessions_completed",
+            _(
+                "%(count)s sessions done, but only %(possible)s planned sessions fall on or "
+                "after the enrolment date."
+            )
+            % {"count": completed, "possible": len(done)},
+        )
+        return
+    now = timezone.now()
+    for day, started_at in done:
+        errors = rules.session_date(
+            status=MassageSession.Status.DONE,
+            started_on=day,
+            started_at=started_at,
+            now=now,
+            enrolled_on=respondent.enrolled_on,
+            sheets={},  # the order against the sheets is checked from the sheets' side below
+        )
+        if errors:
+            row.error(
+                "sessions_completed",
+                _(
+                    "%(count)s sessions done would date one in the future (%(date)s, by the "
+                    "plan); give the number done so far."
+                )
+                % {"count": completed, "date": formats.date_format(day)},
+            )
+            return
+    dates = {sheet["phase"]: sheet["observed_on"] for sheet in sheets if sheet["observed_on"]}
+    today = timezone.localdate()
+    for sheet in sheets:
+        phase = sheet["phase"]
+        column = f"{phase}_observed_on"
+        if column in row.failed or not sheet["observed_on"]:
+            continue
+        errors = rules.sheet_dates(
+            phase=phase,
+            observed_on=sheet["observed_on"],
+            delivery_date=respondent.delivery_date,
+            today=today,
+            other_sheets={other: day for other, day in dates.items() if other != phase},
+            sessions_done_on=[day for day, _started in done],
+        )
+        for error in errors.values():
+            message = " ".join(error.messages)
+            if phase in dated_by_protocol:
+                message = _(
+                    "%(message)s (The file gives no date for this sheet; by the protocol it "
+                    "is %(date)s.)"
+                ) % {"message": message, "date": formats.date_format(sheet["observed_on"])}
+            row.error(column, message)
+
+
 def _parse_row(
     row: _Row, study: Study, sites: dict[str, Any], seen: dict[str, int]
 ) -> _Planned | None:
@@ -845,11 +933,10 @@ def _parse_row(
         withdrawal_reason=row.text("withdrawal_reason"),
         withdrawn_on=row.date("withdrawn_on"),
     )
-    if respondent.status == Respondent.Status.WITHDRAWN:
-        if not respondent.withdrawal_reason:
-            row.error("withdrawal_reason", _("A withdrawn mother needs a withdrawal reason."))
+    if respondent.status == Respondent.Status.WITHDRAWN and "withdrawn_on" not in row.failed:
         # The cohort CSV of DESIGN.md 4.4 carries no withdrawal date: without one, the mother is
-        # recorded as withdrawn on the day of the import.
+        # recorded as withdrawn on the day of the import. (The reason is required by the model's
+        # rule, checked below with the others.)
         respondent.withdrawn_on = respondent.withdrawn_on or timezone.localdate()
     # Fields whose cell already failed to parse are not validated again; the database rules
     # about them (constraints) are skipped with them.
@@ -880,25 +967,27 @@ def _parse_row(
                 _model_errors(row, error)
         else:
             identity = None
+    dates_valid = bool(
+        respondent.delivery_date
+        and respondent.enrolled_on
+        and not {"delivery_date", "enrolled_on"} & row.failed
+    )
     sheets = []
+    dated_by_protocol: set[str] = set()
     for phase in (Observation.Phase.PRE, Observation.Phase.POST):
         feeds = row.integer(f"{phase}_feeds")
         urinations = row.integer(f"{phase}_urinations")
         if feeds is None and urinations is None:
             continue
         observed_on = row.date(f"{phase}_observed_on")
-        dates_valid = (
-            respondent.delivery_date
-            and respondent.enrolled_on
-            and not {"delivery_date", "enrolled_on"} & row.failed
-        )
-        if observed_on is None and dates_valid:
+        if observed_on is None and dates_valid and f"{phase}_observed_on" not in row.failed:
             # A sheet without its date (the 4.4 columns carry none) is dated by the protocol.
             observed_on = (
                 respondent.enrolled_on
                 if phase == Observation.Phase.PRE
                 else respondent.delivery_date + datetime.timedelta(days=study.post_observation_day)
             )
+            dated_by_protocol.add(phase)
         sheet = {
             "phase": phase,
             "observed_on": observed_on,
@@ -929,6 +1018,8 @@ def _parse_row(
             _("Must be between 0 and %(planned)s (the sessions this study plans).")
             % {"planned": study.sessions_planned},
         )
+    elif dates_valid:
+        _check_row_against_rules(row, study, respondent, sheets, completed, dated_by_protocol)
     return _Planned(respondent, identity, sheets, completed)
 
 

@@ -22,10 +22,12 @@ from django.core.validators import (
 )
 from django.db import models, router
 from django.db.models import Q
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
+
+from . import rules
 
 MAX_DAILY_COUNT = 40
 # Free-text notes and reasons: room for a paragraph, not for a pasted document.
@@ -485,28 +487,21 @@ class Respondent(ConstraintFieldsMixin, models.Model):
             errors["site"] = ValidationError(
                 _("This site does not take part in the study."), code="site_not_in_study"
             )
-        if self.consent_date and self.delivery_date and self.consent_date < self.delivery_date:
-            errors["consent_date"] = ValidationError(
-                _("Consent cannot be before the delivery date."), code="consent_before_delivery"
-            )
-        elif self.consent_date and self.enrolled_on and self.consent_date > self.enrolled_on:
-            errors["consent_date"] = ValidationError(
-                _("Consent must be given on or before the enrolment date."),
-                code="consent_after_enrolment",
-            )
-        today = timezone.localdate()
-        if self.delivery_date and self.delivery_date > today:
-            errors["delivery_date"] = ValidationError(
-                _("The delivery date cannot be in the future."), code="delivered_in_future"
-            )
-        if self.enrolled_on and self.enrolled_on > today:
-            errors["enrolled_on"] = ValidationError(
-                _("The enrolment date cannot be in the future."), code="enrolled_in_future"
-            )
-        if self.withdrawn_on and self.enrolled_on and self.withdrawn_on < self.enrolled_on:
-            errors["withdrawn_on"] = ValidationError(
-                _("Withdrawal cannot be before enrolment."), code="withdrawn_before_enrolment"
-            )
+        errors = rules.merge(
+            errors,
+            rules.respondent_dates(
+                delivery_date=self.delivery_date,
+                enrolled_on=self.enrolled_on,
+                consent_date=self.consent_date,
+                withdrawn_on=self.withdrawn_on,
+                today=timezone.localdate(),
+            ),
+            rules.withdrawal_complete(
+                status=self.status,
+                withdrawn_on=self.withdrawn_on,
+                withdrawal_reason=self.withdrawal_reason,
+            ),
+        )
         if errors:
             raise ValidationError(errors)
 
@@ -649,74 +644,38 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
         return f"{self.respondent} · {self.postpartum_day} · {self.get_slot_display()}"
 
     def clean(self) -> None:
-        errors: dict[str, ValidationError] = {}
-        if self.status == self.Status.DONE:
-            if self.started_at is None:
-                errors["started_at"] = ValidationError(
-                    _("Enter when the session started."), code="started_at_required"
+        study = self.respondent.study if self.respondent_id else None
+        errors = rules.session_outcome(
+            status=self.status,
+            started_at=self.started_at,
+            duration_minutes=self.duration_minutes,
+            notes=self.notes,
+            source=self.source,
+            minutes_allowed=(study.session_min_minutes, study.session_max_minutes)
+            if study
+            else None,
+        )
+        if self.respondent_id and self.started_at is not None:
+            sheets = {}
+            if self.status == self.Status.DONE:
+                sheets = dict(
+                    Observation.objects.filter(respondent_id=self.respondent_id).values_list(
+                        "phase", "observed_on"
+                    )
                 )
-            if self.duration_minutes is None and self.source != Source.IMPORTED:
-                errors["duration_minutes"] = ValidationError(
-                    _("Enter how many minutes the session lasted."), code="duration_required"
-                )
-        if self.status in (self.Status.MISSED, self.Status.REFUSED) and not self.notes.strip():
-            errors["notes"] = ValidationError(
-                _("Give the reason the session did not take place."), code="reason_required"
+            errors = rules.merge(
+                errors,
+                rules.session_date(
+                    status=self.status,
+                    started_on=timezone.localdate(self.started_at),
+                    started_at=self.started_at,
+                    now=timezone.now(),
+                    enrolled_on=self.respondent.enrolled_on,
+                    sheets=sheets,
+                ),
             )
-        if self.respondent_id:
-            study = self.respondent.study
-            if (
-                self.duration_minutes is not None
-                and not study.session_min_minutes
-                <= self.duration_minutes
-                <= study.session_max_minutes
-                and not self.notes.strip()
-            ):
-                errors["notes"] = ValidationError(
-                    _(
-                        "The protocol asks for %(low)s–%(high)s minutes; "
-                        "add a note explaining the difference."
-                    ),
-                    code="duration_outside_protocol",
-                    params={"low": study.session_min_minutes, "high": study.session_max_minutes},
-                )
-            if self.started_at is not None:
-                started_on = timezone.localdate(self.started_at)
-                if started_on < self.respondent.enrolled_on:
-                    errors["started_at"] = ValidationError(
-                        _("A session cannot be before the mother's enrolment."),
-                        code="before_enrolment",
-                    )
-                elif self.started_at > timezone.now():
-                    errors["started_at"] = ValidationError(
-                        _("A session cannot be recorded in the future."), code="in_future"
-                    )
-                elif self.status == self.Status.DONE:
-                    self._check_order_against_sheets(started_on, errors)
         if errors:
             raise ValidationError(errors)
-
-    def _check_order_against_sheets(self, started_on: datetime.date, errors: dict) -> None:
-        """A massage done falls between the pre sheet and the post sheet."""
-        sheets = dict(
-            Observation.objects.filter(respondent_id=self.respondent_id).values_list(
-                "phase", "observed_on"
-            )
-        )
-        pre_on = sheets.get(Observation.Phase.PRE)
-        post_on = sheets.get(Observation.Phase.POST)
-        if pre_on and started_on < pre_on:
-            errors["started_at"] = ValidationError(
-                _("A massage cannot be before the pre-test sheet (%(date)s)."),
-                code="before_pre_sheet",
-                params={"date": formats.date_format(pre_on)},
-            )
-        elif post_on and started_on >= post_on:
-            errors["started_at"] = ValidationError(
-                _("A massage must be before the post-test sheet (%(date)s)."),
-                code="after_post_sheet",
-                params={"date": formats.date_format(post_on)},
-            )
 
 
 class Observation(ConstraintFieldsMixin, models.Model):
@@ -815,86 +774,32 @@ class Observation(ConstraintFieldsMixin, models.Model):
     def clean(self) -> None:
         if not self.observed_on:
             return
-        if self.respondent_id and self.observed_on < self.respondent.delivery_date:
-            raise ValidationError(
-                {
-                    "observed_on": ValidationError(
-                        _("An observation cannot be before the delivery date."),
-                        code="before_delivery",
-                    )
-                }
-            )
-        if self.observed_on > timezone.localdate():
-            raise ValidationError(
-                {
-                    "observed_on": ValidationError(
-                        _("An observation cannot be dated in the future."), code="in_future"
-                    )
-                }
-            )
+        others: dict[str, datetime.date] = {}
+        done: list[datetime.date] = []
         if self.respondent_id:
-            self._check_order_against_sessions()
-
-    def _check_order_against_sessions(self) -> None:
-        """The pre sheet comes before the first massage done, the post sheet after the last."""
-        done = [
-            timezone.localdate(started_at)
-            for started_at in MassageSession.objects.filter(
-                respondent_id=self.respondent_id,
-                status=MassageSession.Status.DONE,
-                started_at__isnull=False,
-            ).values_list("started_at", flat=True)
-        ]
-        others = dict(
-            Observation.objects.filter(respondent_id=self.respondent_id)
-            .exclude(pk=self.pk)
-            .values_list("phase", "observed_on")
+            others = dict(
+                Observation.objects.filter(respondent_id=self.respondent_id)
+                .exclude(pk=self.pk)
+                .values_list("phase", "observed_on")
+            )
+            done = [
+                timezone.localdate(started_at)
+                for started_at in MassageSession.objects.filter(
+                    respondent_id=self.respondent_id,
+                    status=MassageSession.Status.DONE,
+                    started_at__isnull=False,
+                ).values_list("started_at", flat=True)
+            ]
+        errors = rules.sheet_dates(
+            phase=self.phase,
+            observed_on=self.observed_on,
+            delivery_date=self.respondent.delivery_date if self.respondent_id else None,
+            today=timezone.localdate(),
+            other_sheets=others,
+            sessions_done_on=done,
         )
-        first, last = (min(done), max(done)) if done else (None, None)
-        pre_on, post_on = others.get(self.Phase.PRE), others.get(self.Phase.POST)
-        on = self.observed_on
-        rules = {
-            self.Phase.PRE: [
-                (
-                    first and on > first,
-                    _(
-                        "The pre-test sheet must be dated on or before the first massage "
-                        "(%(date)s)."
-                    ),
-                    "pre_after_first_session",
-                    first,
-                ),
-                (
-                    post_on and on >= post_on,
-                    _("The pre-test sheet must be dated before the post-test sheet (%(date)s)."),
-                    "pre_after_post",
-                    post_on,
-                ),
-            ],
-            self.Phase.POST: [
-                (
-                    last and on <= last,
-                    _("The post-test sheet must be dated after the last massage (%(date)s)."),
-                    "post_before_last_session",
-                    last,
-                ),
-                (
-                    pre_on and on <= pre_on,
-                    _("The post-test sheet must be dated after the pre-test sheet (%(date)s)."),
-                    "post_before_pre",
-                    pre_on,
-                ),
-            ],
-        }
-        for violated, message, code, date in rules.get(self.phase, []):
-            if violated:
-                raise ValidationError(
-                    {
-                        "observed_on": ValidationError(
-                            message, code=code, params={"date": formats.date_format(date)}
-                        )
-                    }
-                )
+        if errors:
+            raise ValidationError(errors)
 
 
 class AuditEvent(models.Model):

@@ -158,7 +158,7 @@ def replace_cell(data: bytes, row: int, column: str, value: str) -> bytes:
         (11, "post_urinations", "-2", "A count cannot be negative."),
         (12, "site", "Klinik Z", "is not a site of this study"),
         (13, "respondent_code", "P01", "already on row 2 of this file"),
-        (14, "status", "withdrawn", "A withdrawn mother needs a withdrawal reason."),  # on reason
+        (14, "status", "withdrawn", "Give the reason for the withdrawal."),  # on reason
         (15, "sessions_completed", "7", "Must be between 0 and 6"),
         (16, "respondent_code", "", "This value is required."),
     ],

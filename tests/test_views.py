@@ -152,7 +152,7 @@ def test_admin_site_is_for_the_data_manager_only(client, data_manager, researche
     client.force_login(data_manager)
     response = client.get("/admin/studies/respondent/")
     assert response.status_code == 200
-    assert "Select respondent to change" in response.content.decode()
+    assert "Select respondent to view" in response.content.decode()  # read-only there
 
 
 def test_admin_history_view(client, make_respondent, data_manager):

@@ -1,0 +1,210 @@
+"""One rule set for every write path (issue 12, item 1): the rules that relate a mother's records
+to one another hold for the importer exactly as for the forms and services, and each is
+worded once (studies/rules.py)."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from studies import exchange, services
+from studies.models import MassageSession, Observation, Respondent
+
+HEADER = [*exchange.COHORT_COLUMNS, "pre_observed_on", "post_observed_on", "withdrawn_on"]
+
+
+def cohort_file(**cells) -> bytes:
+    """One mother (delivered 1 June 2026, enrolled on day 2, every session done, both sheets
+    dated by the protocol) with ``cells`` changed."""
+    row = {
+        "respondent_code": "X01",
+        "site": "Klinik A",
+        "delivery_date": "2026-06-01",
+        "enrolled_on": "2026-06-03",
+        "age_years": "27",
+        "parity": "1",
+        "education": "secondary",
+        "employment": "working",
+        "pre_feeds": "5",
+        "pre_urinations": "4",
+        "post_feeds": "11",
+        "post_urinations": "9",
+        "sessions_completed": "6",
+        "status": "completed",
+        "withdrawal_reason": "",
+        "pre_observed_on": "",
+        "post_observed_on": "",
+        "withdrawn_on": "",
+    }
+    row.update(cells)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerow([row[column] for column in HEADER])
+    return out.getvalue().encode()
+
+
+def import_errors(study, user, **cells) -> list[tuple[str, str]]:
+    before = (Respondent.objects.count(), Observation.objects.count())
+    report = exchange.import_cohort(study=study, data=cohort_file(**cells), user=user)
+    if report.errors:
+        assert (Respondent.objects.count(), Observation.objects.count()) == before
+    return [(error.column, error.message) for error in report.errors]
+
+
+def test_the_file_as_it_should_be_imports(study, data_manager):
+    assert import_errors(study, data_manager) == []
+    mother = Respondent.objects.get(code="X01")
+    assert mother.sessions.filter(status="done").count() == 6
+    assert dict(mother.observations.values_list("phase", "observed_on")) == {
+        "pre": datetime.date(2026, 6, 3),
+        "post": datetime.date(2026, 6, 6),
+    }
+
+
+def test_sheets_dated_before_delivery_are_refused(study, data_manager):
+    """The example of the issue: imported until now."""
+    errors = import_errors(
+        study, data_manager, pre_observed_on="2026-05-20", post_observed_on="2026-05-19"
+    )
+    message = "An observation cannot be before the delivery date."
+    assert ("pre_observed_on", message) in errors
+    assert ("post_observed_on", message) in errors
+    assert Respondent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "message"),
+    [
+        (
+            {"pre_observed_on": "2026-06-07", "post_observed_on": "2026-06-06"},
+            "pre_observed_on",
+            "The pre-test sheet must be dated on or before the first massage",
+        ),
+        (
+            {"sessions_completed": "0", "pre_observed_on": "2026-06-07"},
+            "pre_observed_on",
+            "The pre-test sheet must be dated before the post-test sheet",
+        ),
+        (
+            {"post_observed_on": "2026-06-04"},
+            "post_observed_on",
+            "The post-test sheet must be dated after the last massage",
+        ),
+        (
+            {"sessions_completed": "0", "post_observed_on": "2026-06-03"},
+            "post_observed_on",
+            "The post-test sheet must be dated after the pre-test sheet",
+        ),
+        ({"post_observed_on": "2099-01-01"}, "post_observed_on", "cannot be dated in the future"),
+        (
+            {"status": "withdrawn", "withdrawal_reason": "Pindah", "withdrawn_on": "2026-06-02"},
+            "withdrawn_on",
+            "Withdrawal cannot be before enrolment.",
+        ),
+        (
+            {"status": "withdrawn", "withdrawal_reason": "Pindah", "withdrawn_on": "2099-01-01"},
+            "withdrawn_on",
+            "The withdrawal date cannot be in the future.",
+        ),
+        (
+            {"status": "withdrawn", "withdrawal_reason": ""},
+            "withdrawal_reason",
+            "Give the reason for the withdrawal.",
+        ),
+        (
+            {"enrolled_on": "2026-06-04"},
+            "sessions_completed",
+            "6 sessions done, but only 4 planned sessions fall on or after the enrolment date.",
+        ),
+    ],
+)
+def test_each_cross_record_rule_holds_for_the_importer(study, data_manager, cells, column, message):
+    errors = import_errors(study, data_manager, **cells)
+    assert any(c == column and message in m for c, m in errors), errors
+    assert Respondent.objects.count() == 0
+
+
+def test_a_sheet_dated_by_the_protocol_in_the_future_is_refused_and_says_why(
+    study, data_manager
+):
+    """A mother enrolled yesterday: her post-test sheet would be dated three days ahead."""
+    today = timezone.localdate()
+    errors = import_errors(
+        study,
+        data_manager,
+        delivery_date=str(today - datetime.timedelta(days=3)),
+        enrolled_on=str(today - datetime.timedelta(days=1)),
+        sessions_completed="0",
+        status="enrolled",
+    )
+    [(column, message)] = errors
+    assert column == "post_observed_on"
+    assert "cannot be dated in the future" in message
+    assert "The file gives no date for this sheet; by the protocol it is" in message
+
+
+def test_sessions_done_cannot_be_dated_in_the_future(study, data_manager):
+    today = timezone.localdate()
+    errors = import_errors(
+        study,
+        data_manager,
+        delivery_date=str(today - datetime.timedelta(days=2)),
+        enrolled_on=str(today),
+        post_feeds="",
+        post_urinations="",
+        status="enrolled",
+    )
+    assert [column for column, _message in errors] == ["sessions_completed"]
+    assert "would date one in the future" in errors[0][1]
+
+
+def test_what_the_preview_reports_is_what_is_written(study, data_manager):
+    """Enrolled on day 3, four sessions done: the report says four and four are written."""
+    report = exchange.import_cohort(
+        study=study,
+        data=cohort_file(enrolled_on="2026-06-04", sessions_completed="4"),
+        user=data_manager,
+        dry_run=True,
+    )
+    assert report.ok and report.sessions_done == 4
+    exchange.import_cohort(
+        study=study,
+        data=cohort_file(enrolled_on="2026-06-04", sessions_completed="4"),
+        user=data_manager,
+    )
+    assert MassageSession.objects.filter(status="done").count() == 4
+
+
+def test_the_importer_and_the_model_word_a_rule_the_same(study, data_manager, make_respondent):
+    """The same values refused on both paths with the same message."""
+    respondent = make_respondent("M01")
+    sheet = Observation(
+        respondent=respondent,
+        phase="pre",
+        observed_on=datetime.date(2026, 5, 20),
+        feed_count=5,
+    )
+    with pytest.raises(ValidationError) as caught:
+        sheet.full_clean()
+    [model_message] = caught.value.message_dict["observed_on"]
+    errors = import_errors(study, data_manager, pre_observed_on="2026-05-20")
+    assert ("pre_observed_on", model_message) in errors
+
+
+def test_a_withdrawal_dated_ahead_is_refused_by_the_service(make_respondent, midwife_a):
+    respondent = make_respondent()
+    with pytest.raises(ValidationError) as caught:
+        services.withdraw_respondent(
+            respondent=respondent,
+            user=midwife_a,
+            reason="Pindah kota",
+            on=timezone.localdate() + datetime.timedelta(days=30),
+        )
+    assert "The withdrawal date cannot be in the future." in caught.value.messages
+    assert Respondent.objects.get(pk=respondent.pk).status == "enrolled"
