@@ -38,12 +38,14 @@ class WithdrawForm(forms.Form):
         kwargs.setdefault("initial", {"withdrawn_on": timezone.localdate()})
         super().__init__(*args, **kwargs)
         self.respondent = respondent
-        self.fields["withdrawn_on"] = model_field(
-            Respondent, "withdrawn_on", widget=DATE_INPUT, required=True
-        )
+        # Both are required by the model's rule (a withdrawal needs a date and a reason), which
+        # the service applies and reports beside these fields; the browser is told as well.
+        self.fields["withdrawn_on"] = model_field(Respondent, "withdrawn_on", widget=DATE_INPUT)
         self.fields["withdrawal_reason"] = model_field(
-            Respondent, "withdrawal_reason", max_length=2000, required=True
+            Respondent, "withdrawal_reason", max_length=2000
         )
+        for field in self.fields.values():
+            field.widget.attrs["required"] = True
         self.fields["withdrawal_reason"].widget.attrs["rows"] = 3
         self.helper = FormHelper()
         self.helper.attrs = {"novalidate": ""}
@@ -299,15 +301,21 @@ class SessionForm(LancarForm):
     def clean(self):
         data = super().clean()
         day, time = data.get("started_on"), data.get("started_time")
-        if data.get("status") == MassageSession.Status.DONE:
-            if not day and "started_on" not in self.errors:
-                self.add_error("started_on", _("Enter the date of the session."))
-            if not time and "started_time" not in self.errors:
-                self.add_error("started_time", _("Enter when the session started."))
+        # Without both, started_at is None and the model's rule (a session done needs its
+        # start) reports it: the rule is stated there once.
         data["started_at"] = (
             timezone.make_aware(datetime.datetime.combine(day, time)) if day and time else None
         )
         return data
+
+    def started_at_field(self) -> str:
+        """The input that a model error about ``started_at`` belongs beside."""
+        data = getattr(self, "cleaned_data", {})
+        return (
+            "started_time"
+            if data.get("started_on") and not data.get("started_time")
+            else "started_on"
+        )
 
     def session_values(self) -> dict:
         data = self.cleaned_data

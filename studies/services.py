@@ -75,6 +75,9 @@ def require_current(instance, expected_version) -> None:
 
 
 def _save(instance, *, user, reason: str = "") -> None:
+    """The one way a record is written: the withdrawn-mother rule, the version bump, every
+    model rule (``full_clean``), the history's user and reason, one transaction."""
+    _require_active(instance)
     if instance.pk and hasattr(instance, "version"):
         instance.version += 1
     instance.full_clean()
@@ -143,10 +146,21 @@ def enrol_respondent(
     return respondent
 
 
-def _require_active(respondent: Respondent) -> None:
-    if respondent.status == Respondent.Status.WITHDRAWN:
+def _require_active(instance) -> None:
+    """A withdrawn mother is read-only: nothing more is recorded or corrected for her, on any
+    path that writes through the services (her withdrawal is her record's last write). Read
+    from the database, so a withdrawal saved meanwhile by someone else counts."""
+    if isinstance(instance, Respondent):
+        respondent_id = instance.pk
+    else:
+        respondent_id = getattr(instance, "respondent_id", None)
+    if (
+        respondent_id is not None
+        and Respondent.objects.filter(pk=respondent_id, status=Respondent.Status.WITHDRAWN).exists()
+    ):
         raise ValidationError(
-            _("This mother has been withdrawn; nothing more can be recorded for her.")
+            _("This mother has been withdrawn; nothing more can be recorded for her."),
+            code="withdrawn",
         )
 
 
@@ -164,7 +178,6 @@ def _signed_in(user):
 def record_observation(*, respondent: Respondent, phase: str, user, **fields) -> Observation:
     """Save a new observation sheet for one phase (pre or post) of a mother. The post sheet
     ends her follow-up: an enrolled mother becomes completed."""
-    _require_active(respondent)
     fields.setdefault("observed_by", _signed_in(user))
     sheet = Observation(respondent=respondent, phase=phase, **fields)
     _save(sheet, user=user)
@@ -193,7 +206,6 @@ def save_observation(
             raise ValidationError(_("This sheet no longer exists; reload the page."))
         return record_observation(respondent=respondent, phase=phase, user=user, **fields)
     require_current(existing, expected_version)
-    _require_active(respondent)
     return change_record(instance=existing, user=user, reason=reason, **fields)
 
 
@@ -213,7 +225,7 @@ def record_session(
     recorded is corrected the same way, with a reason for the change."""
     session = MassageSession.objects.select_for_update().get(pk=session.pk)
     require_current(session, expected_version)
-    _require_active(session.respondent)
+    _require_active(session)
     if status == MassageSession.Status.PLANNED:
         raise ValidationError({"status": _("Choose done, missed or refused.")})
     correcting = session.status != MassageSession.Status.PLANNED
@@ -271,19 +283,27 @@ def change_record(*, instance, user, reason: str, **changes):
     return instance
 
 
+TODAY = object()  # ``withdraw_respondent(on=...)``'s default: the clinic's date today
+
+
 @transaction.atomic
 def withdraw_respondent(
-    *, respondent: Respondent, user, reason: str, on: datetime.date | None = None
+    *, respondent: Respondent, user, reason: str, on: datetime.date | None = TODAY
 ) -> Respondent:
-    """Withdraw a mother. Nothing is deleted; her records stay, with the reason, in the history."""
+    """Withdraw a mother on ``on`` (default: today). Nothing is deleted; her records stay, with
+    the reason, in the history. The withdrawal needs a date and a reason, not before her
+    enrolment and not in the future: the model's rules (studies/rules.py) say so for every
+    path, so ``on=None`` or a blank reason is refused with the field named."""
     if respondent.status == Respondent.Status.WITHDRAWN:
         raise ValidationError(_("This mother has already been withdrawn."))
-    if not reason.strip():
-        raise ValidationError({"withdrawal_reason": _("Give the reason for the withdrawal.")})
     respondent.status = Respondent.Status.WITHDRAWN
-    respondent.withdrawn_on = on or timezone.localdate()
-    respondent.withdrawal_reason = reason.strip()
-    _save(respondent, user=user, reason=reason.strip())
+    respondent.withdrawn_on = timezone.localdate() if on is TODAY else on
+    respondent.withdrawal_reason = (reason or "").strip()
+    try:
+        _save(respondent, user=user, reason=respondent.withdrawal_reason)
+    except ValidationError:
+        respondent.refresh_from_db()
+        raise
     return respondent
 
 

@@ -233,7 +233,7 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
             session.refresh_from_db()
             form.refresh_version(session.version)
         except ValidationError as error:
-            add_model_errors(form, error, aliases={"started_at": "started_on"})
+            add_model_errors(form, error, aliases={"started_at": form.started_at_field()})
         else:
             messages.success(request, _("Session saved: %(session)s.") % {"session": session})
             return redirect(_safe_next(request) or _to_respondent(study, respondent).url)

@@ -130,9 +130,7 @@ def test_each_cross_record_rule_holds_for_the_importer(study, data_manager, cell
     assert Respondent.objects.count() == 0
 
 
-def test_a_sheet_dated_by_the_protocol_in_the_future_is_refused_and_says_why(
-    study, data_manager
-):
+def test_a_sheet_dated_by_the_protocol_in_the_future_is_refused_and_says_why(study, data_manager):
     """A mother enrolled yesterday: her post-test sheet would be dated three days ahead."""
     today = timezone.localdate()
     errors = import_errors(
@@ -207,4 +205,98 @@ def test_a_withdrawal_dated_ahead_is_refused_by_the_service(make_respondent, mid
             on=timezone.localdate() + datetime.timedelta(days=30),
         )
     assert "The withdrawal date cannot be in the future." in caught.value.messages
+    assert Respondent.objects.get(pk=respondent.pk).status == "enrolled"
+
+
+# --- each rule stated once, enforced on every path ---------------------------------------------
+
+
+@pytest.fixture
+def withdrawn(make_respondent, midwife_a):
+    respondent = make_respondent("W01")
+    services.save_observation(
+        respondent=respondent,
+        phase="pre",
+        user=midwife_a,
+        observed_on=respondent.enrolled_on,
+        feed_count=5,
+        urination_count=4,
+    )
+    return services.withdraw_respondent(respondent=respondent, user=midwife_a, reason="Pindah")
+
+
+def history_size() -> int:
+    return sum(model.history.count() for model in (Respondent, MassageSession, Observation))
+
+
+def test_a_withdrawn_mother_is_read_only_for_every_service(withdrawn, midwife_a, data_manager):
+    sheet = withdrawn.observations.get()
+    session = withdrawn.sessions.first()
+    before = history_size()
+    attempts = {
+        "correct her details": lambda: services.update_respondent(
+            respondent=withdrawn, user=data_manager, reason="Umur", age_years=30
+        ),
+        "record a sheet": lambda: services.save_observation(
+            respondent=withdrawn,
+            phase="post",
+            user=midwife_a,
+            observed_on=withdrawn.enrolled_on,
+            feed_count=9,
+        ),
+        "correct a sheet": lambda: services.change_record(
+            instance=sheet, user=data_manager, reason="Salah hitung", feed_count=6
+        ),
+        "record a session": lambda: services.record_session(
+            session=session,
+            user=midwife_a,
+            status="missed",
+            started_at=None,
+            duration_minutes=None,
+            notes="Ibu pulang",
+        ),
+        "move a session": lambda: services.change_record(
+            instance=session, user=data_manager, reason="Geser", notes="x"
+        ),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(ValidationError) as caught:
+            attempt()
+        assert "This mother has been withdrawn" in " ".join(caught.value.messages), name
+    assert history_size() == before
+    assert Respondent.objects.get(pk=withdrawn.pk).age_years == 27
+
+
+def test_a_withdrawn_mothers_pages_write_nothing(client, withdrawn, data_manager):
+    client.force_login(data_manager)
+    before = history_size()
+    base = f"/studies/PIJAT/respondents/{withdrawn.code}"
+    response = client.post(
+        f"{base}/sheets/post/",
+        {"observed_on": "2026-06-06", "feed_count": "9", "urination_count": "8", "version": ""},
+    )
+    assert response.status_code == 200
+    assert "This mother has been withdrawn" in response.content.decode()
+    response = client.post(
+        f"{base}/sessions/2/morning/",
+        {"status": "missed", "notes": "Ibu pulang", "version": "1"},
+    )
+    assert response.status_code == 200
+    assert "This mother has been withdrawn" in response.content.decode()
+    assert history_size() == before
+
+
+def test_a_withdrawal_needs_a_date_and_a_reason_on_the_form(client, make_respondent, midwife_a):
+    respondent = make_respondent()
+    client.force_login(midwife_a)
+    url = f"/studies/PIJAT/respondents/{respondent.code}/withdraw/"
+    response = client.post(url, {"withdrawn_on": "", "withdrawal_reason": "  "})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Enter the date of the withdrawal." in page
+    assert "Give the reason for the withdrawal." in page
+    assert Respondent.objects.get(pk=respondent.pk).status == "enrolled"
+    with pytest.raises(ValidationError) as caught:
+        services.withdraw_respondent(respondent=respondent, user=midwife_a, reason="x", on=None)
+    assert caught.value.message_dict == {"withdrawn_on": ["Enter the date of the withdrawal."]}
     assert Respondent.objects.get(pk=respondent.pk).status == "enrolled"
