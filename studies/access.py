@@ -20,6 +20,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Exists, OuterRef
+from django.db.models.functions import Lower
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
@@ -252,7 +253,11 @@ def get_visible_respondent(
             )
         )
     try:
-        return respondents.get(study__code=study_code, code=code)
+        # By the code as people read it (R01 is r01), through the unique index on the code's
+        # lower case.
+        return respondents.alias(code_lower=Lower("code")).get(
+            study__code=study_code, code_lower=code.lower()
+        )
     except Respondent.DoesNotExist:
         get_visible_study(user, study_code)  # "No such study" when that is what is wrong
         raise Http404(_("No such respondent.")) from None

@@ -894,14 +894,16 @@ def _parse_row(
 ) -> _Planned | None:
     code = row.required("respondent_code", row.text("respondent_code"))
     if code:
-        if code in seen:
+        # Codes compare as people read them: R01 and r01 are one mother (the database's unique
+        # constraint ignores case too).
+        if code.lower() in seen:
             row.error(
                 "respondent_code",
                 _("The code %(code)s is already on row %(row)s of this file.")
-                % {"code": code, "row": seen[code]},
+                % {"code": code, "row": seen[code.lower()]},
             )
         else:
-            seen[code] = row.number
+            seen[code.lower()] = row.number
     site_name = row.text("site")
     site = None
     if site_name:
@@ -1059,7 +1061,10 @@ def read_cohort(
     if problems:
         report.errors.append(RowError(1, "", " ".join(problems)))
         return report, []
-    existing = set(Respondent.objects.filter(study=study).values_list("code", flat=True))
+    existing = {
+        code.lower()
+        for code in Respondent.objects.filter(study=study).values_list("code", flat=True)
+    }
     taken = next(
         constraint
         for constraint in Respondent._meta.constraints
@@ -1078,7 +1083,7 @@ def read_cohort(
             row.values = dict(zip(header, cells, strict=False))
             report.rows += 1
             item = _parse_row(row, study, sites, seen)
-            if item and item.respondent.code in existing:
+            if item and item.respondent.code.lower() in existing:
                 row.error("respondent_code", taken)
             if item:
                 planned.append(item)

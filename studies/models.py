@@ -22,6 +22,7 @@ from django.core.validators import (
 )
 from django.db import models, router
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
@@ -174,6 +175,13 @@ class Site(models.Model):
         ordering = ["name"]
         verbose_name = _("site")
         verbose_name_plural = _("sites")
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                name="site_name_unique_ignoring_case",
+                violation_error_message=_("A site with this name already exists."),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -431,8 +439,12 @@ class Respondent(ConstraintFieldsMixin, models.Model):
         verbose_name_plural = _("respondents")
         permissions = [("view_identity", _("Can see names and phone numbers"))]
         constraints = [
+            # People read R01 and r01 as the same mother: the code is unique ignoring case (the
+            # forms and the importer strip surrounding spaces, and the code's format refuses
+            # inner ones).
             models.UniqueConstraint(
-                fields=["study", "code"],
+                "study",
+                Lower("code"),
                 name="respondent_code_unique_in_study",
                 violation_error_code="duplicate_code",
                 violation_error_message=_("This respondent code is already used in this study."),

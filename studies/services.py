@@ -110,7 +110,7 @@ def create_study(*, code: str, title: str, site_names: Iterable[str] = (), **pro
         name = name.strip()
         if not name:
             raise ValidationError({"sites": _("A site name cannot be empty.")})
-        site, _created = Site.objects.get_or_create(name=name)
+        site = Site.objects.filter(name__iexact=name).first() or Site.objects.create(name=name)
         sites.append(site)
     study.sites.set(sites)
     return study
@@ -316,8 +316,9 @@ def assign_role(
     if role not in Role.values:
         raise ValidationError(_("Unknown role %(role)s.") % {"role": role})
     names = [name.strip() for name in site_names if name.strip()]
-    sites = list(Site.objects.filter(name__in=names))
-    missing = sorted(set(names) - {site.name for site in sites})
+    by_name = {site.name.lower(): site for site in Site.objects.all()}  # names ignore case
+    sites = list({by_name[name.lower()] for name in names if name.lower() in by_name})
+    missing = sorted(name for name in names if name.lower() not in by_name)
     if missing:
         raise ValidationError(
             _("Unknown site(s): %(missing)s. Known sites: %(known)s.")
