@@ -32,6 +32,7 @@ from .models import (
     AuditEvent,
     MassageSession,
     Observation,
+    ProtocolDeviation,
     Respondent,
     RespondentIdentity,
     Slot,
@@ -443,6 +444,13 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         _Label(("respondent_id", "phase"), lambda row: f"{code_of(row)} · {row['phase']}"),
         sheet_fields,
     )
+    yield from _history_rows(
+        ProtocolDeviation,
+        "deviation",
+        ProtocolDeviation.history.filter(respondent_id__in=codes),
+        _Label(("respondent_id", "kind"), lambda row: f"{code_of(row)} · {row['kind']}"),
+        ["kind", "session_id", "expected", "actual", "reason", "resolved_at"],
+    )
     if identified:
         yield from _history_rows(
             RespondentIdentity,
@@ -605,6 +613,7 @@ def export_counts(study: Study) -> dict[str, int]:
         Respondent.history.filter(study_id=study.pk).count()
         + MassageSession.history.filter(respondent__study=study).count()
         + Observation.history.filter(respondent__study=study).count()
+        + ProtocolDeviation.history.filter(respondent__study=study).count()
     )
     return {
         "cohort": respondents.count(),
@@ -649,6 +658,9 @@ class ImportReport:
     delimiter: str = ","
     dry_run: bool = False
     codes: list[str] = field(default_factory=list)
+    # Rows outside the protocol (another enrolment day), recorded as protocol deviations with
+    # the import as their reason: listed in the preview, never taken in silently.
+    deviations: list[RowError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -772,6 +784,7 @@ class _Planned:
     identity: dict[str, str] | None
     sheets: list[dict[str, Any]]  # an Observation's field values
     sessions_completed: int
+    deviations: list[rules.Deviation] = field(default_factory=list)
 
 
 def _clean_field(record, name: str, *, model=None) -> None:
@@ -1022,7 +1035,15 @@ def _parse_row(
         )
     elif dates_valid:
         _check_row_against_rules(row, study, respondent, sheets, completed, dated_by_protocol)
-    return _Planned(respondent, identity, sheets, completed)
+    deviations = []
+    if dates_valid:
+        # The import dates its sessions done by the plan, so only the enrolment day can depart.
+        deviations = rules.protocol_deviations(
+            first_session_day=study.first_session_day,
+            delivery_date=respondent.delivery_date,
+            enrolled_on=respondent.enrolled_on,
+        )
+    return _Planned(respondent, identity, sheets, completed, deviations)
 
 
 def read_cohort(
@@ -1087,6 +1108,18 @@ def read_cohort(
                 row.error("respondent_code", taken)
             if item:
                 planned.append(item)
+                for deviation in item.deviations:
+                    report.deviations.append(
+                        RowError(
+                            number,
+                            "enrolled_on",
+                            ProtocolDeviation(
+                                kind=deviation.kind,
+                                expected=deviation.expected,
+                                actual=deviation.actual,
+                            ).description,
+                        )
+                    )
     except csv.Error as error:
         raise ImportFileError(
             _("The file is not valid CSV near row %(row)s: %(error)s")
@@ -1410,9 +1443,15 @@ def _write_cohort(
     progress: Callable[[int, int], None] | None,
 ) -> None:
     now = timezone.now()
-    mothers, identities, sessions, sheets = (
+    mothers, identities, sessions, sheets, deviations = (
         _Recorded(model, now=now, user=user, reason=reason)
-        for model in (Respondent, RespondentIdentity, MassageSession, Observation)
+        for model in (
+            Respondent,
+            RespondentIdentity,
+            MassageSession,
+            Observation,
+            ProtocolDeviation,
+        )
     )
     mother_values = operator.attrgetter(*mothers.table.columns)
     session_plans: dict[datetime.date, list[tuple[datetime.date, list, list]]] = {}
@@ -1422,7 +1461,7 @@ def _write_cohort(
         pks = mothers.insert(
             [list(mother_values(item.respondent)) for item in chunk], key=("code",)
         )
-        identity_rows, session_rows, sheet_rows = [], [], []
+        identity_rows, session_rows, sheet_rows, deviation_rows = [], [], [], []
         for item, pk in zip(chunk, pks, strict=True):
             respondent = item.respondent
             respondent.pk = pk
@@ -1445,6 +1484,18 @@ def _write_cohort(
                     row = planned_row.copy()
                 row[mother_at] = pk
                 session_rows.append(row)
+            for deviation in item.deviations:
+                row = deviations.table.new_row()
+                for name, value in {
+                    "respondent_id": pk,
+                    "kind": deviation.kind,
+                    "expected": deviation.expected,
+                    "actual": deviation.actual,
+                    "reason": reason,
+                    "recorded_by_id": user.pk if user is not None else None,
+                }.items():
+                    row[deviations.table.index[name]] = value
+                deviation_rows.append(row)
             for sheet in item.sheets:
                 row = sheets.table.new_row()
                 for name, value in sheet.items():
@@ -1456,6 +1507,7 @@ def _write_cohort(
             session_rows, key=("respondent_id", "postpartum_day", "slot"), finished=True
         )
         sheets.insert(sheet_rows, key=("respondent_id", "phase"))
+        deviations.insert(deviation_rows, key=("respondent_id", "kind"))
         if progress:
             progress(start + len(chunk), len(planned))
 

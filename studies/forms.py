@@ -26,7 +26,37 @@ def add_model_errors(
         return
     for field, errors in error.error_dict.items():
         field = (aliases or {}).get(field, field)
+        if field == DEVIATION_FIELD and hasattr(form, "ask_deviation_reason"):
+            form.ask_deviation_reason()
         form.add_error(field if field in form.fields else None, errors)
+
+
+DEVIATION_FIELD = "deviation_reason"
+
+
+class DeviationMixin:
+    """A form whose save may move the mother outside the protocol. The service refuses such a
+    save without a reason; the form then asks for one (keeping what was typed), and the next
+    save records the protocol deviation with it."""
+
+    def add_deviation_field_if_sent(self) -> None:
+        if DEVIATION_FIELD in self.data:
+            self.ask_deviation_reason()
+
+    def ask_deviation_reason(self) -> None:
+        self.fields[DEVIATION_FIELD] = forms.CharField(
+            label=_("Reason for the protocol deviation"),
+            help_text=_(
+                "Recorded as a protocol deviation on her page; the list's per-protocol "
+                "filter then leaves her out."
+            ),
+            max_length=2000,
+            required=False,
+            widget=forms.Textarea(attrs={"rows": 2}),
+        )
+
+    def deviation_reason(self) -> str:
+        return (getattr(self, "cleaned_data", {}).get(DEVIATION_FIELD) or "").strip()
 
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
@@ -134,7 +164,7 @@ RESPONDENT_FIELDS = (
 )
 
 
-class RespondentForm(LancarForm):
+class RespondentForm(DeviationMixin, LancarForm):
     """Enrolment (with the eligibility checklist) or, given ``respondent``, a correction of the
     enrolment details (with a reason)."""
 
@@ -193,6 +223,7 @@ class RespondentForm(LancarForm):
             self._add_checklist()
         else:
             self.fields["reason"] = reason_field()
+            self.add_deviation_field_if_sent()
 
     def _add_checklist(self) -> None:
         required = _("This criterion must be met to enrol the mother.")
@@ -239,7 +270,7 @@ class RespondentForm(LancarForm):
         return {name: self.cleaned_data[name] for name in IDENTITY_FIELDS}
 
 
-class SessionForm(LancarForm):
+class SessionForm(DeviationMixin, LancarForm):
     """What happened to one massage session. The date and time are entered in the clinic's time
     zone (Asia/Jakarta)."""
 
@@ -297,6 +328,7 @@ class SessionForm(LancarForm):
         )
         if self.correcting:
             self.fields["reason"] = reason_field()
+        self.add_deviation_field_if_sent()
 
     def clean(self):
         data = super().clean()
@@ -326,6 +358,7 @@ class SessionForm(LancarForm):
             "notes": data.get("notes", ""),
             "reason": data.get("reason", ""),
             "expected_version": self.expected_version(),
+            "deviation_reason": self.deviation_reason(),
         }
 
 

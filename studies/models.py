@@ -23,7 +23,7 @@ from django.core.validators import (
 from django.db import models, router
 from django.db.models import Q
 from django.db.models.functions import Lower
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -812,6 +812,92 @@ class Observation(ConstraintFieldsMixin, models.Model):
         )
         if errors:
             raise ValidationError(errors)
+
+
+class ProtocolDeviation(models.Model):
+    """A departure from the study's protocol, recorded with the reason it was kept.
+
+    The services compute a mother's deviations from her records after every write
+    (``studies.rules.protocol_deviations``) and refuse a write that would add one without a
+    reason; so nothing moves a mother outside the protocol silently. A deviation that a later
+    correction undoes is marked resolved, never deleted. A mother with an unresolved deviation
+    is not per protocol (the respondent list filters on it)."""
+
+    class Kind(models.TextChoices):
+        ENROLMENT_DAY = "enrolment_day", _("Enrolled on another postpartum day")
+        SESSION_EARLY = "session_early", _("Session done before its planned day")
+
+    respondent = models.ForeignKey(
+        Respondent,
+        on_delete=models.PROTECT,
+        related_name="deviations",
+        verbose_name=_("respondent"),
+    )
+    kind = models.CharField(_("deviation"), max_length=30, choices=Kind.choices)
+    session = models.ForeignKey(
+        MassageSession,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deviations",
+        verbose_name=_("massage session"),
+    )
+    expected = models.CharField(
+        _("protocol"), max_length=30, help_text=_("What the protocol asks (a day or a date).")
+    )
+    actual = models.CharField(_("recorded"), max_length=30, help_text=_("What was recorded."))
+    reason = models.TextField(_("reason"), validators=[MaxLengthValidator(TEXT_LIMIT)])
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    recorded_at = models.DateTimeField(_("recorded"), auto_now_add=True)
+    resolved_at = models.DateTimeField(
+        _("resolved"),
+        null=True,
+        blank=True,
+        help_text=_("When a correction brought the mother back within the protocol."),
+    )
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["respondent", "recorded_at"]
+        verbose_name = _("protocol deviation")
+        verbose_name_plural = _("protocol deviations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["respondent", "kind"],
+                condition=Q(session__isnull=True),
+                name="deviation_once_per_respondent_and_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["session", "kind"],
+                condition=Q(session__isnull=False),
+                name="deviation_once_per_session_and_kind",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="deviation_has_a_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.respondent} · {self.get_kind_display()}"
+
+    @property
+    def description(self) -> str:
+        """What departed from the protocol, in the reader's language."""
+        if self.kind == self.Kind.ENROLMENT_DAY:
+            return _(
+                "Enrolled on postpartum day %(actual)s; the protocol enrols on day %(expected)s."
+            ) % {"actual": self.actual, "expected": self.expected}
+        return _("%(session)s done on %(actual)s, before its planned day (%(expected)s).") % {
+            "session": _("Day %(day)s, %(slot)s")
+            % {"day": self.session.postpartum_day, "slot": self.session.get_slot_display()},
+            "actual": formats.date_format(datetime.date.fromisoformat(self.actual)),
+            "expected": formats.date_format(datetime.date.fromisoformat(self.expected)),
+        }
 
 
 class AuditEvent(models.Model):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.utils import formats
@@ -242,6 +243,47 @@ def session_date(
             )
         }
     return {}
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """One departure from the protocol: its kind (``ProtocolDeviation.Kind``), the session it
+    concerns (None for the mother herself), what the protocol asks and what was recorded (a
+    postpartum day as a number, or a date as ``YYYY-MM-DD``)."""
+
+    kind: str
+    session_id: int | None
+    expected: str
+    actual: str
+
+
+ENROLMENT_DAY, SESSION_EARLY = "enrolment_day", "session_early"
+
+
+def protocol_deviations(
+    *,
+    first_session_day: int,
+    delivery_date: datetime.date | None,
+    enrolled_on: datetime.date | None,
+    sessions: Iterable[tuple[int | None, str, datetime.date | None, datetime.date]] = (),
+) -> list[Deviation]:
+    """Where a mother's records depart from her study's protocol: enrolled on another
+    postpartum day than the first massage day (DESIGN.md §1: enrolment and the first massage on
+    day 2), and each session done on a date before the day it was planned for. ``sessions`` are
+    ``(session id, status, date started, planned date)``."""
+    found = []
+    if delivery_date and enrolled_on:
+        day = (enrolled_on - delivery_date).days
+        if day != first_session_day:
+            found.append(Deviation(ENROLMENT_DAY, None, str(first_session_day), str(day)))
+    for session_id, status, started_on, planned_date in sessions:
+        if status == DONE and started_on is not None and started_on < planned_date:
+            found.append(
+                Deviation(
+                    SESSION_EARLY, session_id, planned_date.isoformat(), started_on.isoformat()
+                )
+            )
+    return found
 
 
 def merge(*results: Errors) -> Errors:

@@ -8,7 +8,15 @@ from dataclasses import dataclass
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
 
 from .cohort import session_count
-from .models import MassageSession, Observation, Respondent, RespondentIdentity, Slot, Study
+from .models import (
+    MassageSession,
+    Observation,
+    ProtocolDeviation,
+    Respondent,
+    RespondentIdentity,
+    Slot,
+    Study,
+)
 
 # Slots sort by time of day, not alphabetically.
 SLOT_ORDER = Case(
@@ -96,6 +104,12 @@ def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:
     return respondents.select_related("study", "site").annotate(
         sessions_done=session_count(status=MassageSession.Status.DONE),
         sessions_total=session_count(),
+        # Not per protocol: a deviation recorded and not resolved by a later correction.
+        has_deviation=Exists(
+            ProtocolDeviation.objects.filter(
+                respondent_id=OuterRef("pk"), resolved_at__isnull=True
+            )
+        ),
     )
 
 

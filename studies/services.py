@@ -14,8 +14,17 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from . import rules
 from .access import Role
-from .models import MassageSession, Observation, Respondent, RespondentIdentity, Site, Study
+from .models import (
+    MassageSession,
+    Observation,
+    ProtocolDeviation,
+    Respondent,
+    RespondentIdentity,
+    Site,
+    Study,
+)
 
 # ``expected_version`` default: the caller does not check for concurrent edits (commands, the
 # demo loader); forms always pass the version they were opened on (None: there was no record).
@@ -133,9 +142,17 @@ def plan_sessions(*, respondent: Respondent, user) -> list[MassageSession]:
 
 @transaction.atomic
 def enrol_respondent(
-    *, study: Study, site: Site, user, identity: dict | None = None, **fields
+    *,
+    study: Study,
+    site: Site,
+    user,
+    identity: dict | None = None,
+    deviation_reason: str = "",
+    **fields,
 ) -> Respondent:
-    """Enrol a mother, keep her identifying details apart, and plan her sessions."""
+    """Enrol a mother, keep her identifying details apart, and plan her sessions. Enrolment on
+    another postpartum day than the protocol's is refused unless ``deviation_reason`` records
+    it as a protocol deviation."""
     if fields.get("consent_date") and "consent_taken_by" not in fields:
         fields["consent_taken_by"] = _signed_in(user)
     respondent = Respondent(study=study, site=site, **fields)
@@ -143,6 +160,7 @@ def enrol_respondent(
     if identity and any(str(value).strip() for value in identity.values()):
         _save(RespondentIdentity(respondent=respondent, **identity), user=user)
     plan_sessions(respondent=respondent, user=user)
+    sync_deviations(respondent=respondent, user=user, reason=deviation_reason)
     return respondent
 
 
@@ -206,7 +224,7 @@ def save_observation(
             raise ValidationError(_("This sheet no longer exists; reload the page."))
         return record_observation(respondent=respondent, phase=phase, user=user, **fields)
     require_current(existing, expected_version)
-    return change_record(instance=existing, user=user, reason=reason, **fields)
+    return _change(instance=existing, user=user, reason=reason, **fields)
 
 
 @transaction.atomic
@@ -220,9 +238,13 @@ def record_session(
     notes: str = "",
     reason: str = "",
     expected_version=ANY_VERSION,
+    deviation_reason: str = "",
 ) -> MassageSession:
     """Record what happened to a planned session: done, missed or refused. A session already
-    recorded is corrected the same way, with a reason for the change."""
+    recorded is corrected the same way, with a reason for the change; a correction changes only
+    what it changes (the midwife who did a massage stays its performer). A session done before
+    its planned day is refused unless ``deviation_reason`` records it as a protocol
+    deviation."""
     session = MassageSession.objects.select_for_update().get(pk=session.pk)
     require_current(session, expected_version)
     _require_active(session)
@@ -235,9 +257,10 @@ def record_session(
     session.started_at = started_at
     session.duration_minutes = duration_minutes if status == MassageSession.Status.DONE else None
     session.notes = notes.strip()
-    if status == MassageSession.Status.DONE:
+    if status == MassageSession.Status.DONE and session.performed_by_id is None:
         session.performed_by = _signed_in(user)
     _save(session, user=user, reason=reason if correcting else "")
+    sync_deviations(respondent=session.respondent, user=user, reason=deviation_reason)
     return session
 
 
@@ -249,15 +272,18 @@ def update_respondent(
     reason: str,
     identity: dict | None = None,
     expected_version=ANY_VERSION,
+    deviation_reason: str = "",
     **fields,
 ) -> Respondent:
     """Correct a mother's enrolment details (with a reason). Sessions still planned move with a
-    corrected delivery date; sessions already recorded keep their dates."""
+    corrected delivery date; sessions already recorded keep their dates. A correction that
+    moves her outside the protocol (another enrolment day, a session now before its planned
+    day) is refused unless ``deviation_reason`` records the protocol deviation."""
     reason = _require_reason(reason)
     current = Respondent.objects.select_for_update().get(pk=respondent.pk)
     require_current(current, expected_version)
     respondent.version = current.version
-    change_record(instance=respondent, user=user, reason=reason, **fields)
+    _change(instance=respondent, user=user, reason=reason, **fields)
     if identity is not None:
         current = RespondentIdentity.objects.filter(respondent=respondent).first()
         if current is None and any(str(value).strip() for value in identity.values()):
@@ -265,22 +291,111 @@ def update_respondent(
         elif current is not None and any(
             getattr(current, name) != value for name, value in identity.items()
         ):
-            change_record(instance=current, user=user, reason=reason, **identity)
+            _change(instance=current, user=user, reason=reason, **identity)
     for session in respondent.sessions.filter(status=MassageSession.Status.PLANNED):
         planned_date = respondent.delivery_date + datetime.timedelta(days=session.postpartum_day)
         if session.planned_date != planned_date:
-            change_record(instance=session, user=user, reason=reason, planned_date=planned_date)
+            _change(instance=session, user=user, reason=reason, planned_date=planned_date)
+    sync_deviations(respondent=respondent, user=user, reason=deviation_reason)
     return respondent
 
 
 @transaction.atomic
-def change_record(*, instance, user, reason: str, **changes):
-    """Correct a saved record. The reason goes into the history beside the old and new values."""
+def change_record(*, instance, user, reason: str, deviation_reason: str = "", **changes):
+    """Correct a saved record. The reason goes into the history beside the old and new values.
+    A change that moves the mother outside the protocol needs ``deviation_reason``."""
+    _change(instance=instance, user=user, reason=reason, **changes)
+    respondent = instance if isinstance(instance, Respondent) else instance.respondent
+    sync_deviations(respondent=respondent, user=user, reason=deviation_reason)
+    return instance
+
+
+def _change(*, instance, user, reason: str, **changes):
     reason = _require_reason(reason)
     for name, value in changes.items():
         setattr(instance, name, value)
     _save(instance, user=user, reason=reason)
     return instance
+
+
+class DeviationReasonRequired(ValidationError):
+    """The write would move the mother outside the protocol, and no reason was given to record
+    it as a protocol deviation; nothing was saved (the service's transaction rolls back)."""
+
+
+def sync_deviations(*, respondent: Respondent, user, reason: str = "") -> list[ProtocolDeviation]:
+    """Bring the mother's recorded protocol deviations in line with her records, after a write
+    and inside its transaction: a new deviation (studies/rules.py) is recorded with ``reason``,
+    or refused with :class:`DeviationReasonRequired` when there is none; one that no longer
+    applies is marked resolved (kept, with its history). Returns the deviations recorded now."""
+    respondent = Respondent.objects.select_related("study").get(pk=respondent.pk)
+    sessions = [
+        (pk, status, timezone.localdate(started_at) if started_at else None, planned_date)
+        for pk, status, started_at, planned_date in respondent.sessions.values_list(
+            "pk", "status", "started_at", "planned_date"
+        )
+    ]
+    current = {
+        (found.kind, found.session_id): found
+        for found in rules.protocol_deviations(
+            first_session_day=respondent.study.first_session_day,
+            delivery_date=respondent.delivery_date,
+            enrolled_on=respondent.enrolled_on,
+            sessions=sessions,
+        )
+    }
+    recorded = {
+        (deviation.kind, deviation.session_id): deviation
+        for deviation in ProtocolDeviation.objects.select_for_update(of=("self",))
+        .select_related("session")
+        .filter(respondent=respondent)
+    }
+    new = [
+        found
+        for key, found in current.items()
+        if key not in recorded
+        or recorded[key].resolved_at is not None
+        or (recorded[key].expected, recorded[key].actual) != (found.expected, found.actual)
+    ]
+    reason = (reason or "").strip()
+    if new and not reason:
+        described = " ".join(
+            ProtocolDeviation(
+                respondent=respondent,
+                kind=found.kind,
+                session=MassageSession.objects.filter(pk=found.session_id).first(),
+                expected=found.expected,
+                actual=found.actual,
+            ).description
+            for found in new
+        )
+        raise DeviationReasonRequired(
+            {
+                "deviation_reason": ValidationError(
+                    _(
+                        "This moves the mother outside the protocol: %(deviations)s Correct the "
+                        "entry, or give the reason to record it as a protocol deviation."
+                    ),
+                    code="protocol_deviation",
+                    params={"deviations": described},
+                )
+            }
+        )
+    saved = []
+    for found in new:
+        deviation = recorded.get((found.kind, found.session_id)) or ProtocolDeviation(
+            respondent=respondent, kind=found.kind, session_id=found.session_id
+        )
+        deviation.expected, deviation.actual = found.expected, found.actual
+        deviation.reason, deviation.resolved_at = reason, None
+        deviation.recorded_by = _signed_in(user)
+        _save(deviation, user=user, reason=reason)
+        saved.append(deviation)
+    for key, deviation in recorded.items():
+        if key not in current and deviation.resolved_at is None:
+            deviation.resolved_at = timezone.now()
+            _save(deviation, user=user, reason=_("Back within the protocol."))
+    return saved
 
 
 TODAY = object()  # ``withdraw_respondent(on=...)``'s default: the clinic's date today

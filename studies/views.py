@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import exchange, selectors, services
@@ -73,6 +74,12 @@ def home(request):
     return render(request, "studies/study_overview.html", {"studies": studies})
 
 
+PROTOCOL_FILTERS = {
+    "per_protocol": gettext_lazy("Per protocol"),
+    "deviation": gettext_lazy("With a protocol deviation"),
+}
+
+
 @role_required(*ALL_ROLES)
 @require_safe
 def respondent_list(request, study_code: str):
@@ -88,6 +95,9 @@ def respondent_list(request, study_code: str):
         respondents = respondents.filter(site_id=int(site))
     if status in Respondent.Status.values:
         respondents = respondents.filter(status=status)
+    protocol = request.GET.get("protocol", "")
+    if protocol in PROTOCOL_FILTERS:
+        respondents = respondents.filter(**{"has_deviation": protocol == "deviation"})
     page = Paginator(respondents.order_by("code"), 50).get_page(request.GET.get("page"))
     filters = request.GET.copy()
     filters.pop("page", None)
@@ -102,6 +112,8 @@ def respondent_list(request, study_code: str):
             "site": site,
             "status": status,
             "statuses": Respondent.Status.choices,
+            "protocol": protocol,
+            "protocol_filters": PROTOCOL_FILTERS.items(),
             "filters": filters.urlencode(),
             "can_enrol": can_write(request.user) and sites.exists(),
         },
@@ -189,6 +201,7 @@ def respondent_edit(request, study_code: str, respondent_code: str):
                 reason=form.cleaned_data["reason"],
                 identity=form.identity_values(),
                 expected_version=form.expected_version(),
+                deviation_reason=form.deviation_reason(),
                 **form.respondent_values(),
             )
         except services.StaleRecordError as error:
@@ -327,6 +340,11 @@ def respondent_detail(request, study_code: str, respondent_code: str):
         "post_sheet": sheets.get(Observation.Phase.POST),
         "sessions_done": sum(session.status == MassageSession.Status.DONE for session in sessions),
         "history": selectors.respondent_history(respondent, include_identity=show_identity),
+        "deviations": list(
+            respondent.deviations.select_related("session", "recorded_by").order_by(
+                "recorded_at", "pk"
+            )
+        ),
         "can_write": can_write(request.user, respondent),
     }
     return render(request, "studies/respondent_detail.html", context)

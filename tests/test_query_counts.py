@@ -28,8 +28,8 @@ PAGES = {
     # study, count, whether she may enrol, sites, one page of mothers with their progress
     "respondent_list": REQUEST + 5,
     # the mother with her study, site, identity and whether the midwife works there; sessions,
-    # sheets, four histories
-    "respondent_page": REQUEST + 7,
+    # sheets, four histories, her protocol deviations
+    "respondent_page": REQUEST + 8,
     # study, sites (for the filters), the cohort in one query
     "results_json": REQUEST + 3,
     # study, sites, the cohort
@@ -39,8 +39,8 @@ EXPORTS = {
     "cohort": REQUEST + 2,
     "observations": REQUEST + 2,
     "sessions": REQUEST + 2,
-    # codes, then the history of mothers, sessions and sheets, and the study's events
-    "audit": REQUEST + 6,
+    # codes, then the history of mothers, sessions, sheets and deviations, and the study's events
+    "audit": REQUEST + 7,
 }
 
 

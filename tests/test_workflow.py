@@ -630,7 +630,16 @@ def test_correcting_the_delivery_date_moves_the_planned_sessions(client, mother,
     }
     response = client.post(url, data)
     assert errors_of(response, "reason") == ["This field is required."]
+    # Her enrolment is now on postpartum day 3: kept only as a protocol deviation with a reason.
     response = client.post(url, {**data, "reason": "Tanggal persalinan salah"})
+    assert response.status_code == 200
+    [refused] = errors_of(response, "deviation_reason")
+    assert refused.startswith("This moves the mother outside the protocol")
+    assert mother.history.count() == 1
+    response = client.post(
+        url,
+        {**data, "reason": "Tanggal persalinan salah", "deviation_reason": "Datang hari ke-3"},
+    )
     assert response.status_code == 302
     mother.refresh_from_db()
     assert (mother.delivery_date, mother.age_years, mother.parity) == (
