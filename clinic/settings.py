@@ -128,12 +128,21 @@ LOGOUT_REDIRECT_URL = "login"
 # studies.access.IdleTimeoutMiddleware renews a signed-in session once a minute of activity.
 SESSION_COOKIE_AGE = 30 * 60
 
-# Repeated failed logins lock the account (and, separately, the address they come from).
+# Repeated failed logins lock the username; the address they come from is locked only at a much
+# higher count, because a whole clinic shares one address (studies/login_protection.py).
 AXES_FAILURE_LIMIT = env.int("LANCAR_LOGIN_FAILURE_LIMIT", default=5)
+LANCAR_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LANCAR_LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "studies.login_protection.LancarAxesHandler"
+# A success clears that username's own failures (the handler never clears another account's).
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_CALLABLE = "studies.login_protection.attempted_username"
+# Reverse proxies in front of the app whose X-Forwarded-For entries are believed; 0 = none, the
+# connection's own address is used and the header (which anyone can send) is ignored.
+LANCAR_TRUSTED_PROXY_COUNT = env.int("LANCAR_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "studies.login_protection.client_ip"
 
 LANGUAGE_CODE = "id"
 LANGUAGES = [("id", _("Bahasa Indonesia")), ("en", _("English"))]
