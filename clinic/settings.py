@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -43,11 +44,15 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "simple_history",
     "axes",
+    "csp",
     "studies",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before whitenoise, so that static files carry the two policies as well.
+    "csp.middleware.CSPMiddleware",
+    "django_permissions_policy.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "studies.access.IdleTimeoutMiddleware",
@@ -55,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "studies.headers.NoStoreForSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -128,12 +134,21 @@ LOGOUT_REDIRECT_URL = "login"
 # studies.access.IdleTimeoutMiddleware renews a signed-in session once a minute of activity.
 SESSION_COOKIE_AGE = 30 * 60
 
-# Repeated failed logins lock the account (and, separately, the address they come from).
+# Repeated failed logins lock the username; the address they come from is locked only at a much
+# higher count, because a whole clinic shares one address (studies/login_protection.py).
 AXES_FAILURE_LIMIT = env.int("LANCAR_LOGIN_FAILURE_LIMIT", default=5)
+LANCAR_LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LANCAR_LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "studies.login_protection.LancarAxesHandler"
+# A success clears that username's own failures (the handler never clears another account's).
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_CALLABLE = "studies.login_protection.attempted_username"
+# Reverse proxies in front of the app whose X-Forwarded-For entries are believed; 0 = none, the
+# connection's own address is used and the header (which anyone can send) is ignored.
+LANCAR_TRUSTED_PROXY_COUNT = env.int("LANCAR_TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "studies.login_protection.client_ip"
 
 LANGUAGE_CODE = "id"
 LANGUAGES = [("id", _("Bahasa Indonesia")), ("en", _("English"))]
@@ -171,6 +186,40 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+
+# No inline script or style anywhere: scripts and stylesheets are files under static/, charts
+# are inline SVG drawn with presentation attributes (studies/charts.py). data: images are
+# Bootstrap's and the admin's small icons inside their stylesheets (and the empty favicon).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Powerful browser features Lancar never uses, switched off for the page and anything it embeds.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+        "fullscreen",
+    )
+}
 
 LOGGING = {
     "version": 1,

@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import logging
 
-from axes.helpers import get_client_ip_address
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from .login_protection import capped_username
+from .login_protection import client_ip as lockout_client_ip
+
 logger = logging.getLogger("lancar.auth")
 
 
 def client_ip(request: HttpRequest | None) -> str:
-    """The address the lockout counts against (axes' rule), or "-" outside a request."""
-    if request is None:
-        return "-"
-    return get_client_ip_address(request) or "-"
+    """The address the lockout counts against (the same function axes calls), or "-" outside a
+    request."""
+    return lockout_client_ip(request) or "-"
 
 
 # Usernames are typed by whoever is at the form: %r keeps a newline or a control character in
-# one from forging a second log line.
+# one from forging a second log line, and capped_username keeps a huge one from flooding the log.
 
 
 @receiver(user_logged_in, dispatch_uid="lancar.auth.logged_in")
@@ -37,7 +38,7 @@ def log_login(sender, request, user, **kwargs) -> None:
 @receiver(user_login_failed, dispatch_uid="lancar.auth.login_failed")
 def log_login_failure(sender, credentials, request=None, **kwargs) -> None:
     # Django has already masked the password in ``credentials``; only the username is logged.
-    username = credentials.get("username", "")
+    username = capped_username(credentials.get("username", ""))
     locked = " (account locked)" if getattr(request, "axes_locked_out", False) else ""
     logger.warning("login failed%s: username=%r ip=%s", locked, str(username), client_ip(request))
 

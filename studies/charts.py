@@ -34,6 +34,8 @@ RC = {
 }
 _SVG_ROOT = re.compile(r"<svg\b[^>]*>")
 _ID = re.compile(r'\bid="([^"]+)"')
+_STYLE_ELEMENT = re.compile(r"<style\b.*?</style>\s*", re.DOTALL)
+_STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
 
 
 @dataclass(frozen=True)
@@ -57,16 +59,26 @@ def _svg(figure: Figure, slug: str, title: str, description_id: str) -> SafeStri
         text = text.replace(f'id="{element_id}"', f'id="{slug}-{element_id}"')
         text = text.replace(f"#{element_id})", f"#{slug}-{element_id})")
         text = text.replace(f'"#{element_id}"', f'"#{slug}-{element_id}"')
+    # The page's Content-Security-Policy allows no inline style: matplotlib's style="" attributes
+    # become SVG presentation attributes (every property it writes is one), its <style> element's
+    # defaults move to the root, whence they are inherited, and the size comes from lancar.css.
+    text = _STYLE_ELEMENT.sub("", text)
+    text = _STYLE_ATTRIBUTE.sub(_presentation_attributes, text)
     root = _SVG_ROOT.search(text).group(0)
     tidy = re.sub(r'\s(width|height)="[^"]*"', "", root)
     tidy = tidy.replace(
         "<svg",
         f'<svg role="img" aria-label="{_escape(title)}" aria-describedby="{description_id}" '
-        'class="results-chart" style="width: 100%; max-width: 30rem; height: auto"',
+        'class="results-chart" stroke-linejoin="round" stroke-linecap="butt"',
         1,
     )
     # Safe: matplotlib escapes the text it writes, and the labels above are escaped too.
     return mark_safe(text.replace(root, tidy, 1))
+
+
+def _presentation_attributes(match: re.Match) -> str:
+    declarations = (part.split(":", 1) for part in match.group(1).split(";") if ":" in part)
+    return "".join(f' {name.strip()}="{value.strip()}"' for name, value in declarations)
 
 
 def _escape(text: str) -> str:

@@ -62,3 +62,16 @@ def test_database_url_selects_postgresql():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.postgresql", "lancar", "db.internal"]
+
+
+def test_every_environment_variable_is_documented():
+    """Each variable the settings read is listed in .env.example and the README's table."""
+    import re
+
+    base = Path(settings.BASE_DIR)
+    read = set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', (base / "clinic/settings.py").read_text()))
+    assert {"LANCAR_LOGIN_ADDRESS_FAILURE_LIMIT", "LANCAR_TRUSTED_PROXY_COUNT"} <= read
+    example = (base / ".env.example").read_text()
+    readme = (base / "README.md").read_text()
+    assert [name for name in sorted(read) if f"\n{name}=" not in example] == []
+    assert [name for name in sorted(read) if f"| `{name}` |" not in readme] == []
