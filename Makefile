@@ -15,10 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The task worker (imports run in the background) starts beside the server and is stopped
+# with it, however the server ends (Ctrl+C included).
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py clean_imports
 	@echo "Lancar is at http://127.0.0.1:$(PORT)/ (sign in with a demo user from demo-credentials.txt)"
+	@$(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 lint: install

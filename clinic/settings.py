@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "csp",
+    "django_tasks",
+    "django_tasks_db",
     "studies",
 ]
 
@@ -239,3 +241,10 @@ LOGGING = {
 # that any worker can finish the import.
 LANCAR_IMPORT_DIR = env.str("LANCAR_IMPORT_DIR", default="") or str(BASE_DIR / "var" / "imports")
 LANCAR_IMPORT_MAX_BYTES = env.int("LANCAR_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+# An uploaded file that was never confirmed is removed after this many hours.
+LANCAR_IMPORT_MAX_AGE_HOURS = env.int("LANCAR_IMPORT_MAX_AGE_HOURS", default=24)
+
+# Import previews and imports run as background tasks (studies/tasks.py), queued in the
+# database: no broker to run on a small clinic server. `manage.py db_worker` runs them
+# (`make run` starts it beside the server; README, Deployment).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

@@ -30,6 +30,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 PG_CUSTOM_HEADER = b"PGDMP"
+PRIVATE_FILE = 0o600
 
 
 class BackupError(Exception):
@@ -65,6 +66,10 @@ def backup(target: Path, *, using: str = DEFAULT_DB_ALIAS) -> None:
     if not target.parent.is_dir():
         raise BackupError(f"The folder {target.parent} does not exist.")
     partial = target.with_name(f".{target.name}.partial-{secrets.token_hex(4)}")
+    # A backup holds every name and phone number: it is created readable by its owner only,
+    # with the mode given to open() itself (no moment when it is readable by others). SQLite and
+    # pg_dump then write into this empty file, and the link below keeps its mode.
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     try:
         if engine(using) == "sqlite3":
             _sqlite_backup(Path(_settings(using)["NAME"]), partial)

@@ -15,6 +15,7 @@ import functools
 import io
 import itertools
 import operator
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -648,13 +649,34 @@ class RowError:
         return _("row %(row)s: %(message)s") % {"row": self.row, "message": self.message}
 
 
+# The errors a report keeps: a file of 100,000 bad rows is still counted to the end, but a person
+# reads the first few hundred problems, and keeping every one grew a worker by hundreds of MB.
+MAX_REPORTED_ERRORS = 200
+
+
+class _BoundedErrors(list):
+    """The report's error list: keeps the first ``MAX_REPORTED_ERRORS`` and counts the rest
+    (``total``). ``_Row.error`` appends to it as to any list."""
+
+    __slots__ = ("total",)
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.total = len(self)
+
+    def append(self, error: RowError) -> None:
+        self.total += 1
+        if len(self) < MAX_REPORTED_ERRORS:
+            super().append(error)
+
+
 @dataclass
 class ImportReport:
     rows: int = 0
     created: int = 0
     sheets: int = 0
     sessions_done: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=_BoundedErrors)
     delimiter: str = ","
     dry_run: bool = False
     codes: list[str] = field(default_factory=list)
@@ -665,6 +687,16 @@ class ImportReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def error_count(self) -> int:
+        """Every error found, including those past the ones kept in ``errors``."""
+        return getattr(self.errors, "total", len(self.errors))
+
+    @property
+    def more_errors(self) -> int:
+        """Errors found but not kept (“… and 12,345 more”)."""
+        return self.error_count - len(self.errors)
 
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
@@ -689,12 +721,20 @@ FIELD_COLUMNS = {
 }
 
 
+def file_too_large(limit: int) -> ImportFileError:
+    """The error for a file over ``limit`` bytes (raised before it is read, where possible)."""
+    return ImportFileError(
+        _("The file is larger than the limit of %(limit)s.") % {"limit": filesizeformat(limit)}
+    )
+
+
 def decode(data: bytes, *, limit: int = MAX_IMPORT_BYTES) -> str:
+    """The file's text, or :class:`ImportFileError` for a file too large, not text (a NUL
+    byte anywhere), not UTF-8 or empty."""
     if len(data) > limit:
-        raise ImportFileError(
-            _("The file is larger than the limit of %(limit)s.") % {"limit": filesizeformat(limit)}
-        )
-    if b"\x00" in data[:65536]:
+        raise file_too_large(limit)
+    # Anywhere in the file, not only its start: PostgreSQL refuses a NUL in a text column.
+    if b"\x00" in data:
         raise ImportFileError(_("This is not a text (CSV) file."))
     try:
         text = data.decode("utf-8-sig")
@@ -1046,14 +1086,24 @@ def _parse_row(
     return _Planned(respondent, identity, sheets, completed, deviations)
 
 
+READ_PROGRESS_EVERY = 1000  # rows read between two calls of ``read_progress``
+
+
 def read_cohort(
-    study: Study, data: bytes, *, limit: int = MAX_IMPORT_BYTES
+    study: Study,
+    data: bytes,
+    *,
+    limit: int = MAX_IMPORT_BYTES,
+    read_progress: Callable[[int], None] | None = None,
 ) -> tuple[ImportReport, list[_Planned]]:
     """Parse and validate the whole file; nothing is written. File-level problems raise
-    :class:`ImportFileError`; row problems are collected in the report."""
+    :class:`ImportFileError`; row problems are collected in the report (the first
+    ``MAX_REPORTED_ERRORS``, the rest counted). Once a row has failed the planned rows are no
+    longer kept (nothing will be written), so a bad file costs no more memory than a small one.
+    ``read_progress(rows)`` is called every ``READ_PROGRESS_EVERY`` rows."""
     text = decode(data, limit=limit)
-    first_line = text.splitlines()[0] if text.splitlines() else ""
-    delimiter = detect_delimiter(first_line)
+    # The first line without splitting the whole file into a list of lines.
+    delimiter = detect_delimiter(re.match(r"[^\r\n]*", text).group())
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         header = [name.strip().lower() for name in next(reader)]
@@ -1106,7 +1156,9 @@ def read_cohort(
             item = _parse_row(row, study, sites, seen)
             if item and item.respondent.code.lower() in existing:
                 row.error("respondent_code", taken)
-            if item:
+            if report.errors:
+                planned.clear()  # only written when the whole file is good
+            elif item:
                 planned.append(item)
                 for deviation in item.deviations:
                     report.deviations.append(
@@ -1120,6 +1172,8 @@ def read_cohort(
                             ).description,
                         )
                     )
+            if read_progress and report.rows % READ_PROGRESS_EVERY == 0:
+                read_progress(report.rows)
     except csv.Error as error:
         raise ImportFileError(
             _("The file is not valid CSV near row %(row)s: %(error)s")
@@ -1139,11 +1193,13 @@ def import_cohort(
     dry_run: bool = False,
     filename: str = "",
     progress: Callable[[int, int], None] | None = None,
+    read_progress: Callable[[int], None] | None = None,
     limit: int = MAX_IMPORT_BYTES,
 ) -> ImportReport:
     """Import the cohort CSV: every row or none, in one transaction. Returns the report; with
-    errors (or ``dry_run``) nothing is written."""
-    report, planned = read_cohort(study, data, limit=limit)
+    errors (or ``dry_run``) nothing is written. ``read_progress(rows)`` follows the reading,
+    ``progress(written, total)`` the writing (inside the transaction)."""
+    report, planned = read_cohort(study, data, limit=limit, read_progress=read_progress)
     report.dry_run = dry_run
     report.sheets = sum(len(item.sheets) for item in planned)
     report.sessions_done = sum(item.sessions_completed for item in planned)

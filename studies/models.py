@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import operator
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -929,3 +930,55 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ImportJob(models.Model):
+    """One uploaded cohort file on its way from the upload to the import. The task worker
+    (studies/tasks.py) checks and imports it; its page reads the state from here, so it survives
+    a reload, and only the data manager who uploaded it can see it."""
+
+    class State(models.TextChoices):
+        CHECKING = "checking", _("Checking the file")
+        READY = "ready", _("Checked, waiting for your confirmation")
+        IMPORTING = "importing", _("Importing")
+        DONE = "done", _("Imported")
+        FAILED = "failed", _("Not imported")
+        EXPIRED = "expired", _("Expired")
+
+    # Random and unguessable: the job's address is not a counter another user could walk.
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    study = models.ForeignKey(
+        Study, on_delete=models.CASCADE, related_name="import_jobs", verbose_name=_("study")
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    filename = models.CharField(_("file name"), max_length=255)
+    language = models.CharField(_("language"), max_length=10, default="id")
+    state = models.CharField(_("state"), max_length=20, choices=State.choices)
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    rows_to_write = models.PositiveIntegerField(_("mothers to save"), default=0)
+    rows_written = models.PositiveIntegerField(_("mothers saved"), default=0)
+    # The preview's figures and its first errors (exchange.MAX_REPORTED_ERRORS): rows, sheets,
+    # sessions_done, error_count, errors as [row, column, message].
+    report = models.JSONField(_("report"), default=dict, blank=True)
+    problem = models.TextField(_("problem"), blank=True)  # a file-level error, in words
+    created = models.PositiveIntegerField(_("mothers imported"), default=0)
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+
+    def __str__(self) -> str:
+        return f"{self.filename} · {self.get_state_display()}"
+
+    @property
+    def running(self) -> bool:
+        """The worker still has to finish it (the page refreshes itself meanwhile)."""
+        return self.state in (self.State.CHECKING, self.State.IMPORTING)

@@ -22,6 +22,12 @@ urlpatterns = [
     path("studies/<str:study_code>/export/cohort.sps", views.export_spss, name="export_spss"),
     path("studies/<str:study_code>/export/<str:kind>.csv", views.export_csv, name="export_csv"),
     path("studies/<str:study_code>/import/", views.import_upload, name="import_upload"),
+    path("studies/<str:study_code>/import/<uuid:job_id>/", views.import_job, name="import_job"),
+    path(
+        "studies/<str:study_code>/import/<uuid:job_id>/confirm/",
+        views.import_confirm,
+        name="import_confirm",
+    ),
     path(
         "studies/<str:study_code>/respondents/<str:respondent_code>/edit/",
         views.respondent_edit,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import secrets
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,13 +10,13 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import exchange, selectors, services
+from . import exchange, selectors, services, tasks
 from .access import (
     ALL_ROLES,
     WRITERS,
@@ -43,7 +41,15 @@ from .forms import (
     WithdrawForm,
     add_model_errors,
 )
-from .models import AuditEvent, MassageSession, Observation, Respondent, RespondentIdentity, Slot
+from .models import (
+    AuditEvent,
+    ImportJob,
+    MassageSession,
+    Observation,
+    Respondent,
+    RespondentIdentity,
+    Slot,
+)
 
 
 @role_required(*ALL_ROLES)
@@ -450,82 +456,76 @@ def export_spss(request, study_code: str):
     return response
 
 
-IMPORT_SESSION_KEY = "lancar_pending_import"
-
-
-def _pending_dir() -> Path:
-    directory = Path(settings.LANCAR_IMPORT_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
+# Seconds between two reloads of an import's page while the worker is on it.
+IMPORT_REFRESH_SECONDS = 2
 
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def import_upload(request, study_code: str):
-    """Upload → dry-run preview → confirm. The uploaded file waits on disk (not in one worker's
-    memory) under a random token kept in the admin's session."""
+    """Upload a cohort file: it waits on disk, private, while the task worker checks it; the
+    data manager is sent to the import's own page (studies/tasks.py)."""
     study = get_visible_study(request.user, study_code)
     form = ImportUploadForm(request.POST or None, request.FILES or None)
-    context = {"study": study, "form": form}
-    if request.method == "POST" and "confirm" in request.POST:
-        pending = request.session.get(IMPORT_SESSION_KEY) or {}
-        token = request.POST.get("token", "")
-        if pending.get("token") != token or pending.get("study") != study.code:
-            messages.error(request, _("This preview has expired; upload the file again."))
-            return redirect("studies:import_upload", study_code=study.code)
-        path = _pending_dir() / f"{token}.csv"
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            messages.error(request, _("This preview has expired; upload the file again."))
-            return redirect("studies:import_upload", study_code=study.code)
-        try:
-            report = exchange.import_cohort(
-                study=study,
-                data=data,
-                user=request.user,
-                filename=pending["name"],
-                limit=settings.LANCAR_IMPORT_MAX_BYTES,
-            )
-        except exchange.ImportFileError as error:
-            form.add_error(None, str(error))
-            return render(request, "studies/import.html", context)
-        if not report.ok:  # the study changed since the preview (a code taken meanwhile)
-            context["report"] = report
-            return render(request, "studies/import.html", context)
-        path.unlink(missing_ok=True)
-        del request.session[IMPORT_SESSION_KEY]
-        messages.success(
-            request,
-            _("%(count)s mothers imported with their sheets and planned sessions.")
-            % {"count": report.created},
-        )
-        return redirect("studies:respondent_list", study_code=study.code)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        limit = settings.LANCAR_IMPORT_MAX_BYTES
-        # An oversized upload is refused before it is read into memory.
-        data = upload.read(limit + 1)
         try:
-            report = exchange.import_cohort(
+            job = tasks.start_preview(
                 study=study,
-                data=data,
                 user=request.user,
-                dry_run=True,
-                filename=upload.name,
-                limit=limit,
+                upload=form.cleaned_data["file"],
+                language=translation.get_language() or settings.LANGUAGE_CODE,
             )
         except exchange.ImportFileError as error:
             form.add_error("file", str(error))
         else:
-            context["report"] = report
-            if report.ok:
-                token = secrets.token_urlsafe(24)
-                (_pending_dir() / f"{token}.csv").write_bytes(data)
-                request.session[IMPORT_SESSION_KEY] = {
-                    "token": token,
-                    "study": study.code,
-                    "name": upload.name,
-                }
-                context["token"] = token
-    return render(request, "studies/import.html", context)
+            return redirect("studies:import_job", study_code=study.code, job_id=job.pk)
+    return render(request, "studies/import.html", {"study": study, "form": form})
+
+
+def _own_import(request, study_code: str, job_id) -> tuple:
+    """The study and one of the signed-in data manager's own imports in it; anyone else's
+    import answers 404, as if it did not exist."""
+    study = get_visible_study(request.user, study_code)
+    job = get_object_or_404(ImportJob, pk=job_id, study=study, user=request.user)
+    return study, job
+
+
+@role_required(Role.ADMIN)
+@require_safe
+def import_job(request, study_code: str, job_id):
+    """An import's page: its progress while the worker is on it (the page reloads itself, no
+    script needed), then the preview with the confirmation, then the result."""
+    study, job = _own_import(request, study_code, job_id)
+    errors = [
+        {"row": row, "column": column, "message": message}
+        for row, column, message in job.report.get("errors", [])
+    ]
+    response = render(
+        request,
+        "studies/import_job.html",
+        {
+            "study": study,
+            "job": job,
+            "errors": errors,
+            "more_errors": job.report.get("error_count", 0) - len(errors),
+        },
+    )
+    if job.running:
+        # The HTTP form of <meta http-equiv="refresh">: the page follows the worker, no script.
+        response["Refresh"] = str(IMPORT_REFRESH_SECONDS)
+    return response
+
+
+@role_required(Role.ADMIN)
+@require_POST
+def import_confirm(request, study_code: str, job_id):
+    """Confirm a checked import. A second confirmation (a double tap, another tab) imports
+    nothing and says so."""
+    study, job = _own_import(request, study_code, job_id)
+    if not tasks.confirm(job):
+        job.refresh_from_db()
+        if job.state in (ImportJob.State.IMPORTING, ImportJob.State.DONE):
+            messages.warning(request, _("This file was already confirmed; it is imported once."))
+        else:
+            messages.error(request, _("This file cannot be imported now; see below why."))
+    return redirect("studies:import_job", study_code=study.code, job_id=job.pk)

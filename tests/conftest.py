@@ -22,6 +22,15 @@ def english():
         yield
 
 
+@pytest.fixture(autouse=True)
+def tasks_run_at_once(settings, tmp_path):
+    """Background tasks (studies/tasks.py) run inside the call that queues them, and uploads
+    wait in the test's own folder. tests/test_import_tasks.py runs the real database queue and
+    its worker too."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    settings.LANCAR_IMPORT_DIR = str(tmp_path / "imports")
+
+
 @pytest.fixture
 def client():
     return Client(headers={"accept-language": "en"})

@@ -37,10 +37,11 @@ from django.urls import (
     reverse,
 )
 from django.urls.resolvers import RoutePattern
+from django_tasks_db.models import DBTaskResult
 
 from studies import services
 from studies.access import Role, role_required
-from studies.models import MassageSession, Observation, Respondent
+from studies.models import ImportJob, MassageSession, Observation, Respondent
 
 from .conftest import DELIVERY
 
@@ -88,6 +89,11 @@ MATRIX: dict[str, tuple[str, str]] = {
     # An unconfirmed POST (no "names and phone numbers" tick) goes back to the export page.
     "studies:export_csv":          ("login 403 403 403 200",     "login 403 403 403 302"),
     "studies:import_upload":       ("login 403 403 403 200",     "login 403 403 403 200"),
+    # The data manager's own import, still being checked: its page; a confirmation is refused
+    # (back to the page, nothing queued). Another data manager's import answers 404 (tested in
+    # tests/test_import_tasks.py).
+    "studies:import_job":          ("login 403 403 403 200",     "login 403 403 403 405"),
+    "studies:import_confirm":      ("login 403 403 403 405",     "login 403 403 403 302"),
 
     # --- the admin site: staff only; the data manager's own column ------------ GET | POST --
     "admin:index":                 staff("200", "200"),
@@ -143,6 +149,15 @@ MATRIX: dict[str, tuple[str, str]] = {
     "admin:axes_accessfailurelog_delete":      staff("403", "403"),
     "admin:axes_accessfailurelog_change":      staff("403", "403"),
     "admin/axes/accessfailurelog/<path:object_id>/": staff("302", "302"),
+
+    # Background tasks (django-tasks-db): no role has access in the admin; an import's state
+    # is shown on its own page (studies:import_job).
+    "admin:django_tasks_database_dbtaskresult_changelist": staff("403", "403"),
+    "admin:django_tasks_database_dbtaskresult_add":        staff("403", "403"),
+    "admin:django_tasks_database_dbtaskresult_history":    staff("403", "403"),
+    "admin:django_tasks_database_dbtaskresult_delete":     staff("403", "403"),
+    "admin:django_tasks_database_dbtaskresult_change":     staff("403", "403"),
+    "admin/django_tasks_database/dbtaskresult/<path:object_id>/": staff("302", "302"),
 
     # Sites and studies: managed by the data manager, never deleted (mothers point at them).
     "admin:studies_site_changelist":        staff("200", "200"),
@@ -288,6 +303,11 @@ def world(make_respondent, midwife_a, midwife_b, researcher, data_manager, study
         ),
         "axes.accesslog": AccessLog.objects.create(**attempt),
         "axes.accessfailurelog": AccessFailureLog.objects.create(**attempt),
+        "django_tasks_database.dbtaskresult": DBTaskResult.objects.create(
+            args_kwargs={"args": [], "kwargs": {}},
+            task_path="studies.tasks.preview_import",
+            backend_name="default",
+        ),
         "studies.site": site_a,
         "studies.study": study,
         "studies.respondent": respondent,
@@ -306,6 +326,9 @@ def world(make_respondent, midwife_a, midwife_b, researcher, data_manager, study
         "content_type_id": ContentType.objects.get_for_model(Respondent).pk,
         "object_id": respondent.pk,
         "url": "no-such-page/",
+        "job_id": ImportJob.objects.create(
+            study=study, user=data_manager, filename="k.csv", state=ImportJob.State.CHECKING
+        ).pk,
     }
     users = {
         "midwife_a": midwife_a,

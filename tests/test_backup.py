@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -217,6 +218,8 @@ def test_backup_and_restore_bring_back_the_data_and_its_history(request, tmp_pat
     output = must(manage(url, "backup", str(backup_file)))
     assert f"to {backup_file}" in output
     assert backup_file.stat().st_size > 0
+    # Every name and phone number is in it: readable by its owner only, whatever the umask.
+    assert stat.S_IMODE(backup_file.stat().st_mode) == 0o600
     assert not list(tmp_path.glob(".*partial*")), "no temporary file left behind"
 
     # A second backup to the same name is refused and the first one is left alone.

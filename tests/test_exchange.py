@@ -17,6 +17,7 @@ from studies import exchange, services
 from studies.cohort import load_cohort, results_document
 from studies.models import (
     AuditEvent,
+    ImportJob,
     MassageSession,
     Observation,
     Respondent,
@@ -409,18 +410,22 @@ def test_import_page_previews_then_imports_on_confirmation(client, study, data_m
     client.force_login(data_manager)
     url = reverse("studies:import_upload", args=[study.code])
     response = client.post(url, {"file": upload("kohort.csv", paper_csv(delimiter=";"))})
-    page = response.content.decode()
+    job = ImportJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("studies:import_job", args=[study.code, job.pk])
+    page = client.get(response["Location"]).content.decode()
     assert "15 mothers to create, with 30 observation sheets and 90 sessions done." in page
     assert not Respondent.objects.exists()
-    token = response.context["token"]
-    response = client.post(url, {"token": token, "confirm": "1"})
+    confirm = reverse("studies:import_confirm", args=[study.code, job.pk])
+    response = client.post(confirm, {"confirm": "1"})
     assert response.status_code == 302
     assert Respondent.objects.filter(study=study).count() == 15
     assert Respondent.objects.get(code="P01").history.get().history_change_reason == (
         "Imported from kohort.csv"
     )
-    again = client.post(url, {"token": token, "confirm": "1"}, follow=True)
-    assert "This preview has expired" in again.content.decode()
+    again = client.post(confirm, {"confirm": "1"}, follow=True)
+    assert "This file was already confirmed; it is imported once." in again.content.decode()
+    assert "15 mothers imported with their sheets and planned sessions." in again.content.decode()
     assert Respondent.objects.count() == 15
 
 
@@ -428,11 +433,13 @@ def test_import_page_shows_errors_by_row_and_column(client, study, data_manager)
     client.force_login(data_manager)
     url = reverse("studies:import_upload", args=[study.code])
     data = replace_cell(paper_csv(), 4, "age_years", "9")
-    page = client.post(url, {"file": upload("kohort.csv", data)}).content.decode()
+    page = client.post(url, {"file": upload("kohort.csv", data)}, follow=True).content.decode()
     assert "1 problem found; nothing was imported." in page
     assert "<td>4</td><td>age_years</td><td>Age must be at least 10 years.</td>" in page
     assert "Import these mothers" not in page
-    page = client.post(url, {"file": upload("foto.png", b"\x89PNG\x00\x00")}).content.decode()
+    page = client.post(
+        url, {"file": upload("foto.png", b"\x89PNG\x00\x00")}, follow=True
+    ).content.decode()
     assert "This is not a text (CSV) file." in page
     assert not Respondent.objects.exists()
 
@@ -444,6 +451,7 @@ def test_import_page_refuses_an_oversized_upload(client, study, data_manager, se
     page = client.post(url, {"file": upload("big.csv", paper_csv())}).content.decode()
     assert "The file is larger than the limit of 1.0" in page
     assert not Respondent.objects.exists()
+    assert not ImportJob.objects.exists()
 
 
 # --- the command -------------------------------------------------------------------------------
