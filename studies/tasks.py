@@ -205,6 +205,11 @@ def _check_or_import(job: ImportJob, *, dry_run: bool) -> str:
         "sessions_done": report.sessions_done,
         "error_count": report.error_count,
         "errors": [[error.row, error.column, str(error.message)] for error in report.errors],
+        "deviation_count": len(report.deviations),
+        "deviations": [
+            [deviation.row, str(deviation.message)]
+            for deviation in report.deviations[: exchange.MAX_REPORTED_ERRORS]
+        ],
     }
     if report.errors:
         remove_upload(job)

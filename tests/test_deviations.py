@@ -198,3 +198,22 @@ def test_the_migration_records_the_deviations_already_in_the_database():
     deviation = ProtocolDeviation.objects.get()
     assert (deviation.respondent.code, deviation.expected, deviation.actual) == ("A01", "2", "3")
     assert "Present before protocol deviations were recorded" in deviation.reason
+
+
+def test_the_import_page_lists_the_deviations_before_confirmation(client, study, data_manager):
+    """The upload runs its check at once in tests (the immediate task backend)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from studies.models import ImportJob
+
+    client.force_login(data_manager)
+    data = cohort_file(enrolled_on="2026-06-04", sessions_completed="4")
+    client.post(
+        reverse("studies:import_upload", args=[study.code]),
+        {"file": SimpleUploadedFile("lama.csv", data, content_type="text/csv")},
+    )
+    job = ImportJob.objects.get()
+    page = client.get(reverse("studies:import_job", args=[study.code, job.pk])).content.decode()
+    assert "1 mother is outside the protocol" in page
+    assert "row 2: Enrolled on postpartum day 3; the protocol enrols on day 2." in page
+    assert "Import these mothers" in page

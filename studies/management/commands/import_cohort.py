@@ -8,6 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, no_translatio
 from studies.exchange import ImportFileError, import_cohort
 from studies.models import Study
 
+MAX_LISTED = 200
+
 
 class Command(BaseCommand):
     help = "Import the cohort CSV into a study: every row or none."
@@ -53,6 +55,15 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(report.errors)} error(s) in {report.rows} row(s); nothing was imported."
             )
+        if report.deviations:
+            self.stdout.write(
+                f"{len(report.deviations)} mother(s) outside the protocol, recorded as protocol "
+                "deviations with the file as their reason:"
+            )
+            for deviation in report.deviations[:MAX_LISTED]:
+                self.stdout.write(f"  {deviation}")
+            if len(report.deviations) > MAX_LISTED:
+                self.stdout.write(f"  … and {len(report.deviations) - MAX_LISTED} more")
         if dry_run:
             self.stdout.write(
                 f"Dry run: {report.rows} mothers, {report.sheets} sheets and "
