@@ -11,6 +11,7 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from studies import exchange, services
+from studies.exchange import bulk
 from studies.models import MassageSession, Observation, Respondent, RespondentIdentity, Source
 
 from .test_exchange import paper_csv, replace_cell
@@ -144,8 +145,8 @@ def test_every_record_has_one_creation_entry_with_its_values(study, data_manager
 
 def test_a_large_import_crosses_the_insert_batches(study, data_manager, settings, monkeypatch):
     """More mothers than one INSERT or one chunk holds: every row still finds its key."""
-    monkeypatch.setattr(exchange, "IMPORT_CHUNK", 7)
-    monkeypatch.setattr(exchange, "MAX_ROWS_PER_INSERT", 5)
+    monkeypatch.setattr(bulk, "IMPORT_CHUNK", 7)
+    monkeypatch.setattr(bulk, "MAX_ROWS_PER_INSERT", 5)
     steps = []
     report = exchange.import_cohort(
         study=study,

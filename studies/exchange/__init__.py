@@ -1,0 +1,83 @@
+"""Data exchange: the CSV exports a data manager downloads and the all-or-nothing cohort import
+(DESIGN.md sections 4.3 and 4.4), split by job:
+
+- ``cells``: a cell's text (formulas neutralised on the way out, restored on the way in) and the
+  streaming CSV writer;
+- ``columns``: the cohort table's columns and the data dictionary;
+- ``exports``: the rows of each export, streamed from the database;
+- ``imports``: reading and checking a cohort file, every row or none;
+- ``bulk``: writing an import's rows and their history in bulk;
+- ``spss``: the SPSS syntax that reads the cohort export.
+
+Exports are generators of rows, so a view can stream them and 100,000 mothers cost no more
+memory than 100. Text cells that a spreadsheet would run as a formula are neutralised on the way
+out with a leading apostrophe, and the importer takes that apostrophe off again, so an export
+re-imports unchanged. The names other modules use are imported here.
+"""
+
+from .bulk import SLOT_HOURS
+from .cells import DELIMITERS, FORMULA_TRIGGERS, cell, neutralise, restore, stream_csv
+from .columns import (
+    COHORT_COLUMNS,
+    EXTRA_COLUMNS,
+    IDENTITY_COLUMNS,
+    KNOWN_COLUMNS,
+    dictionary,
+    dictionary_rows,
+)
+from .exports import (
+    EXPORTS,
+    IDENTIFIABLE,
+    _cohort_columns,
+    _cohort_values,
+    audit_rows,
+    cohort_rows,
+    export_counts,
+    observation_rows,
+    session_rows,
+)
+from .imports import (
+    MAX_REPORTED_ERRORS,
+    ImportFileError,
+    ImportReport,
+    RowError,
+    decode,
+    file_too_large,
+    import_cohort,
+    read_cohort,
+)
+from .spss import spss_syntax
+
+__all__ = [
+    "COHORT_COLUMNS",
+    "DELIMITERS",
+    "EXPORTS",
+    "EXTRA_COLUMNS",
+    "FORMULA_TRIGGERS",
+    "IDENTIFIABLE",
+    "IDENTITY_COLUMNS",
+    "KNOWN_COLUMNS",
+    "MAX_REPORTED_ERRORS",
+    "SLOT_HOURS",
+    "ImportFileError",
+    "ImportReport",
+    "RowError",
+    "_cohort_columns",
+    "_cohort_values",
+    "audit_rows",
+    "cell",
+    "cohort_rows",
+    "decode",
+    "dictionary",
+    "dictionary_rows",
+    "export_counts",
+    "file_too_large",
+    "import_cohort",
+    "neutralise",
+    "observation_rows",
+    "read_cohort",
+    "restore",
+    "session_rows",
+    "spss_syntax",
+    "stream_csv",
+]

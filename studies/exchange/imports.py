@@ -1,0 +1,631 @@
+"""The all-or-nothing cohort import (DESIGN.md 4.3 and 4.4): every row parsed and checked by
+the models' own rules before anything is written."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import functools
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from .. import rules
+from ..models import (
+    AuditEvent,
+    MassageSession,
+    Observation,
+    ProtocolDeviation,
+    Respondent,
+    RespondentIdentity,
+    Source,
+    Study,
+)
+from .bulk import SLOT_HOURS, write_cohort
+from .cells import restore
+from .columns import (
+    COHORT_COLUMNS,
+    IDENTITY_COLUMNS,
+    KNOWN_COLUMNS,
+    OPTIONAL_COLUMNS,
+)
+
+# --- the cohort import -----------------------------------------------------------------------
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read (empty, not text, not UTF-8, too large, bad header)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int  # the spreadsheet row: the header is row 1
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.column:
+            return _("row %(row)s, column %(column)s: %(message)s") % {
+                "row": self.row,
+                "column": self.column,
+                "message": self.message,
+            }
+        return _("row %(row)s: %(message)s") % {"row": self.row, "message": self.message}
+
+
+# The errors a report keeps: a file of 100,000 bad rows is still counted to the end, but a person
+# reads the first few hundred problems, and keeping every one grew a worker by hundreds of MB.
+MAX_REPORTED_ERRORS = 200
+
+
+class _BoundedErrors(list):
+    """The report's error list: keeps the first ``MAX_REPORTED_ERRORS`` and counts the rest
+    (``total``). ``_Row.error`` appends to it as to any list."""
+
+    __slots__ = ("total",)
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.total = len(self)
+
+    def append(self, error: RowError) -> None:
+        self.total += 1
+        if len(self) < MAX_REPORTED_ERRORS:
+            super().append(error)
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0
+    sheets: int = 0
+    sessions_done: int = 0
+    errors: list[RowError] = field(default_factory=_BoundedErrors)
+    delimiter: str = ","
+    dry_run: bool = False
+    codes: list[str] = field(default_factory=list)
+    # Rows outside the protocol (another enrolment day), recorded as protocol deviations with
+    # the import as their reason: listed in the preview, never taken in silently.
+    deviations: list[RowError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def error_count(self) -> int:
+        """Every error found, including those past the ones kept in ``errors``."""
+        return getattr(self.errors, "total", len(self.errors))
+
+    @property
+    def more_errors(self) -> int:
+        """Errors found but not kept (“… and 12,345 more”)."""
+        return self.error_count - len(self.errors)
+
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+# Model field → CSV column, to put a model's validation message on the right column.
+FIELD_COLUMNS = {
+    "code": "respondent_code",
+    "site": "site",
+    "delivery_date": "delivery_date",
+    "enrolled_on": "enrolled_on",
+    "age_years": "age_years",
+    "parity": "parity",
+    "education": "education",
+    "employment": "employment",
+    "status": "status",
+    "withdrawn_on": "withdrawn_on",
+    "withdrawal_reason": "withdrawal_reason",
+    "consent_date": "consent_date",
+    "full_name": "full_name",
+    "phone": "phone",
+    "medical_record_number": "medical_record_number",
+}
+
+
+def file_too_large(limit: int) -> ImportFileError:
+    """The error for a file over ``limit`` bytes (raised before it is read, where possible)."""
+    return ImportFileError(
+        _("The file is larger than the limit of %(limit)s.") % {"limit": filesizeformat(limit)}
+    )
+
+
+def decode(data: bytes, *, limit: int = MAX_IMPORT_BYTES) -> str:
+    """The file's text, or :class:`ImportFileError` for a file too large, not text (a NUL
+    byte anywhere), not UTF-8 or empty."""
+    if len(data) > limit:
+        raise file_too_large(limit)
+    # Anywhere in the file, not only its start: PostgreSQL refuses a NUL in a text column.
+    if b"\x00" in data:
+        raise ImportFileError(_("This is not a text (CSV) file."))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ImportFileError(
+            _("The file is not UTF-8 text (byte %(position)s). In Excel, save it as “CSV UTF-8”.")
+            % {"position": error.start + 1}
+        ) from None
+    if not text.strip():
+        raise ImportFileError(_("The file is empty."))
+    return text
+
+
+def detect_delimiter(header_line: str) -> str:
+    return ";" if header_line.count(";") > header_line.count(",") else ","
+
+
+@functools.cache
+def _choice_values(choices_class) -> frozenset[str]:
+    return frozenset(choices_class.values)  # ``.values`` builds a new list on every call
+
+
+class _Row:
+    """Parses one CSV row's cells, collecting errors per column."""
+
+    def __init__(self, number: int, values: dict[str, str], errors: list[RowError]) -> None:
+        self.number = number
+        self.values = values
+        self.errors = errors  # the whole file's
+        # This row's columns with an error: looked up here, not in the file's list, which would
+        # make a file with an error on each of 100,000 rows take quadratic time.
+        self.failed: set[str] = set()
+
+    def error(self, column: str, message: str) -> None:
+        self.errors.append(RowError(self.number, column, message))
+        self.failed.add(column)
+
+    def text(self, column: str) -> str:
+        return restore(self.values.get(column, "").strip())
+
+    def integer(self, column: str) -> int | None:
+        raw = self.values.get(column, "").strip()
+        if raw == "":
+            return None
+        try:
+            return int(raw)
+        except ValueError:
+            self.error(column, _("“%(value)s” is not a whole number.") % {"value": raw[:40]})
+            return None
+
+    def date(self, column: str) -> datetime.date | None:
+        raw = self.values.get(column, "").strip()
+        if raw == "":
+            return None
+        try:
+            return datetime.date.fromisoformat(raw)
+        except ValueError:
+            self.error(
+                column, _("“%(value)s” is not a date in the form YYYY-MM-DD.") % {"value": raw[:40]}
+            )
+            return None
+
+    def required(self, column: str, value):
+        if (value is None or value == "") and column not in self.failed:
+            self.error(column, _("This value is required."))
+        return value
+
+    def choice(self, column: str, choices_class, *, default: str | None = None) -> str | None:
+        raw = self.text(column)
+        if raw == "" and default is not None:
+            return default
+        if raw == "":
+            return self.required(column, None)
+        if raw not in _choice_values(choices_class):
+            self.error(
+                column,
+                _("“%(value)s” is not one of: %(allowed)s.")
+                % {"value": raw[:40], "allowed": ", ".join(choices_class.values)},
+            )
+            return None
+        return raw
+
+
+@dataclass
+class _Planned:
+    respondent: Respondent
+    identity: dict[str, str] | None
+    sheets: list[dict[str, Any]]  # an Observation's field values
+    sessions_completed: int
+    deviations: list[rules.Deviation] = field(default_factory=list)
+
+
+def _clean_field(record, name: str, *, model=None) -> None:
+    """``Model.clean_fields`` for one field, of a model instance or of a dict of its values."""
+    if isinstance(record, dict):
+        field = model._meta.get_field(name)
+        value = record[name]
+    else:
+        field = record._meta.get_field(name)
+        value = getattr(record, field.attname)
+    if field.blank and value in field.empty_values:
+        return
+    try:
+        cleaned = field.clean(value, None if isinstance(record, dict) else record)
+    except ValidationError as error:
+        raise ValidationError({name: error.error_list}) from None
+    if isinstance(record, dict):
+        record[name] = cleaned
+    else:
+        setattr(record, field.attname, cleaned)
+
+
+def _model_errors(row: _Row, error: ValidationError, default_column: str = "") -> None:
+    for field_name, messages in error.message_dict.items():
+        column = FIELD_COLUMNS.get(field_name, default_column)
+        for message in messages:
+            row.error(column, message)
+
+
+def imported_sessions_done(
+    study: Study, respondent: Respondent, completed: int
+) -> list[tuple[datetime.date, datetime.datetime]]:
+    """The sessions an import records as done for a mother whose row says ``completed``: the
+    first ones of her plan on or after her enrolment, dated by the plan at the slot's usual
+    hour (the file says how many, not when). Returns ``(date, start)`` pairs; fewer than
+    ``completed`` when her plan has fewer sessions from her enrolment on. The importer's checks
+    and its writer both use this, so what the preview reports is what is written."""
+    done = []
+    for session in study.session_plan(respondent.delivery_date):
+        if len(done) == completed:
+            break
+        if session.planned_date >= respondent.enrolled_on:
+            started = timezone.make_aware(
+                datetime.datetime.combine(
+                    session.planned_date, datetime.time(SLOT_HOURS[session.slot])
+                )
+            )
+            done.append((session.planned_date, started))
+    return done
+
+
+def _check_row_against_rules(
+    row: _Row,
+    study: Study,
+    respondent: Respondent,
+    sheets: list[dict[str, Any]],
+    completed: int,
+    dated_by_protocol: set[str],
+) -> None:
+    """The rules relating a mother's records to one another (studies/rules.py), applied to the
+    row's parsed values exactly as the models apply them to saved records."""
+    done = imported_sessions_done(study, respondent, completed)
+    if len(done) < completed:
+        row.error(
+            "sessions_completed",
+            _(
+                "%(count)s sessions done, but only %(possible)s planned sessions fall on or "
+                "after the enrolment date."
+            )
+            % {"count": completed, "possible": len(done)},
+        )
+        return
+    now = timezone.now()
+    for day, started_at in done:
+        errors = rules.session_date(
+            status=MassageSession.Status.DONE,
+            started_on=day,
+            started_at=started_at,
+            now=now,
+            enrolled_on=respondent.enrolled_on,
+            sheets={},  # the order against the sheets is checked from the sheets' side below
+        )
+        if errors:
+            row.error(
+                "sessions_completed",
+                _(
+                    "%(count)s sessions done would date one in the future (%(date)s, by the "
+                    "plan); give the number done so far."
+                )
+                % {"count": completed, "date": formats.date_format(day)},
+            )
+            return
+    dates = {sheet["phase"]: sheet["observed_on"] for sheet in sheets if sheet["observed_on"]}
+    today = timezone.localdate()
+    for sheet in sheets:
+        phase = sheet["phase"]
+        column = f"{phase}_observed_on"
+        if column in row.failed or not sheet["observed_on"]:
+            continue
+        errors = rules.sheet_dates(
+            phase=phase,
+            observed_on=sheet["observed_on"],
+            delivery_date=respondent.delivery_date,
+            today=today,
+            other_sheets={other: day for other, day in dates.items() if other != phase},
+            sessions_done_on=[day for day, _started in done],
+        )
+        for error in errors.values():
+            message = " ".join(error.messages)
+            if phase in dated_by_protocol:
+                message = _(
+                    "%(message)s (The file gives no date for this sheet; by the protocol it "
+                    "is %(date)s.)"
+                ) % {"message": message, "date": formats.date_format(sheet["observed_on"])}
+            row.error(column, message)
+
+
+def _parse_row(
+    row: _Row, study: Study, sites: dict[str, Any], seen: dict[str, int]
+) -> _Planned | None:
+    code = row.required("respondent_code", row.text("respondent_code"))
+    if code:
+        # Codes compare as people read them: R01 and r01 are one mother (the database's unique
+        # constraint ignores case too).
+        if code.lower() in seen:
+            row.error(
+                "respondent_code",
+                _("The code %(code)s is already on row %(row)s of this file.")
+                % {"code": code, "row": seen[code.lower()]},
+            )
+        else:
+            seen[code.lower()] = row.number
+    site_name = row.text("site")
+    site = None
+    if site_name:
+        site = sites.get(site_name.casefold())
+        if site is None:
+            row.error(
+                "site",
+                _("“%(site)s” is not a site of this study (its sites: %(sites)s).")
+                % {"site": site_name[:80], "sites": ", ".join(s.name for s in sites.values())},
+            )
+    elif len(sites) == 1:
+        site = next(iter(sites.values()))
+    else:
+        row.error("site", _("Name the site: this study has more than one."))
+    status = row.choice("status", Respondent.Status, default=Respondent.Status.ENROLLED)
+    respondent = Respondent(
+        study=study,
+        site=site,
+        code=code or "",
+        delivery_date=row.required("delivery_date", row.date("delivery_date")),
+        enrolled_on=row.required("enrolled_on", row.date("enrolled_on")),
+        age_years=row.required("age_years", row.integer("age_years")),
+        parity=row.required("parity", row.integer("parity")),
+        education=row.choice("education", Respondent.Education),
+        employment=row.choice("employment", Respondent.Employment),
+        eligibility_confirmed=row.text("eligibility_confirmed") not in ("0", "false", "False"),
+        consent_date=row.date("consent_date"),
+        status=status or Respondent.Status.ENROLLED,
+        withdrawal_reason=row.text("withdrawal_reason"),
+        withdrawn_on=row.date("withdrawn_on"),
+    )
+    if respondent.status == Respondent.Status.WITHDRAWN and "withdrawn_on" not in row.failed:
+        # The cohort CSV of DESIGN.md 4.4 carries no withdrawal date: without one, the mother is
+        # recorded as withdrawn on the day of the import. (The reason is required by the model's
+        # rule, checked below with the others.)
+        respondent.withdrawn_on = respondent.withdrawn_on or timezone.localdate()
+    # Fields whose cell already failed to parse are not validated again; the database rules
+    # about them (constraints) are skipped with them.
+    exclude = [name for name, column in FIELD_COLUMNS.items() if column in row.failed]
+    # The study and the site are objects the importer looked up itself: no query to check them.
+    exclude += ["study", "site"]
+    # The code's uniqueness in the study is checked for the whole file at once (read_cohort);
+    # its format is checked here.
+    checks = [
+        lambda: respondent.full_clean(exclude=[*exclude, "code"], validate_unique=False),
+    ]
+    if "code" not in exclude:
+        checks.append(lambda: _clean_field(respondent, "code"))
+    for check in checks:
+        try:
+            check()
+        except ValidationError as error:
+            _model_errors(row, error)
+    identity = None
+    if any(column in row.values for column in IDENTITY_COLUMNS):
+        identity = {name: row.text(name) for name in IDENTITY_COLUMNS}
+        if any(identity.values()):
+            try:
+                RespondentIdentity(respondent=respondent, **identity).clean_fields(
+                    exclude=["respondent"]
+                )
+            except ValidationError as error:
+                _model_errors(row, error)
+        else:
+            identity = None
+    dates_valid = bool(
+        respondent.delivery_date
+        and respondent.enrolled_on
+        and not {"delivery_date", "enrolled_on"} & row.failed
+    )
+    sheets = []
+    dated_by_protocol: set[str] = set()
+    for phase in (Observation.Phase.PRE, Observation.Phase.POST):
+        feeds = row.integer(f"{phase}_feeds")
+        urinations = row.integer(f"{phase}_urinations")
+        if feeds is None and urinations is None:
+            continue
+        observed_on = row.date(f"{phase}_observed_on")
+        if observed_on is None and dates_valid and f"{phase}_observed_on" not in row.failed:
+            # A sheet without its date (the 4.4 columns carry none) is dated by the protocol.
+            observed_on = (
+                respondent.enrolled_on
+                if phase == Observation.Phase.PRE
+                else respondent.delivery_date + datetime.timedelta(days=study.post_observation_day)
+            )
+            dated_by_protocol.add(phase)
+        sheet = {
+            "phase": phase,
+            "observed_on": observed_on,
+            "feed_count": feeds,
+            "urination_count": urinations,
+            "source": Source.IMPORTED,
+        }
+        # The sheet's fields that come from the file, through the model's own field rules (an
+        # Observation per sheet cost more than the rest of its row). A sheet left undated by a
+        # bad delivery or enrolment date is reported there.
+        for name, column in (
+            ("observed_on", f"{phase}_observed_on"),
+            ("feed_count", f"{phase}_feeds"),
+            ("urination_count", f"{phase}_urinations"),
+        ):
+            if name == "observed_on" and not observed_on:
+                continue
+            try:
+                _clean_field(sheet, name, model=Observation)
+            except ValidationError as error:
+                for message in error.messages:
+                    row.error(column, message)
+        sheets.append(sheet)
+    completed = row.integer("sessions_completed") or 0
+    if completed < 0 or completed > study.sessions_planned:
+        row.error(
+            "sessions_completed",
+            _("Must be between 0 and %(planned)s (the sessions this study plans).")
+            % {"planned": study.sessions_planned},
+        )
+    elif dates_valid:
+        _check_row_against_rules(row, study, respondent, sheets, completed, dated_by_protocol)
+    deviations = []
+    if dates_valid:
+        # The import dates its sessions done by the plan, so only the enrolment day can depart.
+        deviations = rules.protocol_deviations(
+            first_session_day=study.first_session_day,
+            delivery_date=respondent.delivery_date,
+            enrolled_on=respondent.enrolled_on,
+        )
+    return _Planned(respondent, identity, sheets, completed, deviations)
+
+
+READ_PROGRESS_EVERY = 1000  # rows read between two calls of ``read_progress``
+
+
+def read_cohort(
+    study: Study,
+    data: bytes,
+    *,
+    limit: int = MAX_IMPORT_BYTES,
+    read_progress: Callable[[int], None] | None = None,
+) -> tuple[ImportReport, list[_Planned]]:
+    """Parse and validate the whole file; nothing is written. File-level problems raise
+    :class:`ImportFileError`; row problems are collected in the report (the first
+    ``MAX_REPORTED_ERRORS``, the rest counted). Once a row has failed the planned rows are no
+    longer kept (nothing will be written), so a bad file costs no more memory than a small one.
+    ``read_progress(rows)`` is called every ``READ_PROGRESS_EVERY`` rows."""
+    text = decode(data, limit=limit)
+    # The first line without splitting the whole file into a list of lines.
+    delimiter = detect_delimiter(re.match(r"[^\r\n]*", text).group())
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except csv.Error as error:
+        raise ImportFileError(
+            _("The file is not valid CSV: %(error)s") % {"error": error}
+        ) from None
+    report = ImportReport(delimiter=delimiter)
+    unknown = [name for name in header if name not in KNOWN_COLUMNS]
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    missing = [
+        name for name in COHORT_COLUMNS if name not in header and name not in OPTIONAL_COLUMNS
+    ]
+    sites = {site.name.casefold(): site for site in study.sites.all()}
+    if "site" not in header and len(sites) != 1:
+        missing.insert(1, "site")
+    problems = []
+    if unknown:
+        problems.append(_("Unknown column(s): %(columns)s.") % {"columns": ", ".join(unknown)})
+    if missing:
+        problems.append(_("Missing column(s): %(columns)s.") % {"columns": ", ".join(missing)})
+    if duplicated:
+        problems.append(
+            _("Column(s) given twice: %(columns)s.") % {"columns": ", ".join(duplicated)}
+        )
+    if problems:
+        report.errors.append(RowError(1, "", " ".join(problems)))
+        return report, []
+    existing = {
+        code.lower()
+        for code in Respondent.objects.filter(study=study).values_list("code", flat=True)
+    }
+    taken = next(
+        constraint
+        for constraint in Respondent._meta.constraints
+        if constraint.name == "respondent_code_unique_in_study"
+    ).get_violation_error_message()
+    seen: dict[str, int] = {}
+    planned: list[_Planned] = []
+    try:
+        for number, cells in enumerate(reader, start=2):
+            if not any(value.strip() for value in cells):
+                continue
+            row = _Row(number, {}, report.errors)
+            if len(cells) > len(header):
+                row.error("", _("This row has more cells than the header has columns."))
+                continue
+            row.values = dict(zip(header, cells, strict=False))
+            report.rows += 1
+            item = _parse_row(row, study, sites, seen)
+            if item and item.respondent.code.lower() in existing:
+                row.error("respondent_code", taken)
+            if report.errors:
+                planned.clear()  # only written when the whole file is good
+            elif item:
+                planned.append(item)
+                for deviation in item.deviations:
+                    report.deviations.append(
+                        RowError(
+                            number,
+                            "enrolled_on",
+                            ProtocolDeviation(
+                                kind=deviation.kind,
+                                expected=deviation.expected,
+                                actual=deviation.actual,
+                            ).description,
+                        )
+                    )
+            if read_progress and report.rows % READ_PROGRESS_EVERY == 0:
+                read_progress(report.rows)
+    except csv.Error as error:
+        raise ImportFileError(
+            _("The file is not valid CSV near row %(row)s: %(error)s")
+            % {"row": reader.line_num, "error": error}
+        ) from None
+    if report.rows == 0:
+        raise ImportFileError(_("The file has a header but no rows."))
+    report.codes = [item.respondent.code for item in planned]
+    return report, planned
+
+
+def import_cohort(
+    *,
+    study: Study,
+    data: bytes,
+    user,
+    dry_run: bool = False,
+    filename: str = "",
+    progress: Callable[[int, int], None] | None = None,
+    read_progress: Callable[[int], None] | None = None,
+    limit: int = MAX_IMPORT_BYTES,
+) -> ImportReport:
+    """Import the cohort CSV: every row or none, in one transaction. Returns the report; with
+    errors (or ``dry_run``) nothing is written. ``read_progress(rows)`` follows the reading,
+    ``progress(written, total)`` the writing (inside the transaction)."""
+    report, planned = read_cohort(study, data, limit=limit, read_progress=read_progress)
+    report.dry_run = dry_run
+    report.sheets = sum(len(item.sheets) for item in planned)
+    report.sessions_done = sum(item.sessions_completed for item in planned)
+    if report.errors or dry_run:
+        return report
+    reason = _("Imported from %(file)s") % {"file": filename or "CSV"}
+    signed_in = user if user is not None and user.is_authenticated else None
+    with transaction.atomic():
+        write_cohort(study, planned, user=signed_in, reason=reason, progress=progress)
+        AuditEvent.objects.create(
+            study=study,
+            user=signed_in,
+            action=AuditEvent.Action.IMPORT,
+            detail=_("%(rows)s mothers imported from %(file)s")
+            % {"rows": len(planned), "file": filename or "CSV"},
+        )
+        report.created = len(planned)
+    return report
