@@ -31,7 +31,9 @@ def test_every_project_view_declares_its_roles():
     project_views = [
         (route, callback)
         for route, callback in iter_patterns(get_resolver().url_patterns)
-        if callback.__module__.startswith("studies")
+        # The admin site's pages (some of whose views the project overrides in studies.admin)
+        # are guarded by the admin site itself: open to the data manager's role only.
+        if callback.__module__.startswith("studies") and not route.startswith("admin/")
     ]
     assert len(project_views) >= 4
     undeclared = [
