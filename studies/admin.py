@@ -1,9 +1,25 @@
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
-from simple_history.admin import SimpleHistoryAdmin
+from simple_history import admin as simple_history_admin
 
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Site, Study
+from .safety import require_key
+
+
+class SimpleHistoryAdmin(simple_history_admin.SimpleHistoryAdmin):
+    """simple-history's admin, with the ids of its history URLs checked first: "abc" or a
+    number past the column's range is a missing record (404), not a database error."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        require_key(self.model._meta.pk, unquote(object_id))
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        require_key(self.model._meta.pk, unquote(object_id))
+        require_key(self.model.history.model._meta.pk, version_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class NoDeleteHistoryAdmin(SimpleHistoryAdmin):
