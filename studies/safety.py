@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse
@@ -63,6 +64,31 @@ def choice_param(params: Mapping[str, str], name: str, choices: Iterable[str], d
     """``params[name]`` when it is one of ``choices``, otherwise ``default``."""
     value = params.get(name)
     return value if isinstance(value, str) and value in set(choices) else default
+
+
+def out_of_range(text: str, internal_type: str = "BigIntegerField") -> bool:
+    """Whether ``text`` is a whole number the database cannot hold (SQLite raises
+    OverflowError on it in lookups Django does not guard, such as a related id or ``__in``)."""
+    text = text.strip()
+    if not ASCII_INTEGER.fullmatch(text):
+        return False
+    low, high = integer_range(internal_type)
+    return not low <= int(text) <= high
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A multiple choice of records (the admin's sites, members, groups) that refuses an id
+    past the database's range as an invalid choice instead of sending it to the database."""
+
+    def _check_values(self, value):
+        for pk in value if isinstance(value, (list, tuple)) else ():
+            if isinstance(pk, str) and out_of_range(pk):
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)
 
 
 def require_key(field, value) -> object:
