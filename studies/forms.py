@@ -12,6 +12,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Study
+from .safety import integer_range
 from .services import ANY_VERSION, StaleRecordError, require_current
 
 
@@ -115,7 +116,13 @@ class LancarForm(forms.Form):
     over someone else's newer save is refused."""
 
     submit_label = _("Save")
-    version = forms.IntegerField(required=False, widget=forms.HiddenInput, min_value=0)
+    # Bounded to the column's range: a larger number must not reach a history lookup.
+    version = forms.IntegerField(
+        required=False,
+        widget=forms.HiddenInput,
+        min_value=0,
+        max_value=integer_range("PositiveIntegerField")[1],
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -126,6 +133,20 @@ class LancarForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        unknown = self.record is None and self.expected_version() not in (ANY_VERSION, None)
+        if "version" in self.errors or unknown:
+            # Not a version this form was opened on (text, negative, past the column's range,
+            # or any version when there is no record yet); the hidden field's own error is not
+            # shown, so say it above the form.
+            self.add_error(
+                None,
+                ValidationError(
+                    _("This form refers to a saved version that does not exist; reload the page."),
+                    code="unknown_version",
+                ),
+            )
+            self.refresh_version(self.record.version if self.record is not None else None)
+            return data
         try:
             require_current(self.record, self.expected_version())
         except StaleRecordError as error:

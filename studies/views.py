@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -50,6 +50,7 @@ from .models import (
     RespondentIdentity,
     Slot,
 )
+from .safety import choice_param, int_param
 
 
 @role_required(*ALL_ROLES)
@@ -93,18 +94,20 @@ def respondent_list(request, study_code: str):
     respondents = selectors.with_progress(visible_respondents(request.user, study))
     sites = visible_sites(request.user, study)
     query = request.GET.get("q", "").strip()
-    site = request.GET.get("site", "")
-    status = request.GET.get("status", "")
+    site = int_param(request.GET, "site", minimum=1)
+    status = choice_param(request.GET, "status", Respondent.Status.values)
     if query:
         respondents = respondents.filter(code__icontains=query)
-    if site.isdigit():
-        respondents = respondents.filter(site_id=int(site))
-    if status in Respondent.Status.values:
+    if site is not None:
+        respondents = respondents.filter(site_id=site)
+    if status:
         respondents = respondents.filter(status=status)
-    protocol = request.GET.get("protocol", "")
-    if protocol in PROTOCOL_FILTERS:
-        respondents = respondents.filter(**{"has_deviation": protocol == "deviation"})
-    page = Paginator(respondents.order_by("code"), 50).get_page(request.GET.get("page"))
+    protocol = choice_param(request.GET, "protocol", PROTOCOL_FILTERS)
+    if protocol:
+        respondents = respondents.filter(has_deviation=protocol == "deviation")
+    page = Paginator(respondents.order_by("code"), 50).get_page(
+        int_param(request.GET, "page", minimum=1)
+    )
     filters = request.GET.copy()
     filters.pop("page", None)
     return render(
@@ -115,7 +118,7 @@ def respondent_list(request, study_code: str):
             "page": page,
             "query": query,
             "sites": sites,
-            "site": site,
+            "site": "" if site is None else str(site),
             "status": status,
             "statuses": Respondent.Status.choices,
             "protocol": protocol,
@@ -241,8 +244,9 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
     )
     data = request.POST or None
     initial = None
-    if request.method == "GET" and request.GET.get("status") in MassageSession.Status.values:
-        initial = {"status": request.GET["status"], "started_on": None, "started_time": None}
+    preset = choice_param(request.GET, "status", MassageSession.Status.values)
+    if request.method == "GET" and preset:
+        initial = {"status": preset, "started_on": None, "started_time": None}
     form = SessionForm(data, session=session, **({"initial": initial} if initial else {}))
     if request.method == "POST" and form.is_valid():
         try:
@@ -255,7 +259,7 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
             add_model_errors(form, error, aliases={"started_at": form.started_at_field()})
         else:
             messages.success(request, _("Session saved: %(session)s.") % {"session": session})
-            return redirect(_safe_next(request) or _to_respondent(study, respondent).url)
+            return _back_after_save(request, study, respondent)
     return render(
         request,
         "studies/session_form.html",
@@ -294,7 +298,7 @@ def observation_record(request, study_code: str, respondent_code: str, phase: st
                 request,
                 _("Sheet saved: %(phase)s.") % {"phase": Observation.Phase(phase).label},
             )
-            return redirect(_safe_next(request) or _to_respondent(study, respondent).url)
+            return _back_after_save(request, study, respondent)
     return render(
         request,
         "studies/observation_form.html",
@@ -308,10 +312,24 @@ def observation_record(request, study_code: str, respondent_code: str, phase: st
     )
 
 
+def _back_after_save(request, study, respondent) -> HttpResponseRedirect:
+    """Back where the form was opened from (the worklist), otherwise to the mother's page."""
+    return HttpResponseRedirect(_safe_next(request) or _to_respondent(study, respondent).url)
+
+
 def _safe_next(request) -> str:
-    """Where to go after saving: back to the worklist when the form was opened from it."""
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+    """Where to go after saving: back to the worklist when the form was opened from it. Only a
+    path on this site is followed; anything else ("foo", which redirect() would try to reverse
+    as a URL name after the save, a control character, another host) means the mother's page."""
+    target = str(request.POST.get("next") or request.GET.get("next") or "")
+    if (
+        target.startswith("/")
+        and not target.startswith(("//", "/\\"))
+        and target.isprintable()
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
         return target
     return ""
 
@@ -389,8 +407,10 @@ def respondent_withdraw(request, study_code: str, respondent_code: str):
 
 
 def _export_options(params) -> tuple[str, bool]:
-    delimiter = exchange.DELIMITERS.get(params.get("delimiter", "comma"), ",")
-    bom = params.get("bom", "1") != "0"
+    delimiter = exchange.DELIMITERS[
+        choice_param(params, "delimiter", exchange.DELIMITERS, default="comma")
+    ]
+    bom = choice_param(params, "bom", ("0", "1"), default="1") == "1"
     return delimiter, bom
 
 
