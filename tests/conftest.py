@@ -16,6 +16,13 @@ PASSWORD = "lancar-test-Password-1"
 
 
 @pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    """PBKDF2's deliberate slowness protects stored passwords, not test users: every sign-in and
+    every user made by a fixture would pay for it."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def english():
     """Assertions read English unless a test asks for Indonesian (the app's default)."""
     with translation.override("en"):
