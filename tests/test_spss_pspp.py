@@ -134,3 +134,32 @@ def test_the_sps_reproduces_the_results_page(
     assert [document["outcomes"][n]["pre"]["n"] for n in ("feeds", "urinations")] == [11, 10]
     assert format_spss(document["outcomes"]["feeds"]["pre"]["mean"], 2) == "5.36"
     assert Respondent.objects.filter(status=Respondent.Status.WITHDRAWN).count() == 1
+
+
+def test_the_sps_reads_a_withdrawal_reason_of_2000_characters_whole(
+    pspp, client, study, make_respondent, midwife_a, data_manager, tmp_path
+):
+    """Issue 13 item 13: text columns are declared as wide as the model allows (2,000
+    characters, in UTF-8 bytes), so PSPP keeps the whole reason, accents included."""
+    reason = ("Pindah ke rumah orang tua di Sukabumi é " * 60)[:1999] + "."
+    gone = make_respondent("W01")
+    services.withdraw_respondent(
+        respondent=gone, user=midwife_a, reason=reason, on=datetime.date(2026, 6, 4)
+    )
+    client.force_login(data_manager)
+    syntax = client.get(reverse("studies:export_spss", args=[study.code])).content.decode()
+    listing = "EXECUTE.\nLIST withdrawal_reason.\n\nFREQUENCIES"
+    syntax = syntax.replace("EXECUTE.\n\nFREQUENCIES", listing, 1)
+    syntax = syntax.replace("SELECT IF (status <> 'withdrawn').", "")
+    folder = tmp_path
+    export = client.get(reverse("studies:export_csv", args=[study.code, "cohort"]))
+    (folder / f"{study.code}-cohort.csv").write_bytes(b"".join(export.streaming_content))
+    (folder / "cohort.sps").write_text(syntax)
+    done = subprocess.run(
+        [pspp, "-O", "format=csv", "-o", "out.csv", "cohort.sps"],
+        cwd=folder, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = tables(list(csv.reader((folder / "out.csv").read_text().splitlines())), "Data List")
+    assert listed[0][1:] == [[reason]]
+    assert Respondent.objects.get(code="W01").withdrawal_reason == reason
