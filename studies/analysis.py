@@ -35,6 +35,8 @@ __all__ = [
     "EMPLOYMENT_STATUSES",
     "EXACT_P_MAX_PAIRS",
     "PARITY_GROUPS",
+    "SHAPIRO_WILK_MAX",
+    "SHAPIRO_WILK_MIN",
     "adequacy",
     "age_group",
     "analyze",
@@ -378,13 +380,33 @@ def _walsh_averages(diffs: np.ndarray):
 # ---------------------------------------------------------------------------
 
 
-def shapiro_wilk(values: Sequence[Number]) -> dict[str, float | None]:
-    """Shapiro-Wilk W and p (scipy); ``None`` for fewer than 3 values or constant data."""
+# SPSS's EXAMINE prints Shapiro-Wilk only for 3 to 5,000 values; above that its
+# approximation of the p-value is not trusted, and a reader comparing with SPSS must see the same
+# empty cell rather than a p SPSS would never print.
+SHAPIRO_WILK_MIN = 3
+SHAPIRO_WILK_MAX = 5000
+
+
+def shapiro_wilk(values: Sequence[Number]) -> dict[str, Any]:
+    """Shapiro-Wilk W and p (scipy) where SPSS computes them: 3 to 5,000 values.
+
+    ``n`` is the number of values; ``w`` and ``p`` are ``None`` outside that range and for
+    constant data, and ``not_computed`` says why: ``too_few`` (below 3), ``too_many`` (above
+    5,000, as SPSS) or ``constant``; it is ``None`` when the test was computed.
+    """
     data = np.asarray([_plain_number(v) for v in values], dtype=float)
-    if len(data) < 3 or np.all(data == data[0]):
-        return {"w": None, "p": None}
-    res = stats.shapiro(data)
-    return {"w": float(res.statistic), "p": float(res.pvalue)}
+    n = len(data)
+    result: dict[str, Any] = {"w": None, "p": None, "n": n, "not_computed": None}
+    if n < SHAPIRO_WILK_MIN:
+        result["not_computed"] = "too_few"
+    elif n > SHAPIRO_WILK_MAX:
+        result["not_computed"] = "too_many"
+    elif np.all(data == data[0]):
+        result["not_computed"] = "constant"
+    else:
+        res = stats.shapiro(data)
+        result.update(w=float(res.statistic), p=float(res.pvalue))
+    return result
 
 
 def paired_t(

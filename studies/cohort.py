@@ -130,6 +130,9 @@ class Cohort:
     n_withdrawn: int
     n_not_per_protocol: int
     progress: dict[str, Any] = field(default_factory=dict)
+    # The codes of the mothers left out before any outcome is analysed.
+    withdrawn_codes: list[str] = field(default_factory=list)
+    not_per_protocol_codes: list[str] = field(default_factory=list)
 
 
 def with_sheets(respondents, **columns: tuple[str, str]):
@@ -222,6 +225,12 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         n_withdrawn=len(rows) - len(active),
         n_not_per_protocol=len(active) - len(records),
         progress=progress,
+        withdrawn_codes=[
+            row["code"] for row in rows if row["status"] == Respondent.Status.WITHDRAWN
+        ],
+        not_per_protocol_codes=sorted(
+            {row["code"] for row in active} - {row["code"] for row in records}
+        ),
     )
 
 
@@ -276,4 +285,24 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
     document["filters"] = cohort.filters.as_document()
     document["n_not_per_protocol"] = cohort.n_not_per_protocol
     document["progress"] = dict(cohort.progress)
+    document["left_out"] = left_out(cohort)
     return document
+
+
+def left_out(cohort: Cohort) -> list[dict[str, Any]]:
+    """Every mother of the filtered cohort left out of some analysis, by code, with why:
+    ``withdrawn``, ``not_per_protocol``, or per outcome ``missing_pre``/``missing_post``
+    (de-identified: codes only, as researchers see them)."""
+    reasons: dict[str, list[dict[str, Any]]] = {}
+    for code in cohort.withdrawn_codes:
+        reasons.setdefault(code, []).append({"reason": "withdrawn", "outcome": None})
+    for code in cohort.not_per_protocol_codes:
+        reasons.setdefault(code, []).append({"reason": "not_per_protocol", "outcome": None})
+    for record in cohort.records:
+        for outcome in OUTCOMES:
+            for phase in ("pre", "post"):
+                if record.get(f"{phase}_{outcome}") is None:
+                    reasons.setdefault(record.get("code", ""), []).append(
+                        {"reason": f"missing_{phase}", "outcome": outcome}
+                    )
+    return [{"code": code, "reasons": reasons[code]} for code in sorted(reasons)]

@@ -13,10 +13,11 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from .analysis import format_p, format_spss
+from .analysis import SHAPIRO_WILK_MAX, format_p, format_spss
 from .cohort import OUTCOMES, characteristic_labels
 
 TABLE_NUMBERS = (1, 2, 3, 4)
@@ -319,14 +320,8 @@ def extra_table(document: dict, fmt: Formatter) -> Table:
                 for o in outcomes
             ],
         ),
-        row(
-            _("Shapiro–Wilk W of the differences"),
-            [fmt.fixed(o["shapiro_wilk_differences"]["w"], 3) for o in outcomes],
-        ),
-        row(
-            _("Shapiro–Wilk p"),
-            [fmt.p(o["shapiro_wilk_differences"]["p"]) for o in outcomes],
-        ),
+        _shapiro_row(_("Shapiro–Wilk W of the differences"), outcomes, "w", fmt),
+        _shapiro_row(_("Shapiro–Wilk p"), outcomes, "p", fmt),
         row(
             _("Paired t-test: mean difference"),
             [fmt.fixed(o["paired_t"]["mean_difference"], 2) for o in outcomes],
@@ -374,12 +369,36 @@ def extra_table(document: dict, fmt: Formatter) -> Table:
             ],
         )
     )
+    footnotes = []
+    if any(o["shapiro_wilk_differences"].get("not_computed") == "too_many" for o in outcomes):
+        footnotes.append(
+            "a. "
+            + _(
+                "Shapiro–Wilk is not computed above %(max)s differences, as in SPSS: its "
+                "p-value is only trusted for 3 to %(max)s values."
+            )
+            % {"max": number_format(SHAPIRO_WILK_MAX, force_grouping=True)}
+        )
     return Table(
         None,
         "",
         _("Further analyses"),
-        [TablePart("", _cells("", *[o["label"] for o in outcomes]), rows)],
+        [TablePart("", _cells("", *[o["label"] for o in outcomes]), rows, footnotes)],
     )
+
+
+def _shapiro_row(label: str, outcomes: list[dict], key: str, fmt: Formatter) -> list[Cell]:
+    """A Shapiro–Wilk row: the figure, or an empty cell with footnote a where SPSS would not
+    compute it (above 5,000 differences)."""
+    cells = [Cell(label)]
+    for outcome in outcomes:
+        test = outcome["shapiro_wilk_differences"]
+        if test.get("not_computed") == "too_many":
+            cells.append(Cell("—", "a"))
+        else:
+            value = fmt.fixed(test["w"], 3) if key == "w" else fmt.p(test["p"])
+            cells.append(Cell(value or "—"))
+    return cells
 
 
 def _quartiles(fmt: Formatter, stats: dict) -> str:
@@ -405,20 +424,32 @@ def manuscript_table(document: dict, fmt: Formatter, number: int) -> Table:
 # ---------------------------------------------------------------------------
 
 
+# Below this many pairs the normal approximation of the Wilcoxon statistic is rough, and the
+# exact p is the one to report (Siegel & Castellan's rule of thumb, which SPSS's manuals echo).
+EXACT_P_ADVISED_BELOW = 25
+
+
 def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
-    """One plain sentence: did this outcome change significantly at the study's α?"""
+    """One plain sentence: did this outcome change significantly at the study's α?
+
+    It decides on the asymptotic p (SPSS's "Asymp. Sig."); when the exact p falls on the other
+    side of α it says so, and with fewer than 25 pairs it tells the reader to report the exact
+    p rather than decide on the approximation."""
     outcome = document["outcomes"][outcome_name]
     w = outcome["wilcoxon"]
+    n = w["total"]
     values = {
         "outcome": outcome["label"],
         "z": fmt.fixed(w["z"], 3),
         "p": fmt.p_in_prose(w["p_asymptotic"]),
+        "p_exact": fmt.p_in_prose(w["p_exact"]),
         "alpha": fmt.alpha(document["alpha"]),
-        "n": w["total"],
+        "n": n,
         "up": w["positive_ranks"]["n"],
         "down": w["negative_ranks"]["n"],
+        "pairs": EXACT_P_ADVISED_BELOW,
     }
-    if w["total"] == 0:
+    if n == 0:
         return (
             _(
                 "%(outcome)s: no mother has both a pre-test and a post-test value yet, so there "
@@ -426,40 +457,84 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
             )
             % values
         )
-    if w["ties"] == w["total"]:
+    if w["ties"] == n:
         return (
-            _(
+            ngettext(
+                "%(outcome)s did not change: the post-test equals the pre-test for the %(n)s "
+                "mother analysed (Z = 0, p = 1).",
                 "%(outcome)s did not change: the post-test equals the pre-test for every one of "
-                "the %(n)s mothers (Z = 0, p = 1)."
+                "the %(n)s mothers (Z = 0, p = 1).",
+                n,
             )
             % values
         )
-    if w["p_asymptotic"] < document["alpha"]:
-        increased = w["positive_ranks"]["sum_of_ranks"] > w["negative_ranks"]["sum_of_ranks"]
-        if increased:
-            return (
-                _(
-                    "%(outcome)s rose significantly after the oxytocin massage (Wilcoxon "
-                    "Z = %(z)s, %(p)s, below α = %(alpha)s): higher in %(up)s and lower in "
-                    "%(down)s of %(n)s mothers."
-                )
-                % values
-            )
-        return (
-            _(
-                "%(outcome)s fell significantly after the oxytocin massage (Wilcoxon Z = %(z)s, "
-                "%(p)s, below α = %(alpha)s): lower in %(down)s and higher in %(up)s of %(n)s "
-                "mothers."
-            )
-            % values
+    significant = w["p_asymptotic"] < document["alpha"]
+    if significant and w["positive_ranks"]["sum_of_ranks"] > w["negative_ranks"]["sum_of_ranks"]:
+        sentence = ngettext(
+            "%(outcome)s rose significantly after the oxytocin massage (Wilcoxon Z = %(z)s, "
+            "%(p)s, below α = %(alpha)s): higher in %(up)s and lower in %(down)s of %(n)s "
+            "mother.",
+            "%(outcome)s rose significantly after the oxytocin massage (Wilcoxon Z = %(z)s, "
+            "%(p)s, below α = %(alpha)s): higher in %(up)s and lower in %(down)s of %(n)s "
+            "mothers.",
+            n,
         )
-    return (
-        _(
+    elif significant:
+        sentence = ngettext(
+            "%(outcome)s fell significantly after the oxytocin massage (Wilcoxon Z = %(z)s, "
+            "%(p)s, below α = %(alpha)s): lower in %(down)s and higher in %(up)s of %(n)s "
+            "mother.",
+            "%(outcome)s fell significantly after the oxytocin massage (Wilcoxon Z = %(z)s, "
+            "%(p)s, below α = %(alpha)s): lower in %(down)s and higher in %(up)s of %(n)s "
+            "mothers.",
+            n,
+        )
+    else:
+        sentence = ngettext(
             "%(outcome)s did not change significantly after the oxytocin massage (Wilcoxon "
-            "Z = %(z)s, %(p)s, not below α = %(alpha)s; %(n)s mothers)."
+            "Z = %(z)s, %(p)s, not below α = %(alpha)s; %(n)s mother).",
+            "%(outcome)s did not change significantly after the oxytocin massage (Wilcoxon "
+            "Z = %(z)s, %(p)s, not below α = %(alpha)s; %(n)s mothers).",
+            n,
         )
-        % values
-    )
+    sentence %= values
+    exact = w["p_exact"]
+    if exact is None or (exact < document["alpha"]) == significant:
+        return sentence
+    if significant:
+        caveat = _("But the exact p (%(p_exact)s) is not below α = %(alpha)s.")
+    else:
+        caveat = _("But the exact p (%(p_exact)s) is below α = %(alpha)s.")
+    if n < EXACT_P_ADVISED_BELOW:
+        advice = _(
+            "With fewer than %(pairs)s pairs the normal approximation is rough: report the "
+            "exact p and decide on it."
+        )
+    else:
+        advice = _(
+            "With %(pairs)s pairs or more the asymptotic p is usually reported; give both."
+        )
+    return " ".join([sentence, caveat % values, advice % values])
+
+
+def left_out_rows(document: dict) -> list[tuple[str, str]]:
+    """The mothers left out, as (code, why) in the active language, for the results page."""
+    labels = {name: document["outcomes"][name]["label"] for name in OUTCOMES}
+    rows = []
+    for mother in document.get("left_out", []):
+        reasons = []
+        for item in mother["reasons"]:
+            values = {"outcome": labels.get(item["outcome"], "")}
+            reasons.append(
+                {
+                    "withdrawn": _("withdrawn"),
+                    "not_per_protocol": _("not every planned session done (per protocol)"),
+                    "missing_pre": _("%(outcome)s: pre-test value missing") % values,
+                    "missing_post": _("%(outcome)s: post-test value missing") % values,
+                }[item["reason"]]
+            )
+        rows.append((mother["code"], "; ".join(reasons)))
+    return rows
 
 
 def notices(document: dict) -> dict[str, list[str]]:

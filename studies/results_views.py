@@ -75,6 +75,7 @@ def results(request, study_code: str):
             "progress": progress,
             "adherence": fmt.fixed(None if adherence is None else 100 * adherence, 1),
             "notices": notices[""],
+            "left_out": manuscript.left_out_rows(document),
             "outcomes": outcomes,
             "tables": manuscript.tables(document, fmt),
             "extra_table": manuscript.extra_table(document, fmt),

@@ -295,12 +295,30 @@ def test_paired_t_matches_scipy(data: tuple[list, list]) -> None:
     assert ours["ci_high"] == pytest.approx(float(ci.high), rel=1e-9, abs=1e-12)
 
 
+def test_shapiro_wilk_follows_spss_up_to_5000_values() -> None:
+    """SPSS computes Shapiro-Wilk for 3 to 5,000 values and leaves the cell empty above; the
+    document says why (issue 13 item 14)."""
+    rng = np.random.default_rng(13)
+    values = rng.integers(-10, 11, size=5001).tolist()
+    at_limit = shapiro_wilk(values[:5000])
+    reference = stats.shapiro(values[:5000])
+    assert at_limit["w"] == pytest.approx(float(reference.statistic), rel=1e-12)
+    assert at_limit["p"] == pytest.approx(float(reference.pvalue), rel=1e-12)
+    assert (at_limit["n"], at_limit["not_computed"]) == (5000, None)
+    assert shapiro_wilk(values) == {"w": None, "p": None, "n": 5001, "not_computed": "too_many"}
+    out = analyze_outcome([0] * 5001, values)
+    assert out["shapiro_wilk_differences"]["p"] is None
+    assert out["shapiro_wilk_differences"]["not_computed"] == "too_many"
+    assert out["paired_t"]["p"] is not None  # the rest of the analysis still runs
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(-40, 40), min_size=0, max_size=40))
 def test_shapiro_matches_scipy(values: list[int]) -> None:
     ours = shapiro_wilk(values)
     if len(values) < 3 or len(set(values)) == 1:
-        assert ours == {"w": None, "p": None}
+        assert (ours["w"], ours["p"]) == (None, None)
+        assert ours["not_computed"] == ("too_few" if len(values) < 3 else "constant")
         return
     ref = stats.shapiro(values)
     assert ours["w"] == pytest.approx(float(ref.statistic), rel=1e-12)
@@ -412,7 +430,9 @@ def test_one_pair() -> None:
     assert w["effect_size_r"] == pytest.approx(1.0)
     out = analyze_outcome([3], [5])
     assert out["pre"]["sd"] is None and out["paired_t"]["t"] is None
-    assert out["shapiro_wilk_differences"] == {"w": None, "p": None}
+    assert out["shapiro_wilk_differences"] == {
+        "w": None, "p": None, "n": 1, "not_computed": "too_few"
+    }  # fmt: skip
 
 
 def test_all_differences_zero() -> None:

@@ -375,7 +375,7 @@ def test_spss_syntax_reads_the_cohort_and_runs_the_wilcoxon(client, study, data_
     assert "RECODE education ('basic'=1) ('secondary'=2) ('higher'=3) INTO education_n." in syntax
     assert "VARIABLE LEVEL education_n (ORDINAL)." in syntax
     assert "VALUE LABELS employment_n 1 'Working' 2 'Not working'." in syntax
-    assert "/WILCOXON=pre_feeds pre_urinations WITH post_feeds post_urinations (PAIRED)" in syntax
+    assert "/WILCOXON=pre_feeds WITH post_feeds (PAIRED)" in syntax
     for column in exchange.COHORT_COLUMNS:
         assert f"    {column} " in syntax
 

@@ -766,6 +766,51 @@ def test_missing_values_and_withdrawn_mothers(client, study, researcher, midwife
     assert "Withdrawn 1" in text and "Still in follow-up 1" in text
 
 
+@pytest.mark.parametrize("role", ["researcher", "data_manager"])
+def test_the_mothers_left_out_are_listed_by_code_with_why(
+    client, request, study, midwife_a, mother, role
+):
+    """Issue 13 item 11: not only "3 mothers are left out" but which and why, by code only."""
+    for row in PAPER_COHORT[:10]:
+        mother(
+            row["respondent_code"],
+            pre=(row["pre_feeds"], row["pre_urinations"]),
+            post=(row["post_feeds"], row["post_urinations"]),
+        )
+    mother("M01", pre=(5, 4), post=(9, None), identity={"full_name": "Siti Aminah"})
+    mother("M02", pre=(None, 4), post=None, sessions=3, identity={"full_name": "Dewi Lestari"})
+    gone = mother("W01", pre=(4, 4), post=None, sessions=2, identity={"full_name": "Rina Sari"})
+    services.withdraw_respondent(
+        respondent=gone, user=midwife_a, reason="Moved away", on=datetime.date(2026, 6, 4)
+    )
+    client.force_login(request.getfixturevalue(role))
+    response = client.get(results_url())
+    assert response.status_code == 200
+    assert page_tables(response)["left-out"] == [
+        ["Code", "Why"],
+        ["M01", "Urinations: post-test value missing"],
+        [
+            "M02",
+            "Feeds: pre-test value missing; Feeds: post-test value missing; "
+            "Urinations: post-test value missing",
+        ],
+        ["W01", "withdrawn"],
+    ]
+    text = visible_text(response)
+    assert "Which mothers are left out, and why (3)" in text
+    for name in ("Siti Aminah", "Dewi Lestari", "Rina Sari"):
+        assert name not in response.content.decode()
+    document = json.loads(client.get(json_url()).content)
+    assert document["left_out"][0] == {
+        "code": "M01", "reasons": [{"reason": "missing_post", "outcome": "urinations"}]
+    }  # fmt: skip
+    assert [m["code"] for m in document["left_out"]] == ["M01", "M02", "W01"]
+    assert Respondent.objects.get(code="W01").status == Respondent.Status.WITHDRAWN
+    # A filter narrows the list with the analysis: per protocol, M02 (3 sessions) is left out.
+    document = json.loads(client.get(json_url(per_protocol=1)).content)
+    assert {"reason": "not_per_protocol", "outcome": None} in document["left_out"][1]["reasons"]
+
+
 def test_an_outcome_without_any_complete_pair(client, study, researcher, mother):
     for index in range(4):
         mother(f"R0{index}", pre=(5 + index, None), post=(9 + index, None))

@@ -132,12 +132,12 @@ def test_parse_filters(study, site_a, site_b):
 # ---------------------------------------------------------------------------
 
 
-def paper_document(**study_fields) -> dict:
+def paper_document(records=None, **study_fields) -> dict:
     study = Study(code="PAPER", title="Paper", **study_fields)
     data = cohort.Cohort(
         study=study,
         filters=cohort.CohortFilters(),
-        records=[dict(row) for row in PAPER_COHORT],
+        records=[dict(row) for row in (PAPER_COHORT if records is None else records)],
         n_withdrawn=0,
         n_not_per_protocol=0,
     )
@@ -197,6 +197,35 @@ def test_table_text_aligns_the_numbers():
     assert len(feeds) == len(urinations)
 
 
+def _copies(count: int) -> list[dict]:
+    """``count`` mothers made from the paper's, their codes unique."""
+    return [
+        {**PAPER_COHORT[i % 15], "respondent_code": f"C{i:05d}", "code": f"C{i:05d}"}
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize(("count", "computed"), [(5000, True), (5001, False)])
+def test_shapiro_wilk_cell_is_empty_above_5000_with_a_footnote(count, computed):
+    """Issue 13 item 14: as SPSS, no Shapiro–Wilk above 5,000 values, and the table says why."""
+    document = paper_document(_copies(count))
+    test = document["outcomes"]["feeds"]["shapiro_wilk_differences"]
+    assert (test["p"] is not None, test["n"]) == (computed, count)
+    part = manuscript.extra_table(document, manuscript.Formatter(".")).parts[0]
+    rows = {row[0].text: [cell.plain() for cell in row[1:]] for row in part.rows}
+    footnote = (
+        "a. Shapiro–Wilk is not computed above 5,000 differences, as in SPSS: its p-value is "
+        "only trusted for 3 to 5,000 values."
+    )
+    if computed:
+        assert rows["Shapiro–Wilk p"][0] == manuscript.Formatter(".").p(test["p"]) != "—"
+        assert footnote not in part.footnotes
+    else:
+        assert rows["Shapiro–Wilk p"] == ["—a", "—a"]
+        assert rows["Shapiro–Wilk W of the differences"] == ["—a", "—a"]
+        assert part.footnotes == [footnote]
+
+
 def test_conclusion_when_not_significant():
     records = [
         dict(row, pre_feeds=row["pre_feeds"], post_feeds=row["pre_feeds"] + delta)
@@ -209,6 +238,63 @@ def test_conclusion_when_not_significant():
     assert sentence == (
         "Feeds did not change significantly after the oxytocin massage (Wilcoxon Z = .000, "
         "p = 1.000, not below α = .05; 6 mothers)."
+    )
+
+
+def _feeds_document(deltas, **study_fields) -> dict:
+    records = [
+        dict(row, post_feeds=row["pre_feeds"] + delta)
+        for row, delta in zip(PAPER_COHORT, deltas, strict=False)
+    ]
+    return paper_document(records, **study_fields)
+
+
+def test_conclusion_says_when_the_exact_p_disagrees_and_recommends_it_below_25_pairs():
+    """Issue 13 item 15: five mothers all +1 give asymptotic p .025 but exact p .0625."""
+    document = _feeds_document([1] * 5)
+    wilcoxon = document["outcomes"]["feeds"]["wilcoxon"]
+    assert wilcoxon["p_asymptotic"] == pytest.approx(0.0253, abs=1e-4)
+    assert wilcoxon["p_exact"] == pytest.approx(0.0625)
+    sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
+    assert sentence == (
+        "Feeds rose significantly after the oxytocin massage (Wilcoxon Z = -2.236, p = .025, "
+        "below α = .05): higher in 5 and lower in 0 of 5 mothers. But the exact p (p = .063) is "
+        "not below α = .05. With fewer than 25 pairs the normal approximation is rough: report "
+        "the exact p and decide on it."
+    )
+    # At α = .07 both p are below it: no caveat.
+    agreeing = manuscript.conclusion(
+        _feeds_document([1] * 5, alpha=Decimal("0.070")), "feeds", manuscript.Formatter(".")
+    )
+    assert "exact p" not in agreeing and "rose significantly" in agreeing
+
+
+def test_conclusion_with_many_pairs_gives_both_p_values():
+    # 30 pairs, 20 up by 1 and 10 down by 1: the asymptotic and the exact p straddle α = .08.
+    records = [
+        {**PAPER_COHORT[i % 15], "post_feeds": PAPER_COHORT[i % 15]["pre_feeds"] + (1 if i < 20
+         else -1)}
+        for i in range(30)
+    ]  # fmt: skip
+    document = paper_document(records, alpha=Decimal("0.080"))
+    w = document["outcomes"]["feeds"]["wilcoxon"]
+    assert w["p_asymptotic"] == pytest.approx(0.0679, abs=1e-4)  # below α = .08
+    assert w["p_exact"] == pytest.approx(0.0987, abs=1e-4)  # not below
+    sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
+    assert sentence.endswith(
+        "With 25 pairs or more the asymptotic p is usually reported; give both."
+    )
+
+
+def test_conclusion_for_one_mother_is_singular():
+    document = _feeds_document([1])
+    sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
+    assert sentence.endswith("not below α = .05; 1 mother).")
+    assert "mothers" not in sentence
+    tied = manuscript.conclusion(_feeds_document([0]), "feeds", manuscript.Formatter("."))
+    assert tied == (
+        "Feeds did not change: the post-test equals the pre-test for the 1 mother analysed "
+        "(Z = 0, p = 1)."
     )
 
 

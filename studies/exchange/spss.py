@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
-from ..models import (
-    Respondent,
-    Study,
-)
+from ..models import TEXT_LIMIT, Respondent, Site, Study
 from .columns import COHORT_COLUMNS, EXTRA_COLUMNS, dictionary
 
 # --- SPSS syntax -----------------------------------------------------------------------------
 
+
+def _text_format(characters: int) -> str:
+    """A string format wide enough for any value the model allows: SPSS and PSPP count a
+    string's width in bytes of the file's encoding (up to 4 per character in UTF-8), and the
+    export may put an apostrophe before a cell a spreadsheet would run as a formula."""
+    return f"A{4 * (characters + 1)}"
+
+
 SPSS_FORMATS = {
-    "respondent_code": "A30",
-    "site": "A120",
+    "respondent_code": _text_format(Respondent._meta.get_field("code").max_length),
+    "site": _text_format(Site._meta.get_field("name").max_length),
     "delivery_date": "SDATE10",
     "enrolled_on": "SDATE10",
     "age_years": "F3.0",
@@ -27,7 +32,7 @@ SPSS_FORMATS = {
     "post_urinations": "F2.0",
     "sessions_completed": "F2.0",
     "status": "A10",
-    "withdrawal_reason": "A500",
+    "withdrawal_reason": _text_format(TEXT_LIMIT),
     "withdrawn_on": "SDATE10",
     "consent_date": "SDATE10",
     "eligibility_confirmed": "F1.0",
@@ -53,7 +58,7 @@ def _spss_text(text: str) -> str:
 def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> str:
     """SPSS syntax that reads the cohort CSV with labels and measurement levels and runs the
     paper's analysis (FREQUENCIES, DESCRIPTIVES and NPAR TESTS /WILCOXON)."""
-    from ..cohort import characteristic_labels
+    from ..cohort import OUTCOMES, characteristic_labels, outcome_label
 
     filename = filename or f"{study.code}-cohort.csv"
     labels = {column.name: str(column.label) for column in dictionary()}
@@ -119,12 +124,24 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
         "",
         "FREQUENCIES VARIABLES=age_group_n parity_group_n education_n employment_n"
         " /ORDER=ANALYSIS.",
-        "DESCRIPTIVES VARIABLES=pre_feeds pre_urinations post_feeds post_urinations"
-        " /STATISTICS=MEAN STDDEV MIN MAX.",
-        "NPAR TESTS",
-        "  /WILCOXON=pre_feeds pre_urinations WITH post_feeds post_urinations (PAIRED)",
-        "  /STATISTICS DESCRIPTIVES QUARTILES",
-        "  /MISSING ANALYSIS.",
         "",
     ]
+    for outcome in OUTCOMES:
+        pre, post = f"pre_{outcome}", f"post_{outcome}"
+        lines += [
+            "* "
+            + _(
+                "%(outcome)s: only the mothers with both a pre-test and a post-test value, "
+                "as on Lancar's results page (Tables 2-4 speak of the same mothers)"
+            )
+            % {"outcome": outcome_label(outcome)}
+            + ".",
+            "TEMPORARY.",
+            f"SELECT IF (NOT MISSING({pre}) AND NOT MISSING({post})).",
+            f"DESCRIPTIVES VARIABLES={pre} {post} /STATISTICS=MEAN STDDEV MIN MAX.",
+            "NPAR TESTS",
+            f"  /WILCOXON={pre} WITH {post} (PAIRED)",
+            "  /MISSING ANALYSIS.",
+            "",
+        ]
     return "\n".join(lines)
