@@ -147,3 +147,46 @@ def test_make_run_serves_production_safe_over_local_http(tmp_path):
     assert not left_running, "a process of make run was left running\n" + output
     with socket.socket() as probe:
         assert probe.connect_ex(("127.0.0.1", port)) != 0, "the port is still served"
+
+
+def test_local_http_is_for_this_machine_only_and_production_keeps_https(tmp_path):
+    from clinic import local_secret
+    from tests.test_settings import manage
+
+    key_file = local_secret.ensure(tmp_path / "key")
+    first = key_file.read_text()
+    assert local_secret.ensure(key_file).read_text() == first  # generated once, then kept
+    show = (
+        "from django.conf import settings as s; "
+        f"print(s.SECRET_KEY == open({str(key_file)!r}).read().strip(), "
+        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT)"
+    )
+    local = manage(
+        "shell",
+        "-v0",
+        "-c",
+        show,
+        DJANGO_DEBUG="0",
+        LANCAR_LOCAL_HTTP="1",
+        LANCAR_SECRET_KEY_FILE=str(key_file),
+    )
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.split() == ["True", "False", "False", "False"]
+
+    # Without LANCAR_LOCAL_HTTP the same key file gives the HTTPS-only production settings.
+    production = manage(
+        "shell", "-v0", "-c", show, DJANGO_DEBUG="0", LANCAR_SECRET_KEY_FILE=str(key_file)
+    )
+    assert production.returncode == 0, production.stderr
+    assert production.stdout.split() == ["True", "True", "True", "True"]
+
+    # A server answering to a public name cannot switch HTTPS off with it.
+    public = manage(
+        "check",
+        DJANGO_DEBUG="0",
+        LANCAR_LOCAL_HTTP="1",
+        DJANGO_SECRET_KEY="k" * 60,
+        DJANGO_ALLOWED_HOSTS="lancar.example.org",
+    )
+    assert public.returncode != 0
+    assert "LANCAR_LOCAL_HTTP is for a server on this machine only" in public.stderr
