@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install serve-prod messages loadtest bench clean
+.PHONY: run dev test lint install serve-prod messages loadtest bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,13 +15,34 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# What a clinic runs on its laptop: production-safe (debug off, the app's own 404/500 pages,
+# static files compressed by whitenoise, gunicorn) on http://127.0.0.1:$(PORT) only. The secret
+# key is generated once into $(SECRET_KEY_FILE) (untracked, 0600). LANCAR_LOCAL_HTTP lets the
+# session cookie travel over plain http on this machine; a server never sets it (README).
 # The task worker (imports run in the background) starts beside the server and is stopped
 # with it, however the server ends (Ctrl+C included).
+SECRET_KEY_FILE ?= .secret_key
+CREDENTIALS_FILE ?= demo-credentials.txt
+RUN_ENV := DJANGO_DEBUG=0 LANCAR_LOCAL_HTTP=1 DJANGO_SECURE_SSL_REDIRECT=0 \
+	DJANGO_ALLOWED_HOSTS=localhost,127.0.0.1 LANCAR_SECRET_KEY_FILE=$(SECRET_KEY_FILE)
 run: install
+	$(PY) -m clinic.local_secret $(SECRET_KEY_FILE)
+	$(RUN_ENV) $(PY) manage.py migrate --noinput
+	$(RUN_ENV) $(PY) manage.py load_demo --credentials-file $(CREDENTIALS_FILE)
+	$(RUN_ENV) $(PY) manage.py clean_imports
+	$(RUN_ENV) $(PY) manage.py collectstatic --noinput -v0
+	@echo "Lancar is at http://127.0.0.1:$(PORT)/ (sign in with a demo user from $(CREDENTIALS_FILE))"
+	@$(RUN_ENV) $(PY) manage.py db_worker --no-reload & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	$(RUN_ENV) $(VENV)/bin/gunicorn clinic.wsgi --workers 2 --no-control-socket \
+		--bind 127.0.0.1:$(PORT)
+
+# For developers: Django's runserver with debug on (tracebacks, auto-reload), and the worker.
+dev: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py clean_imports
-	@echo "Lancar is at http://127.0.0.1:$(PORT)/ (sign in with a demo user from demo-credentials.txt)"
+	@echo "Lancar (debug) is at http://127.0.0.1:$(PORT)/"
 	@$(PY) manage.py db_worker --no-reload & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)

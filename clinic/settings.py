@@ -21,6 +21,13 @@ if (BASE_DIR / ".env").is_file():
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+# `make run` (a clinic's laptop) keeps a key generated once in an untracked 0600 file
+# (clinic/local_secret.py); a server sets DJANGO_SECRET_KEY, so production never reads a file.
+_secret_key_file = env.str("LANCAR_SECRET_KEY_FILE", default="")
+if not SECRET_KEY and _secret_key_file:
+    from clinic.local_secret import read as _read_secret_key
+
+    SECRET_KEY = _read_secret_key(_secret_key_file)
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -179,7 +186,16 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
-if not DEBUG:
+# `make run` serves a clinic's laptop over plain http://127.0.0.1 with debug off: HTTPS-only
+# cookies and the HTTPS redirect would make signing in impossible there. Only that target sets
+# LANCAR_LOCAL_HTTP, and it is refused unless the server answers to this machine alone.
+LOCAL_HTTP = env.bool("LANCAR_LOCAL_HTTP", default=False)
+if LOCAL_HTTP and not set(ALLOWED_HOSTS) <= {"localhost", "127.0.0.1", "[::1]"}:
+    raise ImproperlyConfigured(
+        "LANCAR_LOCAL_HTTP is for a server on this machine only (DJANGO_ALLOWED_HOSTS must be "
+        "localhost, 127.0.0.1 or [::1])."
+    )
+if not DEBUG and not LOCAL_HTTP:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
