@@ -98,9 +98,9 @@ class ImportReport:
     # Rows outside the protocol (another enrolment day), recorded as protocol deviations with
     # the import as their reason: listed in the preview, never taken in silently.
     deviations: list[RowError] = field(default_factory=list)
-    # How the file was read, for the person to check before importing: its encoding and
-    # separator when Excel's own, and a day-first date of each date column that could be read
-    # either way, in words ("“05/06/2026” read day first, as 5 June 2026").
+    # How the file was read, for the person to check before importing: the first day-first
+    # date of each date column that could be read either way, in words ("“05/06/2026” read day
+    # first, as 5 June 2026"). studies/tasks.py copies them into the job's report as text.
     notes: list[RowError] = field(default_factory=list)
 
     @property
