@@ -100,7 +100,7 @@ class ImportReport:
     deviations: list[RowError] = field(default_factory=list)
     # How the file was read, for the person to check before importing: the first day-first
     # date of each date column that could be read either way, in words ("“05/06/2026” read day
-    # first, as 5 June 2026"). studies/tasks.py copies them into the job's report as text.
+    # first, as 5 June 2026"), listed by the preview page from the job's report["notes"].
     notes: list[RowError] = field(default_factory=list)
 
     @property
