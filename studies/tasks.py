@@ -205,6 +205,7 @@ def _check_or_import(job: ImportJob, *, dry_run: bool) -> str:
         "sessions_done": report.sessions_done,
         "error_count": report.error_count,
         "errors": [[error.row, error.column, str(error.message)] for error in report.errors],
+        "notes": [str(note) for note in report.notes],
         "deviation_count": len(report.deviations),
         "deviations": [
             [deviation.row, str(deviation.message)]

@@ -235,12 +235,14 @@ def test_withdrawal_form(on_fixed_day, client, make_respondent, midwife_a, field
         )
 
 
+# What only Python's int() reads (issue 13, item 17): the importer takes ASCII digits only.
+IMPORT_NUMBERS = [*NUMBERS, "1_0", "２９", "٥", "۵", "5.000", "+-5"]
 COLUMNS = {
-    "age_years": NUMBERS,
-    "parity": NUMBERS,
-    "pre_feeds": NUMBERS,
-    "post_urinations": NUMBERS,
-    "sessions_completed": NUMBERS,
+    "age_years": IMPORT_NUMBERS,
+    "parity": IMPORT_NUMBERS,
+    "pre_feeds": IMPORT_NUMBERS,
+    "post_urinations": IMPORT_NUMBERS,
+    "sessions_completed": IMPORT_NUMBERS,
     "respondent_code": TEXTS,
     "site": TEXTS,
     "withdrawal_reason": TEXTS,
@@ -282,6 +284,8 @@ def test_importer(study, data_manager, column):
             assert all(error.column for error in report.errors), report.errors
             assert database_state() == before
         else:  # an acceptable value: stored as written
+            if COLUMNS[column] is IMPORT_NUMBERS:
+                assert value.isascii(), f"{value!r} was accepted"
             mother = Respondent.objects.get(study=target, code=lines[3][0].strip())
             if column == "withdrawal_reason":
                 # a leading apostrophe is the spreadsheet's text marker, as in Excel

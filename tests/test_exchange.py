@@ -154,7 +154,7 @@ def replace_cell(data: bytes, row: int, column: str, value: str) -> bytes:
         (6, "education", "university", "is not one of: basic, secondary, higher"),
         (7, "employment", "", "This value is required."),
         (8, "enrolled_on", "2026-05-30", "Enrolment cannot be before the delivery date."),
-        (9, "delivery_date", "01/06/2026", "is not a date in the form YYYY-MM-DD"),
+        (9, "delivery_date", "01/06/26", "is not a date: write it as DD/MM/YYYY or YYYY-MM-DD"),
         (10, "pre_feeds", "41", "At most 40 times in 24 hours"),
         (11, "post_urinations", "-2", "A count cannot be negative."),
         (12, "site", "Klinik Z", "is not a site of this study"),

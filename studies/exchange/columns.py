@@ -55,6 +55,43 @@ IDENTITY_COLUMNS = ("full_name", "phone", "medical_record_number")
 KNOWN_COLUMNS = frozenset(COHORT_COLUMNS + EXTRA_COLUMNS + IDENTITY_COLUMNS)
 
 
+# --- the words a file may use for a choice ---------------------------------------------------
+
+# Besides a choice's key and its labels in both languages, what Indonesian sheets write for it:
+# the school levels the label itself names (SD, SMP, SMA …). Only unambiguous words: each names
+# one choice.
+SHORT_FORMS = {
+    Respondent.Education.BASIC: ("SD", "SMP", "MI", "MTs"),
+    Respondent.Education.SECONDARY: ("SMA", "SMK", "MA"),
+    Respondent.Education.HIGHER: ("Diploma", "D3", "D4", "S1", "S2", "S3", "Perguruan tinggi"),
+}
+
+
+def choice_key(word: str) -> str:
+    """How a choice's word is compared: case, underscores and runs of spaces ignored."""
+    return " ".join(word.replace("_", " ").split()).casefold()
+
+
+def choice_words(choices_class) -> dict[str, tuple[str, ...]]:
+    """Every word a cohort file may write for each choice of ``choices_class``, by value: the
+    key, the label in Indonesian and in English, the label's words before its parenthesis
+    (``Dasar``, ``Basic``) and the short forms above (``SMA``). The importer and the data
+    dictionary both read this, so the dictionary lists what the importer accepts."""
+    words = {}
+    for value, label in choices_class.choices:
+        found = [value]
+        for language in ("id", "en"):
+            with translation.override(language):
+                text = str(label)
+            found += [text, text.split(" (")[0]]
+        found += SHORT_FORMS.get(value, ())
+        unique = {}
+        for word in found:
+            unique.setdefault(choice_key(word), word)
+        words[value] = tuple(unique.values())
+    return words
+
+
 # --- the data dictionary ---------------------------------------------------------------------
 
 
@@ -71,7 +108,12 @@ def dictionary() -> list[Column]:
     """Every cohort column: its label (translated on output), type, allowed values and unit."""
 
     def choices(choices_class) -> str:
-        return " / ".join(choices_class.values)
+        # "basic (Dasar (SD atau SMP), Dasar, …) / secondary (…)": the key and every other word
+        # the importer accepts for it.
+        return " / ".join(
+            f"{value} ({', '.join(others)})" if others else value
+            for value, (_key, *others) in choice_words(choices_class).items()
+        )
 
     def field_label(model, name):
         return model._meta.get_field(name).verbose_name

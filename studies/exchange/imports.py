@@ -3,6 +3,7 @@ the models' own rules before anything is written."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import functools
@@ -36,6 +37,8 @@ from .columns import (
     IDENTITY_COLUMNS,
     KNOWN_COLUMNS,
     OPTIONAL_COLUMNS,
+    choice_key,
+    choice_words,
 )
 
 # --- the cohort import -----------------------------------------------------------------------
@@ -95,6 +98,10 @@ class ImportReport:
     # Rows outside the protocol (another enrolment day), recorded as protocol deviations with
     # the import as their reason: listed in the preview, never taken in silently.
     deviations: list[RowError] = field(default_factory=list)
+    # How the file was read, for the person to check before importing: the first day-first
+    # date of each date column that could be read either way, in words ("“05/06/2026” read day
+    # first, as 5 June 2026"), listed by the preview page from the job's report["notes"].
+    notes: list[RowError] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -139,45 +146,132 @@ def file_too_large(limit: int) -> ImportFileError:
     )
 
 
+# The byte-order marks of the encodings read besides UTF-8. Excel's "Unicode Text" is UTF-16
+# (little-endian, with its mark) separated by tabs; UTF-32's marks are tested first, as UTF-32LE's
+# begins with UTF-16LE's.
+_MARKED_ENCODINGS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _encoding_name(data: bytes) -> str:
+    """A guess, in words, at the encoding of bytes that are not UTF-8, for the message."""
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return _("in an encoding other than UTF-8")
+    return _("probably Windows-1252, what Excel writes for “CSV (Comma delimited)”")
+
+
+def _looks_like_utf16(data: bytes) -> bool:
+    """UTF-16 written without its byte-order mark: text whose every other byte is NUL."""
+    sample = data[:400]
+    for nuls, others in ((sample[1::2], sample[0::2]), (sample[0::2], sample[1::2])):
+        if nuls and nuls.count(0) * 2 > len(nuls) and others.count(0) * 4 < len(others):
+            return True
+    return False
+
+
 def decode(data: bytes, *, limit: int = MAX_IMPORT_BYTES) -> str:
     """The file's text, or :class:`ImportFileError` for a file too large, not text (a NUL
-    byte anywhere), not UTF-8 or empty."""
+    anywhere), in an encoding it cannot read (named in the message) or empty. Reads UTF-8 with
+    or without its byte-order mark, and UTF-16 or UTF-32 with theirs (Excel's “Unicode
+    Text”)."""
     if len(data) > limit:
         raise file_too_large(limit)
+    encoding = next(
+        (name for mark, name in _MARKED_ENCODINGS if data.startswith(mark)), "utf-8-sig"
+    )
     # Anywhere in the file, not only its start: PostgreSQL refuses a NUL in a text column.
-    if b"\x00" in data:
+    # UTF-16 text is full of NUL bytes, so there it is looked for in the decoded text.
+    if encoding == "utf-8-sig" and b"\x00" in data:
+        if _looks_like_utf16(data):
+            raise ImportFileError(
+                _(
+                    "The file is UTF-16 text without its byte-order mark. In Excel, save it as "
+                    "“CSV UTF-8” or as “Unicode Text”."
+                )
+            )
         raise ImportFileError(_("This is not a text (CSV) file."))
     try:
-        text = data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as error:
+        if encoding != "utf-8-sig":
+            raise ImportFileError(
+                _("The file is not valid %(encoding)s text (byte %(position)s).")
+                % {"encoding": encoding.upper(), "position": error.start + 1}
+            ) from None
         raise ImportFileError(
-            _("The file is not UTF-8 text (byte %(position)s). In Excel, save it as “CSV UTF-8”.")
-            % {"position": error.start + 1}
+            _(
+                "The file is not UTF-8 text (byte %(position)s: it is %(encoding)s). In Excel, "
+                "save it as “CSV UTF-8” or as “Unicode Text”."
+            )
+            % {"position": error.start + 1, "encoding": _encoding_name(data)}
         ) from None
+    if "\x00" in text:
+        raise ImportFileError(_("This is not a text (CSV) file."))
     if not text.strip():
         raise ImportFileError(_("The file is empty."))
     return text
 
 
+# Excel's first line naming the separator (``sep=;``), which it writes and reads but which is
+# no part of the table.
+_SEPARATOR_LINE = re.compile(r"sep=(.)[ \t]*(\r\n|\n|\r|$)", re.IGNORECASE)
+
+
 def detect_delimiter(header_line: str) -> str:
-    return ";" if header_line.count(";") > header_line.count(",") else ","
+    """The separator of a header line: the one of comma, semicolon and tab it holds most of
+    (a comma when it holds none)."""
+    counts = {delimiter: header_line.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
 
 
 @functools.cache
-def _choice_values(choices_class) -> frozenset[str]:
-    return frozenset(choices_class.values)  # ``.values`` builds a new list on every call
+def _choice_lookup(choices_class) -> dict[str, str]:
+    """Every word a file may write for a choice (columns.choice_words), compared as
+    ``choice_key`` compares them, to its value. Built once: the labels are read in both
+    languages whatever the request's."""
+    return {
+        choice_key(word): value
+        for value, words in choice_words(choices_class).items()
+        for word in words
+    }
+
+
+# A whole number as a spreadsheet writes it: ASCII digits only (Python's ``int`` also takes
+# ``1_0``, ``２９`` and ``٥``), with an optional sign, and the ``.0`` or ``,0`` of a cell formatted
+# with decimals. Three decimals are refused: ``5.000`` is five thousand in Indonesian.
+_WHOLE_NUMBER = re.compile(r"([+-]?[0-9]+)(?:[.,]0{1,2})?")
+# Dates, ASCII digits only: year first (ISO, the export's form; ``/`` or ``.`` also), or day first
+# as Indonesian sheets write them, whatever the interface language. A two-digit year is refused.
+_YEAR_FIRST = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
+_DAY_FIRST = re.compile(r"([0-9]{1,2})([-/.])([0-9]{1,2})\2([0-9]{4})")
 
 
 class _Row:
     """Parses one CSV row's cells, collecting errors per column."""
 
-    def __init__(self, number: int, values: dict[str, str], errors: list[RowError]) -> None:
+    def __init__(
+        self,
+        number: int,
+        values: dict[str, str],
+        errors: list[RowError],
+        notes: dict[str, RowError] | None = None,
+    ) -> None:
         self.number = number
         self.values = values
         self.errors = errors  # the whole file's
         # This row's columns with an error: looked up here, not in the file's list, which would
         # make a file with an error on each of 100,000 rows take quadratic time.
         self.failed: set[str] = set()
+        # The file's first day-first date that could be read either way, per column (shown in
+        # words in the preview so that a month-first file is caught before it is imported).
+        self.notes = notes if notes is not None else {}
 
     def error(self, column: str, message: str) -> None:
         self.errors.append(RowError(self.number, column, message))
@@ -190,23 +284,44 @@ class _Row:
         raw = self.values.get(column, "").strip()
         if raw == "":
             return None
-        try:
-            return int(raw)
-        except ValueError:
+        match = _WHOLE_NUMBER.fullmatch(raw)
+        if match is None:
             self.error(column, _("“%(value)s” is not a whole number.") % {"value": raw[:40]})
             return None
+        return int(match.group(1))
 
     def date(self, column: str) -> datetime.date | None:
         raw = self.values.get(column, "").strip()
         if raw == "":
             return None
+        day_first = False
+        if match := _YEAR_FIRST.fullmatch(raw):
+            year, month, day = match.group(1, 3, 4)
+        elif match := _DAY_FIRST.fullmatch(raw):
+            day, month, year = match.group(1, 3, 4)
+            day_first = True
+        else:
+            year = None
         try:
-            return datetime.date.fromisoformat(raw)
+            if year is None:
+                raise ValueError
+            parsed = datetime.date(int(year), int(month), int(day))
         except ValueError:
             self.error(
-                column, _("“%(value)s” is not a date in the form YYYY-MM-DD.") % {"value": raw[:40]}
+                column,
+                _("“%(value)s” is not a date: write it as DD/MM/YYYY or YYYY-MM-DD.")
+                % {"value": raw[:40]},
             )
             return None
+        ambiguous = day_first and parsed.day <= 12 and parsed.day != parsed.month
+        if ambiguous and column not in self.notes:
+            self.notes[column] = RowError(
+                self.number,
+                column,
+                _("“%(value)s” read day first, as %(date)s.")
+                % {"value": raw, "date": formats.date_format(parsed, "j F Y")},
+            )
+        return parsed
 
     def required(self, column: str, value):
         if (value is None or value == "") and column not in self.failed:
@@ -214,19 +329,21 @@ class _Row:
         return value
 
     def choice(self, column: str, choices_class, *, default: str | None = None) -> str | None:
+        """A choice's value from its key or any of its words (columns.choice_words: the labels
+        in both languages, SMA, Bekerja …), whatever their case."""
         raw = self.text(column)
         if raw == "" and default is not None:
             return default
         if raw == "":
             return self.required(column, None)
-        if raw not in _choice_values(choices_class):
+        value = _choice_lookup(choices_class).get(choice_key(raw))
+        if value is None:
             self.error(
                 column,
                 _("“%(value)s” is not one of: %(allowed)s.")
                 % {"value": raw[:40], "allowed": ", ".join(choices_class.values)},
             )
-            return None
-        return raw
+        return value
 
 
 @dataclass
@@ -513,18 +630,28 @@ def read_cohort(
     longer kept (nothing will be written), so a bad file costs no more memory than a small one.
     ``read_progress(rows)`` is called every ``READ_PROGRESS_EVERY`` rows."""
     text = decode(data, limit=limit)
-    # The first line without splitting the whole file into a list of lines.
-    delimiter = detect_delimiter(re.match(r"[^\r\n]*", text).group())
+    separator_line = _SEPARATOR_LINE.match(text)
+    if separator_line:
+        # Excel hides this line: the header stays row 1, as the person sees it.
+        delimiter = separator_line.group(1)
+        text = text[separator_line.end() :]
+    else:
+        # The first line without splitting the whole file into a list of lines.
+        delimiter = detect_delimiter(re.match(r"[^\r\n]*", text).group())
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        header = [name.strip().lower() for name in next(reader)]
+        header = [name.strip().lower() for name in next(reader, [])]
     except csv.Error as error:
         raise ImportFileError(
             _("The file is not valid CSV: %(error)s") % {"error": error}
         ) from None
+    # Excel writes a column for every cell ever formatted: empty names at the end are no columns.
+    while header and header[-1] == "":
+        header.pop()
     report = ImportReport(delimiter=delimiter)
-    unknown = [name for name in header if name not in KNOWN_COLUMNS]
-    duplicated = sorted({name for name in header if header.count(name) > 1})
+    unknown = [name for name in header if name and name not in KNOWN_COLUMNS]
+    unnamed = [str(number) for number, name in enumerate(header, start=1) if not name]
+    duplicated = sorted({name for name in header if name and header.count(name) > 1})
     missing = [
         name for name in COHORT_COLUMNS if name not in header and name not in OPTIONAL_COLUMNS
     ]
@@ -534,6 +661,11 @@ def read_cohort(
     problems = []
     if unknown:
         problems.append(_("Unknown column(s): %(columns)s.") % {"columns": ", ".join(unknown)})
+    if unnamed:
+        problems.append(
+            _("Column(s) without a name in the header: %(numbers)s.")
+            % {"numbers": ", ".join(unnamed)}
+        )
     if missing:
         problems.append(_("Missing column(s): %(columns)s.") % {"columns": ", ".join(missing)})
     if duplicated:
@@ -554,16 +686,20 @@ def read_cohort(
     ).get_violation_error_message()
     seen: dict[str, int] = {}
     planned: list[_Planned] = []
+    date_notes: dict[str, RowError] = {}
     try:
         for number, cells in enumerate(reader, start=2):
             if not any(value.strip() for value in cells):
                 continue
-            row = _Row(number, {}, report.errors)
+            row = _Row(number, {}, report.errors, date_notes)
+            while len(cells) > len(header) and not cells[-1].strip():
+                cells.pop()  # the empty cells of the empty columns at the end
+            report.rows += 1
             if len(cells) > len(header):
                 row.error("", _("This row has more cells than the header has columns."))
+                planned.clear()
                 continue
             row.values = dict(zip(header, cells, strict=False))
-            report.rows += 1
             item = _parse_row(row, study, sites, seen)
             if item and item.respondent.code.lower() in existing:
                 row.error("respondent_code", taken)
@@ -593,6 +729,7 @@ def read_cohort(
     if report.rows == 0:
         raise ImportFileError(_("The file has a header but no rows."))
     report.codes = [item.respondent.code for item in planned]
+    report.notes += date_notes.values()
     return report, planned
 
 

@@ -9,6 +9,7 @@ from studies.exchange import ImportFileError, import_cohort
 from studies.models import Study
 
 MAX_LISTED = 200
+DELIMITER_NAMES = {"\t": "tab"}  # the others print as themselves
 
 
 class Command(BaseCommand):
@@ -16,7 +17,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("code", help="the study's code")
-        parser.add_argument("file", help="the cohort CSV (UTF-8, comma or semicolon)")
+        parser.add_argument(
+            "file", help="the cohort file (UTF-8 or UTF-16; comma, semicolon or tab)"
+        )
         parser.add_argument(
             "--dry-run", action="store_true", help="check the file and report; save nothing"
         )
@@ -55,6 +58,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"{len(report.errors)} error(s) in {report.rows} row(s); nothing was imported."
             )
+        for note in report.notes:
+            self.stdout.write(f"Read: {note}")
         if report.deviations:
             self.stdout.write(
                 f"{len(report.deviations)} mother(s) outside the protocol, recorded as protocol "
@@ -74,5 +79,5 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Imported {report.created} mothers into {study.code}")
             + f" ({report.sheets} sheets, {report.sessions_done} sessions done; "
-            f"separator '{report.delimiter}')."
+            f"separator '{DELIMITER_NAMES.get(report.delimiter, report.delimiter)}')."
         )
