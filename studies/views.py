@@ -455,7 +455,7 @@ def export_index(request, study_code: str):
         {
             "study": study,
             "kinds": kinds,
-            "form": IdentifiedExportForm(),
+            "form": IdentifiedExportForm(initial={"delimiter": exchange.default_delimiter()}),
             "delimiter": exchange.default_delimiter(),
         },
     )
