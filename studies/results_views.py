@@ -1,12 +1,12 @@
 """Live results for researchers and the data manager: the page, ``results.json`` and the
-manuscript tables as CSV. Each view is selector → analysis → render, computed on every request
-(never cached): a sheet saved a moment ago is in the next figure."""
+manuscript tables as CSV and .xlsx. Each view is selector → analysis → render, computed on every
+request (never cached): a sheet saved a moment ago is in the next figure."""
 
 from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.formats import get_format
@@ -15,9 +15,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import charts, cohort, manuscript
+from . import charts, cohort, exchange, manuscript
 from .access import ANALYSTS, get_visible_study, role_required
+from .exchange import xlsx
 from .models import Respondent
+from .safety import choice_param
 
 
 def _formatter() -> manuscript.Formatter:
@@ -99,26 +101,63 @@ def results_json(request, study_code: str):
     return JsonResponse(document, json_dumps_params={"allow_nan": False})
 
 
-@role_required(*ANALYSTS)
-@require_GET
-@never_cache
-def results_table_csv(request, study_code: str, number: int):
-    """One of the paper's tables as CSV, titled and formatted in the user's language. A decimal
-    comma comes with semicolon-separated columns, as spreadsheets in that locale expect."""
+def _table(request, study_code: str, number: int, fmt: manuscript.Formatter):
+    """The study and one manuscript table for the request's filters, or a 400 response."""
     study = get_visible_study(request.user, study_code)
     if number not in manuscript.TABLE_NUMBERS:
         raise Http404(_("No such table."))
     try:
         filters = cohort.parse_filters(study, request.GET)
     except cohort.FilterError as error:
-        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+        return study, HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
     document = cohort.results_document(cohort.load_cohort(study, filters))
-    fmt = _formatter()
-    table = manuscript.manuscript_table(document, fmt, number)
-    delimiter = ";" if fmt.sep == "," else ","
+    return study, manuscript.manuscript_table(document, fmt, number)
+
+
+def _table_filename(study, table: manuscript.Table, extension: str, *options: str) -> str:
+    """The study, the table, the options and the day: ``PIJAT-tabel-4-semicolon-2026-11-30``."""
+    parts = [study.code, slugify(table.label), *options, timezone.localdate().isoformat()]
+    return "-".join(parts) + "." + extension
+
+
+@role_required(*ANALYSTS)
+@require_GET
+@never_cache
+def results_table_csv(request, study_code: str, number: int):
+    """One of the paper's tables as CSV, titled in the user's language. The separator is the
+    user's choice (``delimiter``; by default the one a spreadsheet in the user's language
+    expects) and the decimal mark follows it: a comma with semicolon-separated columns, a point
+    with comma-separated ones. Footnote letters have their own cells, so numbers stay numbers;
+    text is quoted."""
+    delimiter = choice_param(
+        request.GET, "delimiter", exchange.DELIMITERS, default=exchange.default_delimiter()
+    )
+    decimal_separator = "," if delimiter == "semicolon" else "."
+    study, table = _table(request, study_code, number, manuscript.Formatter(decimal_separator))
+    if isinstance(table, HttpResponse):
+        return table
+    rows = exchange.table_rows(table, decimal_separator=decimal_separator)
     # The byte-order mark lets spreadsheet programs read the file as UTF-8 (α, −, ≥).
-    body = "\ufeff" + manuscript.table_csv(table, delimiter=delimiter)
+    body = "".join(exchange.stream_csv(rows, delimiter=exchange.DELIMITERS[delimiter]))
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    filename = f"{study.code}-{slugify(table.label)}.csv"
+    filename = _table_filename(study, table, "csv", delimiter)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@role_required(*ANALYSTS)
+@require_GET
+@never_cache
+def results_table_xlsx(request, study_code: str, number: int):
+    """One of the paper's tables as an .xlsx sheet in the user's language: numbers as numbers
+    shown with the table's decimals, footnote letters in their own cells."""
+    fmt = _formatter()
+    study, table = _table(request, study_code, number, fmt)
+    if isinstance(table, HttpResponse):
+        return table
+    rows = exchange.table_rows(table, decimal_separator=fmt.sep)
+    sheet = xlsx.workbook(rows, title=table.label, decimal_separator=fmt.sep, header=False)
+    response = FileResponse(sheet, content_type=xlsx.CONTENT_TYPE, as_attachment=True)
+    filename = _table_filename(study, table, "xlsx")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

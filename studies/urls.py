@@ -21,6 +21,7 @@ urlpatterns = [
     path("studies/<str:study_code>/export/", views.export_index, name="export_index"),
     path("studies/<str:study_code>/export/cohort.sps", views.export_spss, name="export_spss"),
     path("studies/<str:study_code>/export/<str:kind>.csv", views.export_csv, name="export_csv"),
+    path("studies/<str:study_code>/export/<str:kind>.xlsx", views.export_xlsx, name="export_xlsx"),
     path("studies/<str:study_code>/import/", views.import_upload, name="import_upload"),
     path("studies/<str:study_code>/import/<uuid:job_id>/", views.import_job, name="import_job"),
     path(
@@ -49,5 +50,10 @@ urlpatterns = [
         "studies/<str:study_code>/results/table-<int:number>.csv",
         results_views.results_table_csv,
         name="results_table_csv",
+    ),
+    path(
+        "studies/<str:study_code>/results/table-<int:number>.xlsx",
+        results_views.results_table_xlsx,
+        name="results_table_xlsx",
     ),
 ]

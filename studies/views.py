@@ -8,7 +8,13 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone, translation
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -32,6 +38,7 @@ from .access import (
     visible_sites,
     visible_studies,
 )
+from .exchange import xlsx
 from .forms import (
     IdentifiedExportForm,
     ImportUploadForm,
@@ -407,11 +414,30 @@ def respondent_withdraw(request, study_code: str, respondent_code: str):
 
 
 def _export_options(params) -> tuple[str, bool]:
-    delimiter = exchange.DELIMITERS[
-        choice_param(params, "delimiter", exchange.DELIMITERS, default="comma")
-    ]
+    """The separator's name and the byte-order mark; the separator defaults to the one a
+    spreadsheet in the user's language expects (a semicolon in Indonesian)."""
+    delimiter = choice_param(
+        params, "delimiter", exchange.DELIMITERS, default=exchange.default_delimiter()
+    )
     bom = choice_param(params, "bom", ("0", "1"), default="1") == "1"
     return delimiter, bom
+
+
+def export_filename(study, kind: str, extension: str, *options: str) -> str:
+    """A download's name from its study, kind, options and the day, so two variants never
+    overwrite each other: ``PIJAT-cohort-identified-semicolon-2026-11-30.csv``."""
+    parts = [study.code, kind, *[option for option in options if option]]
+    return "-".join([*parts, timezone.localdate().isoformat()]) + "." + extension
+
+
+def _attachment(response, filename: str):
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _csv_options(delimiter: str, bom: bool) -> tuple[str, str]:
+    return delimiter, "" if bom else "no-bom"
 
 
 @role_required(Role.ADMIN)
@@ -426,54 +452,89 @@ def export_index(request, study_code: str):
     return render(
         request,
         "studies/export_index.html",
-        {"study": study, "kinds": kinds, "form": IdentifiedExportForm()},
+        {
+            "study": study,
+            "kinds": kinds,
+            "form": IdentifiedExportForm(initial={"delimiter": exchange.default_delimiter()}),
+            "delimiter": exchange.default_delimiter(),
+        },
     )
+
+
+def _export_request(request, study, kind: str):
+    """What an export's request asks for: ``(identified, params)``, or a response that refuses
+    it. De-identified by default (GET); names and phone numbers only on a confirmed POST, which
+    is itself written to the audit trail."""
+    if kind not in exchange.EXPORTS:
+        raise Http404(_("No such export."))
+    if request.method != "POST":
+        return False, request.GET
+    form = IdentifiedExportForm(request.POST)
+    if not form.is_valid() or kind not in exchange.IDENTIFIABLE:
+        messages.error(request, _("Confirm that you need names and phone numbers."))
+        return redirect("studies:export_index", study_code=study.code)
+    AuditEvent.objects.create(
+        study=study,
+        user=request.user,
+        action=AuditEvent.Action.IDENTIFIED_EXPORT,
+        detail=_("%(kind)s export with names and phone numbers") % {"kind": kind},
+    )
+    return True, request.POST
 
 
 @role_required(Role.ADMIN)
 @require_http_methods(["GET", "POST"])
 def export_csv(request, study_code: str, kind: str):
-    """De-identified by default (GET). Names and phone numbers only on a confirmed POST, which
-    is itself written to the audit trail."""
+    """One export as CSV, streamed. De-identified by default (GET); names and phone numbers
+    only on a confirmed POST, which is itself written to the audit trail."""
     study = get_visible_study(request.user, study_code)
-    if kind not in exchange.EXPORTS:
-        raise Http404(_("No such export."))
-    identified = False
-    params = request.GET
-    if request.method == "POST":
-        form = IdentifiedExportForm(request.POST)
-        if not form.is_valid() or kind not in exchange.IDENTIFIABLE:
-            messages.error(request, _("Confirm that you need names and phone numbers."))
-            return redirect("studies:export_index", study_code=study.code)
-        identified = True
-        params = request.POST
-        AuditEvent.objects.create(
-            study=study,
-            user=request.user,
-            action=AuditEvent.Action.IDENTIFIED_EXPORT,
-            detail=_("%(kind)s export with names and phone numbers") % {"kind": kind},
-        )
+    asked = _export_request(request, study, kind)
+    if isinstance(asked, HttpResponse):
+        return asked
+    identified, params = asked
     delimiter, bom = _export_options(params)
     rows = exchange.EXPORTS[kind](study, identified=identified)
     response = StreamingHttpResponse(
-        exchange.stream_csv(rows, delimiter=delimiter, bom=bom),
+        exchange.stream_csv(rows, delimiter=exchange.DELIMITERS[delimiter], bom=bom),
         content_type="text/csv; charset=utf-8",
     )
-    suffix = "-identified" if identified else ""
-    response["Content-Disposition"] = f'attachment; filename="{study.code}-{kind}{suffix}.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
+    options = ("identified" if identified else "", *_csv_options(delimiter, bom))
+    return _attachment(response, export_filename(study, kind, "csv", *options))
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def export_xlsx(request, study_code: str, kind: str):
+    """One export as an .xlsx workbook: codes and phones as text, dates as dates, counts as
+    numbers. Identified only on a confirmed POST, as the CSV."""
+    study = get_visible_study(request.user, study_code)
+    asked = _export_request(request, study, kind)
+    if isinstance(asked, HttpResponse):
+        return asked
+    identified, _params = asked
+    rows = exchange.SHEETS[kind](study, identified=identified)
+    response = FileResponse(
+        xlsx.workbook(rows, title=kind), content_type=xlsx.CONTENT_TYPE, as_attachment=True
+    )
+    options = ("identified" if identified else "",)
+    return _attachment(response, export_filename(study, kind, "xlsx", *options))
 
 
 @role_required(Role.ADMIN)
 @require_safe
 def export_spss(request, study_code: str):
+    """The SPSS syntax for the cohort CSV downloaded with the same options: it reads that
+    file by the name it was downloaded under."""
     study = get_visible_study(request.user, study_code)
-    delimiter, _bom = _export_options(request.GET)
-    syntax = exchange.spss_syntax(study, delimiter=delimiter)
+    delimiter, bom = _export_options(request.GET)
+    options = _csv_options(delimiter, bom)
+    syntax = exchange.spss_syntax(
+        study,
+        delimiter=exchange.DELIMITERS[delimiter],
+        filename=export_filename(study, "cohort", "csv", *options),
+    )
     response = HttpResponse(syntax, content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{study.code}-cohort.sps"'
-    return response
+    return _attachment(response, export_filename(study, "cohort", "sps", *options))
 
 
 # Seconds between two reloads of an import's page while the worker is on it.

@@ -84,10 +84,12 @@ MATRIX: dict[str, tuple[str, str]] = {
     "studies:results":             ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_json":        ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_table_csv":   ("login 403 403 200 200",     "login 403 403 405 405"),
+    "studies:results_table_xlsx":  ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:export_index":        ("login 403 403 403 200",     "login 403 403 403 405"),
     "studies:export_spss":         ("login 403 403 403 200",     "login 403 403 403 405"),
     # An unconfirmed POST (no "names and phone numbers" tick) goes back to the export page.
     "studies:export_csv":          ("login 403 403 403 200",     "login 403 403 403 302"),
+    "studies:export_xlsx":         ("login 403 403 403 200",     "login 403 403 403 302"),
     "studies:import_upload":       ("login 403 403 403 200",     "login 403 403 403 200"),
     # The data manager's own import, still being checked: its page; a confirmation is refused
     # (back to the page, nothing queued). Another data manager's import answers 404 (tested in

@@ -12,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
+from django.utils import timezone
 
 from studies import exchange, services
 from studies.cohort import load_cohort, results_document
@@ -27,6 +28,13 @@ from studies.models import (
 from studies.paper_cohort import PAPER_COHORT
 
 HEADER = list(exchange.COHORT_COLUMNS)
+
+
+def today() -> str:
+    return timezone.localdate().isoformat()
+
+
+TODAY = r"\d{4}-\d\d-\d\d"  # the day of the download, in a file name
 
 
 def paper_csv(delimiter: str = ",", bom: bool = False, rows=PAPER_COHORT, **overrides) -> bytes:
@@ -314,7 +322,9 @@ def test_admin_downloads_each_export_as_a_stream(client, study, data_manager, ki
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert f'filename="PIJAT-{kind}.csv"' in response["Content-Disposition"]
+    assert re.search(
+        rf'filename="PIJAT-{kind}-comma-{TODAY}\.csv"', response["Content-Disposition"]
+    )
     text = read_stream(response)
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
@@ -333,15 +343,15 @@ def test_semicolon_without_bom(client, study, data_manager):
     text = read_stream(
         client.get(export_url(study, "cohort"), {"delimiter": "semicolon", "bom": "0"})
     )
-    assert text.startswith("respondent_code;site;delivery_date;")
+    assert text.startswith('"respondent_code";"site";"delivery_date";')
 
 
 def test_export_page_lists_row_counts(client, study, data_manager):
     exchange.import_cohort(study=study, data=paper_csv(), user=data_manager)
     client.force_login(data_manager)
     page = client.get(reverse("studies:export_index", args=[study.code])).content.decode()
-    assert "<code>PIJAT-cohort.csv</code></td>\n      <td>15</td>" in page
-    assert "<code>PIJAT-sessions.csv</code></td>\n      <td>90</td>" in page
+    assert "<code>cohort</code></td>\n      <td>15</td>" in page
+    assert "<code>sessions</code></td>\n      <td>90</td>" in page
 
 
 def test_identified_export_needs_confirmation_and_is_audited(
@@ -370,7 +380,10 @@ def test_spss_syntax_reads_the_cohort_and_runs_the_wilcoxon(client, study, data_
     response = client.get(reverse("studies:export_spss", args=[study.code]))
     syntax = response.content.decode()
     assert response.status_code == 200
-    assert "/FILE='PIJAT-cohort.csv'" in syntax
+    assert f"/FILE='PIJAT-cohort-comma-{today()}.csv'" in syntax
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="PIJAT-cohort-comma-{today()}.sps"'
+    )
     assert "/DELIMITERS=','" in syntax
     assert "RECODE education ('basic'=1) ('secondary'=2) ('higher'=3) INTO education_n." in syntax
     assert "VARIABLE LEVEL education_n (ORDINAL)." in syntax

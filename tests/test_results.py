@@ -463,24 +463,27 @@ def test_csv_tables_are_titled_and_formatted(client, paper_study, researcher):
     response = client.get(csv_url(2))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"] == 'attachment; filename="PIJAT-table-2.csv"'
+    day = timezone.localdate().isoformat()
+    assert (
+        response["Content-Disposition"] == f'attachment; filename="PIJAT-table-2-comma-{day}.csv"'
+    )
     text = response.content.decode("utf-8")
-    assert text.startswith("\ufeffTable 2. Breast-milk production before the oxytocin massage")
+    # Text quoted, numbers bare; a footnote letter in its own cell right of its number.
+    assert text.startswith('\ufeff"Table 2. Breast-milk production before the oxytocin massage')
     lines = text.lstrip("\ufeff").splitlines()
-    assert lines[1] == "Pre,N,Percent (%),Mean,Std. deviation,Minimum,Maximum"
-    assert lines[2] == "Feeds,15,100.0,5.47,.915,4,7"
-    assert lines[3] == "Urinations,15,100.0,4.60,.507,4,5"
+    assert lines[1] == '"Pre","N","Percent (%)","Mean","Std. deviation","Minimum","Maximum"'
+    assert lines[2] == '"Feeds",15,100.0,5.47,.915,4,7'
+    assert lines[3] == '"Urinations",15,100.0,4.60,.507,4,5'
     table_4 = client.get(csv_url(4)).content.decode("utf-8").splitlines()
-    assert table_4[0].startswith("\ufeffTable 4. Wilcoxon signed-rank test")
-    assert "Feeds: post-test − pre-test,Positive Ranks,15b,8.00,120.00" not in table_4
-    assert ",Positive Ranks,15b,8.00,120.00" in table_4
-    assert "Z,-3.434b,-3.438b" in table_4
-    assert "Asymp. Sig. (2-tailed),.001,.001" in table_4
-    assert "b. Based on negative ranks." in table_4
+    assert table_4[0].startswith('\ufeff"Table 4. Wilcoxon signed-rank test')
+    assert ',"Positive Ranks",15,"b",8.00,120.00' in table_4
+    assert '"Z",-3.434,"b",-3.438,"b"' in table_4
+    assert '"Asymp. Sig. (2-tailed)",.001,,.001,' in table_4
+    assert '"b. Based on negative ranks."' in table_4
     table_1 = client.get(csv_url(1)).content.decode("utf-8").splitlines()
-    assert "Age,< 20 years,2,13.3" in table_1
+    assert '"Age","< 20 years",2,13.3' in table_1
     assert client.get(csv_url(3)).content.decode().splitlines()[2] == (
-        "Feeds,15,100.0,11.33,2.526,8,17"
+        '"Feeds",15,100.0,11.33,2.526,8,17'
     )
 
 
@@ -605,7 +608,7 @@ def test_site_filter(client, paper_study, researcher, site_b):
     assert f'<option value="{site_b.pk}" selected>Klinik B</option>' in page.content.decode()
     assert page_tables(page)["2"][1][:2] == ["Feeds", "7"]
     csv_lines = client.get(csv_url(1, site=site_b.pk)).content.decode().splitlines()
-    assert csv_lines[0].endswith("(N = 7)")
+    assert csv_lines[0].endswith('(N = 7)"')
     # The downloads on the page keep the filter.
     assert csv_url(4, site=site_b.pk) in page.content.decode()
 
@@ -678,7 +681,7 @@ def test_no_mothers(client, study, researcher):
     assert (w["z"], w["p_asymptotic"], w["p_exact"], w["effect_size_r"]) == (None, None, None, None)
     assert document["characteristics"]["parity"][0]["percent"] is None
     assert client.get(csv_url(4)).status_code == 200
-    assert "Z,," in client.get(csv_url(4)).content.decode()
+    assert '"Z",,' in client.get(csv_url(4)).content.decode()
     assert "Enrolled 0" in run_analyze("PIJAT")
 
 
@@ -890,6 +893,9 @@ def test_indonesian_numbers_use_a_decimal_comma(client_id, paper_study, research
     assert document["outcomes"]["feeds"]["pre"]["mean"] == pytest.approx(82 / 15)
     csv_text = client_id.get(csv_url(2)).content.decode()
     assert csv_text.splitlines()[2].endswith(";15;100,0;5,47;,915;4;7")
+    # The separator is the user's choice; the decimal mark follows it.
+    csv_text = client_id.get(csv_url(2, delimiter="comma")).content.decode()
+    assert csv_text.splitlines()[2].endswith(",15,100.0,5.47,.915,4,7")
 
 
 @pytest.mark.skipif(
@@ -904,5 +910,8 @@ def test_indonesian_titles_and_conclusion(client_id, paper_study, researcher):
         assert f"Table {number}." not in text
     assert "rose significantly" not in text
     response = client_id.get(csv_url(4))
-    assert response["Content-Disposition"] == 'attachment; filename="PIJAT-tabel-4.csv"'
-    assert response.content.decode().startswith("\ufeffTabel 4.")
+    day = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="PIJAT-tabel-4-semicolon-{day}.csv"'
+    )
+    assert response.content.decode().startswith('\ufeff"Tabel 4.')

@@ -1,13 +1,14 @@
 """Data exchange: the CSV exports a data manager downloads and the all-or-nothing cohort import
 (DESIGN.md sections 4.3 and 4.4), split by job:
 
-- ``cells``: a cell's text (formulas neutralised on the way out, restored on the way in) and the
-  streaming CSV writer;
+- ``cells``: a cell's text (formulas neutralised on the way out, restored on the way in, text
+  quoted), the streaming CSV writer and the results tables' cells;
 - ``columns``: the cohort table's columns and the data dictionary;
 - ``exports``: the rows of each export, streamed from the database;
 - ``imports``: reading and checking a cohort file, every row or none;
 - ``bulk``: writing an import's rows and their history in bulk;
-- ``spss``: the SPSS syntax that reads the cohort export.
+- ``spss``: the SPSS syntax that reads the cohort export;
+- ``xlsx``: the exports and the results tables as spreadsheets.
 
 Exports are generators of rows, so a view can stream them and 100,000 mothers cost no more
 memory than 100. Text cells that a spreadsheet would run as a formula are neutralised on the way
@@ -16,7 +17,18 @@ re-imports unchanged. The names other modules use are imported here.
 """
 
 from .bulk import SLOT_HOURS
-from .cells import DELIMITERS, FORMULA_TRIGGERS, cell, neutralise, restore, stream_csv
+from .cells import (
+    DELIMITERS,
+    FORMULA_TRIGGERS,
+    Number,
+    cell,
+    csv_field,
+    default_delimiter,
+    neutralise,
+    restore,
+    stream_csv,
+    table_rows,
+)
 from .columns import (
     COHORT_COLUMNS,
     EXTRA_COLUMNS,
@@ -28,10 +40,12 @@ from .columns import (
 from .exports import (
     EXPORTS,
     IDENTIFIABLE,
+    SHEETS,
     _cohort_columns,
     _cohort_values,
     audit_rows,
     cohort_rows,
+    cohort_values,
     export_counts,
     observation_rows,
     session_rows,
@@ -57,6 +71,8 @@ __all__ = [
     "IDENTIFIABLE",
     "IDENTITY_COLUMNS",
     "KNOWN_COLUMNS",
+    "SHEETS",
+    "Number",
     "MAX_REPORTED_ERRORS",
     "SLOT_HOURS",
     "ImportFileError",
@@ -67,6 +83,9 @@ __all__ = [
     "audit_rows",
     "cell",
     "cohort_rows",
+    "cohort_values",
+    "csv_field",
+    "default_delimiter",
     "decode",
     "dictionary",
     "dictionary_rows",
@@ -80,4 +99,5 @@ __all__ = [
     "session_rows",
     "spss_syntax",
     "stream_csv",
+    "table_rows",
 ]

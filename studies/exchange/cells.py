@@ -1,15 +1,16 @@
-"""Cells of the CSV files: formula neutralising on the way out and back in, and the
-streaming writer."""
+"""Cells of the CSV files: formula neutralising on the way out and back in, the quoting of text
+fields, and the streaming writer."""
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
+import re
 from collections.abc import Iterable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
+from django.utils.formats import get_format
 
 # --- cells -----------------------------------------------------------------------------------
 
@@ -42,24 +43,56 @@ def cell(value: Any) -> str | int | float:
     return value
 
 
-class _Echo:
-    """A file-like object whose ``write`` hands the line back, for ``csv.writer``."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 DELIMITERS = {"comma": ",", "semicolon": ";"}
-# Values the csv module writes as cell() would: None as "", dates as str() (ISO), numbers.
-_WRITTEN_AS_IS = frozenset({type(None), int, float, datetime.date})
+
+
+def default_delimiter() -> str:
+    """The separator a spreadsheet in the active language expects: where the decimal mark is a
+    comma (Indonesian), Excel and LibreOffice split a CSV at semicolons."""
+    return "semicolon" if get_format("DECIMAL_SEPARATOR") == "," else "comma"
+
+
+class Number(str):
+    """A number already formatted for the file (``",915"`` in a table with decimal commas):
+    written as it is, unquoted, so a spreadsheet reads it as a number."""
+
+    __slots__ = ()
+
+
+def quote(text: str) -> str:
+    """A text field, always quoted: a spreadsheet's import dialog then keeps the separators
+    inside it and the leading zeros of a code ("0016") when it reads quoted fields as text."""
+    return '"' + text.replace('"', '""') + '"'
+
+
+# Written unquoted, as str() gives them: numbers (and already formatted numbers) and dates.
+_AS_IS = frozenset({int, float, Decimal, Number, datetime.date})
 _TRIGGERS = frozenset(FORMULA_TRIGGERS)  # single characters, tested with value[:1]
 
 
+def csv_field(value: Any) -> str:
+    """One CSV field: text quoted and neutralised, numbers and dates bare, None empty, a flag as
+    1 or 0 (numbers, so a spreadsheet can sum them)."""
+    kind = type(value)
+    if kind is str:
+        return quote("'" + value if value[:1] in _TRIGGERS else value)
+    if kind in _AS_IS:
+        return str(value)
+    if value is None:
+        return ""
+    if kind is bool:
+        return "1" if value else "0"
+    if kind is datetime.datetime:
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, (int, float, Decimal)):
+        return str(value)
+    return quote(neutralise(str(value)))
+
+
 class PreparedRows(list):
-    """A batch of rows whose cells are already as the CSV needs them (text neutralised,
-    booleans as 1/0; None, numbers and dates as they are): ``stream_csv`` writes the batch in
-    one call without looking at each value again. The cohort export, the large one, prepares
-    its rows itself."""
+    """A batch of rows whose cells are already the CSV's fields (``csv_field`` applied, text
+    quoted): ``stream_csv`` joins them without looking at each value again. The cohort export,
+    the large one, prepares its rows itself."""
 
     __slots__ = ()
 
@@ -67,38 +100,63 @@ class PreparedRows(list):
 def stream_csv(
     rows: Iterable[Iterable[Any]], *, delimiter: str = ",", bom: bool = True, chunk_rows: int = 500
 ) -> Iterator[str]:
-    """CSV text in chunks of ``chunk_rows`` lines (or of a ``PreparedRows`` batch); UTF-8 with
-    a BOM opens correctly in Excel."""
-    writer = csv.writer(_Echo(), delimiter=delimiter, lineterminator="\r\n")
-    batch_buffer = io.StringIO()
-    batch_writer = csv.writer(batch_buffer, delimiter=delimiter, lineterminator="\r\n")
+    """CSV text in chunks of ``chunk_rows`` lines (or of a ``PreparedRows`` batch), every text
+    field quoted and numbers and dates bare; UTF-8 with a BOM opens correctly in Excel."""
     if bom:
         yield "\ufeff"
     chunk: list[str] = []
     for row in rows:
         if type(row) is PreparedRows:
-            batch_writer.writerows(row)
-            chunk.append(batch_buffer.getvalue())
-            batch_buffer.seek(0)
-            batch_buffer.truncate()
+            chunk.extend(delimiter.join(fields) + "\r\n" for fields in row)
             yield "".join(chunk)
             chunk = []
             continue
-        # cell() inlined for the common types: a call per value was most of a large export.
-        chunk.append(
-            writer.writerow(
-                [
-                    value
-                    if type(value) in _WRITTEN_AS_IS
-                    else ("'" + value if value[:1] in _TRIGGERS else value)
-                    if type(value) is str
-                    else cell(value)
-                    for value in row
-                ]
-            )
-        )
+        fields = [csv_field(value) for value in row]
+        # One empty field is written "" as the csv module does: a bare line would read as no row.
+        line = delimiter.join(fields) if fields != [""] else '""'
+        chunk.append(line + "\r\n")
         if len(chunk) >= chunk_rows:
             yield "".join(chunk)
             chunk = []
     if chunk:
         yield "".join(chunk)
+
+
+# --- the results tables ----------------------------------------------------------------------
+
+
+def table_rows(table, *, decimal_separator: str) -> list[list[Any]]:
+    """A manuscript table (``studies.manuscript.Table``) as rows of cells for a CSV or a
+    spreadsheet: the title, then each part's caption, header, rows and footnotes, parts apart by
+    an empty row. A footnote letter gets its own cell, right of its number (a number cell
+    holding "-2,670b" would be text to a spreadsheet); the numbers come as ``Number`` (the
+    text formatted with ``decimal_separator``, which must be the table's)."""
+    number = re.compile(r"-?\d*" + re.escape(decimal_separator) + r"?\d+")
+
+    def value(cell) -> Any:
+        if not cell.text:
+            return None  # an empty cell, not an empty text
+        return Number(cell.text) if number.fullmatch(cell.text) else cell.text
+
+    rows: list[list[Any]] = [[table.heading]]
+    for index, part in enumerate(table.parts):
+        if index:
+            rows.append([])
+        if part.caption:
+            rows.append([part.caption, part.caption_note] if part.caption_note else [part.caption])
+        # A column with any footnote letter is followed by a column of its letters.
+        noted = {
+            column
+            for row in [part.header, *part.rows]
+            for column, cell in enumerate(row)
+            if cell.note
+        }
+        for row in [part.header, *part.rows]:
+            cells: list[Any] = []
+            for column, cell in enumerate(row):
+                cells.append(value(cell))
+                if column in noted:
+                    cells.append(cell.note or None)
+            rows.append(cells)
+        rows.extend([note] for note in part.footnotes)
+    return rows

@@ -20,7 +20,7 @@ from ..models import (
     RespondentIdentity,
     Study,
 )
-from .cells import _TRIGGERS, PreparedRows
+from .cells import _TRIGGERS, PreparedRows, quote
 from .columns import (
     COHORT_COLUMNS,
     EXTRA_COLUMNS,
@@ -72,6 +72,7 @@ COHORT_VALUES = tuple(
     for column in (COHORT_COLUMNS + EXTRA_COLUMNS)[:GROUPS_AT]
 )
 _AGE_AT, _PARITY_AT = COHORT_VALUES.index("age_years"), COHORT_VALUES.index("parity")
+_GROUPS = (GROUPS_AT, GROUPS_AT + 1)  # the derived groups: text
 
 
 def _cohort_columns(*, identified: bool) -> tuple[list[str], list[str], list]:
@@ -100,15 +101,23 @@ def _cohort_values(study: Study, values: list[str]) -> Iterator[list]:
 
 
 def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:
-    """The header, then the mothers in ``PreparedRows`` batches.
+    """The header, then the mothers in ``PreparedRows`` batches of finished CSV fields.
 
     The rows come straight from a chunked database cursor, without Django's per-value
     conversions: none changes what the CSV shows (SQLite's dates are already ISO text and its
-    booleans 1 and 0). cell()'s work is done only where it can matter, on the text and boolean
-    columns. tests/test_exchange.py checks the result against the general path."""
+    booleans 1 and 0). The column's model field, not the value's type, says what is text (to be
+    quoted): SQLite hands dates over as text too. tests/test_exchange.py checks the result
+    against the general path (``csv_field`` on every value)."""
     header, values, fields = _cohort_columns(identified=identified)
-    text = [i for i, f in enumerate(fields) if isinstance(f, (models.CharField, models.TextField))]
-    flags = [i for i, f in enumerate(fields) if isinstance(f, models.BooleanField)]
+    # 2: text, quoted; 1: a flag, written 1 or 0; 0: a number or a date, written as it is.
+    kinds = [
+        2
+        if isinstance(f, (models.CharField, models.TextField)) or i in _GROUPS
+        else 1
+        if isinstance(f, models.BooleanField)
+        else 0
+        for i, f in enumerate(fields)
+    ]
     age_group, parity_group = analysis.age_group, analysis.parity_group
     yield header
     queryset = _cohort_queryset(study).values_list(*values)
@@ -120,15 +129,27 @@ def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:
             for row in fetched:
                 row = list(row)
                 row[GROUPS_AT:GROUPS_AT] = (age_group(row[_AGE_AT]), parity_group(row[_PARITY_AT]))
-                for index in text:
-                    value = row[index]
-                    if value and value[0] in _TRIGGERS:
-                        row[index] = "'" + value
-                for index in flags:
-                    if row[index] is not None:
-                        row[index] = "1" if row[index] else "0"
-                batch.append(row)
+                batch.append(
+                    [
+                        ""
+                        if value is None
+                        else quote("'" + value if value[:1] in _TRIGGERS else value)
+                        if kind == 2
+                        else ("1" if value else "0")
+                        if kind == 1
+                        else str(value)
+                        for value, kind in zip(row, kinds, strict=True)
+                    ]
+                )
             yield batch
+
+
+def cohort_values(study: Study, *, identified: bool = False) -> Iterator[list]:
+    """The header, then the mothers' rows as Django converts them (dates as dates): the
+    spreadsheet export's rows."""
+    header, values, _fields = _cohort_columns(identified=identified)
+    yield header
+    yield from _cohort_values(study, values)
 
 
 def observation_rows(study: Study, **_options) -> Iterator[list[Any]]:
@@ -199,9 +220,36 @@ AUDIT_HEADER = ["when", "who", "record_type", "record", "action", "field", "old"
 _ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
 
-def _history_rows(model, record_type: str, queryset, label: Callable[[dict], str], fields):
+class _Label:
+    """How a row names a record: the values it needs from the query and how it shows them."""
+
+    def __init__(self, needs: tuple[str, ...], render: Callable[[dict], str]) -> None:
+        self.needs = needs
+        self.render = render
+
+    def __call__(self, row: dict) -> str:
+        return self.render(row)
+
+
+def _named(path: str) -> _Label:
+    """The label of a related record that one joined column names (``site__name``)."""
+    return _Label((path,), lambda row: row[path])
+
+
+def _history_rows(
+    model,
+    record_type: str,
+    queryset,
+    label: Callable[[dict], str],
+    fields,
+    names: dict[str, tuple[str, _Label]] | None = None,
+):
     """One row per created record and per changed field, from consecutive history rows of the
-    same object (the history is read in object order, so memory stays flat)."""
+    same object (the history is read in object order, so memory stays flat). ``names`` shows a
+    foreign key by what it points to: the field's name in the file and the label of the record,
+    joined in the same query (``performed_by_id`` 4 → ``performed_by`` "bidan.sari")."""
+    names = names or {}
+    joined = [need for _name, shown in names.values() for need in shown.needs]
     previous: dict[str, Any] | None = None
     for row in (
         queryset.order_by(model._meta.pk.attname, "history_date", "history_id")
@@ -213,6 +261,7 @@ def _history_rows(model, record_type: str, queryset, label: Callable[[dict], str
             "history_user__username",
             *fields,
             *label.needs,
+            *joined,
         )
         .iterator(chunk_size=2000)
     ):
@@ -230,25 +279,34 @@ def _history_rows(model, record_type: str, queryset, label: Callable[[dict], str
         else:
             for name in fields:
                 if row[name] != previous[name]:
-                    yield [*common, "changed", name, previous[name], row[name], reason]
+                    old, new = previous[name], row[name]
+                    if name in names:
+                        name, shown = names[name]
+                        old, new = _shown(shown, previous, old), _shown(shown, row, new)
+                    yield [*common, "changed", name, old, new, reason]
         previous = row
 
 
-class _Label:
-    def __init__(self, needs: tuple[str, ...], render: Callable[[dict], str]) -> None:
-        self.needs = needs
-        self.render = render
-
-    def __call__(self, row: dict) -> str:
-        return self.render(row)
+def _shown(label: _Label, row: dict, key: Any) -> Any:
+    """A foreign key as the file shows it: its record's label, or the id if the record is
+    gone (the history keeps ids of deleted records)."""
+    if key is None:
+        return None
+    return label(row) if row[label.needs[0]] is not None else key
 
 
 def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]:
+    """The audit trail: who changed what, when, from what to what, and why. Records are named
+    by their mother's code (and day, slot or phase), people by username and sites by name,
+    joined in each table's one query (never a lookup per row)."""
     yield AUDIT_HEADER
     codes = dict(Respondent.objects.filter(study=study).values_list("pk", "code"))
 
     def code_of(row):
         return codes.get(row["respondent_id"], "?")
+
+    def session_label(code, day, slot) -> str:
+        return f"{code} · {day} · {slot}"
 
     respondent_fields = [
         "code",
@@ -271,6 +329,7 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         Respondent.history.filter(study_id=study.pk),
         _Label(("code",), lambda row: row["code"]),
         [name for name in respondent_fields if name != "code"] + ["code"],
+        {"site_id": ("site", _named("site__name"))},
     )
     session_fields = [
         "postpartum_day",
@@ -289,17 +348,27 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         MassageSession.history.filter(respondent_id__in=codes),
         _Label(
             ("respondent_id", "postpartum_day", "slot"),
-            lambda row: f"{code_of(row)} · {row['postpartum_day']} · {row['slot']}",
+            lambda row: session_label(code_of(row), row["postpartum_day"], row["slot"]),
         ),
         session_fields,
+        {"performed_by_id": ("performed_by", _named("performed_by__username"))},
     )
-    sheet_fields = ["phase", "observed_on", "feed_count", "urination_count", "notes", "source"]
+    sheet_fields = [
+        "phase",
+        "observed_on",
+        "feed_count",
+        "urination_count",
+        "observed_by_id",
+        "notes",
+        "source",
+    ]
     yield from _history_rows(
         Observation,
         "observation",
         Observation.history.filter(respondent_id__in=codes),
         _Label(("respondent_id", "phase"), lambda row: f"{code_of(row)} · {row['phase']}"),
         sheet_fields,
+        {"observed_by_id": ("observed_by", _named("observed_by__username"))},
     )
     yield from _history_rows(
         ProtocolDeviation,
@@ -307,6 +376,19 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         ProtocolDeviation.history.filter(respondent_id__in=codes),
         _Label(("respondent_id", "kind"), lambda row: f"{code_of(row)} · {row['kind']}"),
         ["kind", "session_id", "expected", "actual", "reason", "resolved_at"],
+        {
+            "session_id": (
+                "session",
+                _Label(
+                    ("session__respondent__code", "session__postpartum_day", "session__slot"),
+                    lambda row: session_label(
+                        row["session__respondent__code"],
+                        row["session__postpartum_day"],
+                        row["session__slot"],
+                    ),
+                ),
+            )
+        },
     )
     if identified:
         yield from _history_rows(
@@ -326,7 +408,6 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         yield [when, who or "", "study", study.code, action, "", "", "", detail]
 
 
-
 EXPORTS: dict[str, Callable[..., Iterator[list[Any]]]] = {
     "cohort": cohort_rows,
     "observations": observation_rows,
@@ -337,20 +418,19 @@ EXPORTS: dict[str, Callable[..., Iterator[list[Any]]]] = {
 IDENTIFIABLE = frozenset({"cohort", "audit"})
 
 
+# The spreadsheet export's rows: the cohort as Django converts it (dates as dates), the others
+# as the CSV's.
+SHEETS: dict[str, Callable[..., Iterator[list[Any]]]] = {**EXPORTS, "cohort": cohort_values}
+
+
 def export_counts(study: Study) -> dict[str, int]:
-    """Data rows of each export (the header not counted)."""
-    respondents = Respondent.objects.filter(study=study)
-    history = (
-        Respondent.history.filter(study_id=study.pk).count()
-        + MassageSession.history.filter(respondent__study=study).count()
-        + Observation.history.filter(respondent__study=study).count()
-        + ProtocolDeviation.history.filter(respondent__study=study).count()
-    )
+    """Data rows of each export (the header not counted), as the files are written. The audit
+    is counted by writing its rows: a change is one row per field it changed (none when nothing
+    did), which no count of history rows gives."""
     return {
-        "cohort": respondents.count(),
+        "cohort": Respondent.objects.filter(study=study).count(),
         "observations": Observation.objects.filter(respondent__study=study).count(),
         "sessions": MassageSession.objects.filter(respondent__study=study).count(),
-        # One row per created record; a change adds one row per field it changed.
-        "audit": history + AuditEvent.objects.filter(study=study).count(),
+        "audit": sum(1 for _row in audit_rows(study)) - 1,
         "dictionary": len(dictionary()),
     }

@@ -7,6 +7,7 @@ import csv
 import io
 
 import pytest
+from django.utils import timezone
 
 from studies import exchange
 from tests.conftest import PASSWORD
@@ -76,7 +77,8 @@ def test_admin_downloads_the_cohort_with_indonesian_text_intact(
     with page.expect_download() as download_info:
         page.click(f'button[formaction="/studies/{study.code}/export/cohort.csv"]')
     download = download_info.value
-    assert download.suggested_filename == f"{study.code}-cohort.csv"
+    day = timezone.localdate().isoformat()
+    assert download.suggested_filename == f"{study.code}-cohort-semicolon-{day}.csv"
     path = tmp_path / download.suggested_filename
     download.save_as(path)
     raw = path.read_bytes()
