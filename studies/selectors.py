@@ -122,22 +122,43 @@ def user_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-class _UserNames(dict):
-    """User id → name, looked up once per user for one history."""
+def _user_names(histories: list[list]) -> dict:
+    """User id → name for everyone a history names: those who saved (already loaded with the
+    records) and those its fields point at (a session's performer, a sheet's observer), the
+    latter in one query, only when someone is not among the former."""
+    names = {
+        record.history_user_id: user_name(record.history_user)
+        for records in histories
+        for record in records
+        if record.history_user_id
+    }
+    user_model = get_user_model()
+    wanted = (
+        {
+            getattr(record, field.attname)
+            for records in histories
+            for record in records
+            for field in record.instance._meta.concrete_fields
+            if field.is_relation and field.related_model is user_model
+        }
+        - set(names)
+        - {None}
+    )
+    if wanted:
+        names.update(
+            (user.pk, user_name(user)) for user in user_model.objects.filter(pk__in=wanted)
+        )
+    return names
 
-    def __missing__(self, pk):
-        self[pk] = user_name(get_user_model().objects.filter(pk=pk).first()) if pk else "—"
-        return self[pk]
 
-
-def _display(instance, field_name: str, value, names: _UserNames) -> str:
+def _display(instance, field_name: str, value, names: dict) -> str:
     if value is None or value == "":
         return "—"
     field = instance._meta.get_field(field_name)
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
     if field.is_relation and field.related_model is get_user_model():
-        return names[value]  # who did it by name, not the row id
+        return names.get(value, "—")  # who did it by name, not the row id
     if isinstance(value, datetime.datetime):
         return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
     if isinstance(value, datetime.date):
@@ -179,11 +200,12 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
         )
     ignored = {"id", "created_at", "respondent"}
     changes: list[Change] = []
-    names = _UserNames()
-    for history, record_name in sources:
-        records = list(
-            history.select_related("history_user").order_by("history_date", "history_id")
-        )
+    histories = [
+        list(history.select_related("history_user").order_by("history_date", "history_id"))
+        for history, _record_name in sources
+    ]
+    names = _user_names(histories)
+    for records, (_history, record_name) in zip(histories, sources, strict=True):
         previous_by_object: dict = {}
         for record in records:
             who = user_name(record.history_user)

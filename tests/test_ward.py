@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import formats, translation
 
 from studies import services
-from studies.models import MassageSession, Respondent
+from studies.models import Respondent
 
 from .conftest import PASSWORD
 
@@ -84,25 +84,30 @@ def test_missed_shortcut_saves_at_the_first_attempt(on_fixed_day, client, mother
 # --- item 2: no widget shared between forms -------------------------------------------------
 
 
-def test_a_date_error_does_not_mark_the_next_users_form(on_fixed_day, client, mother, midwife_a):
+def test_a_date_error_does_not_mark_the_next_users_form(
+    on_fixed_day, client, mother, study, site_a, midwife_a, midwife_b
+):
+    """One enrolment with a bad date used to leave every later form's date fields red (a
+    widget shared by all forms kept crispy's ``is-invalid``)."""
     client.force_login(midwife_a)
-    session = mother.sessions.get(postpartum_day=3, slot="morning")
-    bad = {"status": "done", "started_on": "not a date", "started_time": "x", "version": "1"}
-    response = client.post(session_url(session), bad)
+    url = reverse("studies:respondent_enrol", args=[study.code])
+    response = client.post(url, {"code": "X1", "delivery_date": "31/31/2026"})
     assert response.status_code == 200
-    assert 'name="started_on"' in response.content.decode()
-    assert response.context["form"].errors["started_on"]
-    # Another mother's forms, opened afresh (and another user's): no field in error.
+    assert response.context["form"].errors["delivery_date"]
+    assert "is-invalid" in response.content.decode()
+    # Afresh, for another midwife: the enrolment, a correction, a withdrawal, an observation.
     other = Client(headers={"accept-language": "en"})
-    other.force_login(midwife_a)
-    for url in (
-        session_url(mother.sessions.get(postpartum_day=4, slot="morning")),
-        reverse("studies:respondent_enrol", args=[mother.study.code]),
-        reverse("studies:respondent_withdraw", args=[mother.study.code, mother.code]),
+    other.force_login(midwife_b)
+    assert "is-invalid" not in other.get(url).content.decode()
+    for page_url in (
+        url,
+        reverse("studies:respondent_edit", args=[study.code, mother.code]),
+        reverse("studies:respondent_withdraw", args=[study.code, mother.code]),
+        reverse("studies:observation_record", args=[study.code, mother.code, "pre"]),
     ):
-        page = other.get(url).content.decode()
-        assert "is-invalid" not in page, url
-    assert MassageSession.objects.filter(status="done").count() == 0
+        page = client.get(page_url).content.decode()
+        assert "is-invalid" not in page, page_url
+    assert list(Respondent.objects.values_list("code", flat=True)) == ["D17"]
 
 
 def test_forms_build_their_own_widgets():
