@@ -78,7 +78,6 @@ def test_ward_shortcuts_and_kept_entries_on_a_phone(
         # Item 2: the error stays on this form; a fresh form of another page is not red.
         page.goto(f"{base}/studies/{study.code}/enrol/")
         assert page.locator(".is-invalid").count() == 0
-        page.go_back()
 
         # Item 3: switching language mid-form keeps what was typed.
         page.goto(f"{base}/studies/{study.code}/respondents/D17/sessions/2/afternoon/?next=/")
