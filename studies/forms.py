@@ -81,8 +81,8 @@ class SignInForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _(
-            "The user name or password is not correct. Both are case-sensitive: check the "
-            "capital letters."
+            "Please enter a correct username and password. Note that both fields may be "
+            "case-sensitive."
         ),
         "inactive": _("This account is inactive."),
     }

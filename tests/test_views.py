@@ -41,7 +41,7 @@ def test_login_page_has_the_standard_form(client):
 def test_wrong_password_is_refused_with_a_message(client, midwife_a):
     response = client.post(reverse("login"), {"username": "bidan_a", "password": "wrong"})
     assert response.status_code == 200
-    assert "The user name or password is not correct." in response.content.decode()
+    assert "Please enter a correct username and password" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 

@@ -454,8 +454,8 @@ def test_login_says_kata_sandi_and_no_doubled_user_name(client_id, midwife_a):
     assert "nama pengguna nama pengguna" not in text.lower()
     assert (
         indonesian(
-            "The user name or password is not correct. Both are case-sensitive: check the "
-            "capital letters."
+            "Please enter a correct username and password. Note that both fields may be "
+            "case-sensitive."
         )
         in text
     )
