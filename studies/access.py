@@ -25,6 +25,7 @@ from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from .kept_entries import keep_entry
 from .models import Respondent, Site, Study
 
 logger = logging.getLogger("lancar.access")
@@ -115,6 +116,7 @@ def role_required(*roles: str) -> Callable:
         @functools.wraps(view)
         def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             if not request.user.is_authenticated:
+                keep_entry(request)  # a form sent after the idle timeout is shown again
                 return redirect_to_login(request.get_full_path())
             if not roles_of(request.user) & allowed:
                 logger.warning(

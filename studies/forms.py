@@ -5,13 +5,14 @@ import datetime
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from .models import MassageSession, Observation, Respondent, RespondentIdentity, Study
+from .models import MassageSession, Observation, Respondent, RespondentIdentity, Slot, Study
 from .safety import integer_range
 from .services import ANY_VERSION, StaleRecordError, require_current
 
@@ -60,18 +61,46 @@ class DeviationMixin:
         return (getattr(self, "cleaned_data", {}).get(DEVIATION_FIELD) or "").strip()
 
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+def date_input() -> forms.DateInput:
+    """A new date picker for each field of each form: a widget's attributes are changed while a
+    form renders (crispy marks a field in error ``is-invalid``), so one shared instance would
+    carry one request's error state into every later form."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+def time_input() -> forms.TimeInput:
+    """A new time picker for each field of each form (see :func:`date_input`)."""
+    return forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form in the words a midwife expects: "Kata sandi", and one error that
+    does not repeat the field's name ("nama pengguna nama pengguna" in Django's own
+    Indonesian)."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "Please enter a correct username and password. Note that both fields may be "
+            "case-sensitive."
+        ),
+        "inactive": _("This account is inactive."),
+    }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = _("User name")
+        self.fields["password"].label = _("Password")
 
 
 class WithdrawForm(forms.Form):
     def __init__(self, *args, respondent: Respondent, **kwargs) -> None:
-        kwargs.setdefault("initial", {"withdrawn_on": timezone.localdate()})
+        kwargs["initial"] = {"withdrawn_on": timezone.localdate(), **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
         self.respondent = respondent
         # Both are required by the model's rule (a withdrawal needs a date and a reason), which
         # the service applies and reports beside these fields; the browser is told as well.
-        self.fields["withdrawn_on"] = model_field(Respondent, "withdrawn_on", widget=DATE_INPUT)
+        self.fields["withdrawn_on"] = model_field(Respondent, "withdrawn_on", widget=date_input())
         self.fields["withdrawal_reason"] = model_field(
             Respondent, "withdrawal_reason", max_length=2000
         )
@@ -171,6 +200,37 @@ class LancarForm(forms.Form):
         self.data["version"] = "" if version is None else str(version)
 
 
+class WithdrawalCorrectionForm(LancarForm):
+    """A correction of a withdrawal's date and reason, with a reason for the change."""
+
+    def __init__(self, *args, respondent: Respondent, **kwargs) -> None:
+        self.respondent = respondent
+        self.record = respondent
+        initial = {
+            "withdrawn_on": respondent.withdrawn_on,
+            "withdrawal_reason": respondent.withdrawal_reason,
+            "version": respondent.version,
+        }
+        kwargs["initial"] = {**initial, **kwargs.get("initial", {})}
+        super().__init__(*args, **kwargs)
+        self.fields["withdrawn_on"] = model_field(Respondent, "withdrawn_on", widget=date_input())
+        self.fields["withdrawal_reason"] = model_field(
+            Respondent, "withdrawal_reason", max_length=2000
+        )
+        self.fields["withdrawal_reason"].widget.attrs["rows"] = 3
+        self.fields["reason"] = reason_field()
+        self.helper.attrs = {"novalidate": ""}
+
+    def correction_values(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "withdrawn_on": data.get("withdrawn_on"),
+            "withdrawal_reason": data.get("withdrawal_reason", ""),
+            "reason": data.get("reason", ""),
+            "expected_version": self.expected_version(),
+        }
+
+
 IDENTITY_FIELDS = ("full_name", "phone", "medical_record_number")
 RESPONDENT_FIELDS = (
     "code",
@@ -207,17 +267,15 @@ class RespondentForm(DeviationMixin, LancarForm):
             identity = RespondentIdentity.objects.filter(respondent=respondent).first()
             if identity is not None:
                 initial.update({name: getattr(identity, name) for name in IDENTITY_FIELDS})
-            kwargs.setdefault("initial", initial)
         else:
             today = timezone.localdate()
-            kwargs.setdefault(
-                "initial",
-                {
-                    "enrolled_on": today,
-                    "consent_date": today,
-                    "delivery_date": today - datetime.timedelta(days=study.first_session_day),
-                },
-            )
+            initial = {
+                "enrolled_on": today,
+                "consent_date": today,
+                "delivery_date": today - datetime.timedelta(days=study.first_session_day),
+            }
+        # What the caller gives (an entry kept over a sign-in) stands over the defaults.
+        kwargs["initial"] = {**initial, **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
         for name in RESPONDENT_FIELDS:
             if name == "site":
@@ -232,7 +290,7 @@ class RespondentForm(DeviationMixin, LancarForm):
             else:
                 self.fields[name] = model_field(Respondent, name)
         for name in ("delivery_date", "enrolled_on", "consent_date"):
-            self.fields[name].widget = DATE_INPUT
+            self.fields[name].widget = date_input()
         self.fields["consent_date"].required = True
         sites = list(sites)
         if len(sites) == 1:
@@ -268,7 +326,9 @@ class RespondentForm(DeviationMixin, LancarForm):
         delivered, enrolled = data.get("delivery_date"), data.get("enrolled_on")
         if self.respondent is None and delivered and enrolled:
             day = (enrolled - delivered).days
-            if day != self.study.first_session_day:
+            # A delivery after the enrolment has no postpartum day ("day -2"): the model's rule
+            # (enrolment not before delivery) names that error.
+            if day >= 0 and day != self.study.first_session_day:
                 self.add_error(
                     "enrolled_on",
                     ValidationError(
@@ -291,14 +351,41 @@ class RespondentForm(DeviationMixin, LancarForm):
         return {name: self.cleaned_data[name] for name in IDENTITY_FIELDS}
 
 
+# When a session of each time of day usually starts, for a session recorded after its day.
+SLOT_START = {
+    Slot.MORNING: datetime.time(8, 0),
+    Slot.AFTERNOON: datetime.time(15, 0),
+    Slot.EVENING: datetime.time(19, 0),
+}
+
+
+def planned_start(session: MassageSession, study: Study) -> dict:
+    """The date and start time a new session's form proposes. Done late (after its planned
+    day): the planned day at the slot's usual hour. Otherwise today, started the protocol's
+    shortest session ago: a midwife opens the form when the massage has ended."""
+    now = timezone.localtime()
+    if session.planned_date < now.date():
+        return {"started_on": session.planned_date, "started_time": SLOT_START[session.slot]}
+    started = now - datetime.timedelta(minutes=study.session_min_minutes)
+    if started.date() != now.date():
+        started = now.replace(hour=0, minute=0)
+    return {
+        "started_on": started.date(),
+        "started_time": started.time().replace(second=0, microsecond=0),
+    }
+
+
 class SessionForm(DeviationMixin, LancarForm):
     """What happened to one massage session. The date and time are entered in the clinic's time
     zone (Asia/Jakarta)."""
 
-    def __init__(self, *args, session: MassageSession, **kwargs) -> None:
+    def __init__(
+        self, *args, session: MassageSession, preset_status: str | None = None, **kwargs
+    ) -> None:
         self.session = session
         self.record = session
         self.correcting = session.status != MassageSession.Status.PLANNED
+        study = session.respondent.study
         if self.correcting:
             started = session.started_at and timezone.localtime(session.started_at)
             initial = {
@@ -309,33 +396,37 @@ class SessionForm(DeviationMixin, LancarForm):
                 else None,
                 "duration_minutes": session.duration_minutes,
                 "notes": session.notes,
-                "version": session.version,
             }
         else:
-            now = timezone.localtime()
-            initial = {
-                "status": MassageSession.Status.DONE,
-                "started_on": now.date(),
-                "started_time": now.time().replace(second=0, microsecond=0),
-                "version": session.version,
-            }
-        kwargs.setdefault("initial", initial)
+            initial = {"status": MassageSession.Status.DONE, **planned_start(session, study)}
+        if preset_status and preset_status != MassageSession.Status.DONE:
+            # A shortcut (the worklist's "Missed"): only the status differs; the version stays,
+            # or the first save would be refused as someone else's.
+            initial.update(status=preset_status, started_on=None, started_time=None)
+        # The record's version unless the caller's entry (kept over a sign-in) was opened on an
+        # older one: a save meanwhile by someone else is then reported, not overwritten.
+        kwargs["initial"] = {**initial, "version": session.version, **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
-        study = session.respondent.study
         self.fields["status"] = forms.ChoiceField(
             label=capfirst(MassageSession._meta.get_field("status").verbose_name),
             choices=[
                 choice
                 for choice in MassageSession.Status.choices
                 if choice[0] != MassageSession.Status.PLANNED
-            ],
+            ]
+            # Back to planned only as a correction (with its reason): recorded by mistake.
+            + (
+                [(MassageSession.Status.PLANNED, _("Not done yet: back to planned"))]
+                if self.correcting
+                else []
+            ),
             widget=forms.RadioSelect,
         )
         self.fields["started_on"] = forms.DateField(
-            label=_("Date"), required=False, widget=DATE_INPUT
+            label=_("Date"), required=False, widget=date_input()
         )
         self.fields["started_time"] = forms.TimeField(
-            label=_("Start time"), required=False, widget=TIME_INPUT
+            label=_("Start time"), required=False, widget=time_input()
         )
         self.fields["duration_minutes"] = model_field(MassageSession, "duration_minutes")
         self.fields["duration_minutes"].help_text = _(
@@ -394,11 +485,11 @@ class ObservationForm(LancarForm):
                 name: getattr(self.existing, name)
                 for name in ("observed_on", "feed_count", "urination_count", "notes", "version")
             }
-            kwargs.setdefault("initial", initial)
         else:
-            kwargs.setdefault("initial", {"observed_on": timezone.localdate()})
+            initial = {"observed_on": timezone.localdate()}
+        kwargs["initial"] = {**initial, **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
-        self.fields["observed_on"] = model_field(Observation, "observed_on", widget=DATE_INPUT)
+        self.fields["observed_on"] = model_field(Observation, "observed_on", widget=date_input())
         for name in ("feed_count", "urination_count"):
             self.fields[name] = model_field(Observation, name)
             self.fields[name].widget.attrs.update({"inputmode": "numeric", "data-tally": "1"})

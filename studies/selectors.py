@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
+from django.utils import formats, timezone, translation
 
 from .cohort import session_count
 from .models import (
@@ -17,6 +20,7 @@ from .models import (
     Slot,
     Study,
 )
+from .services import SYSTEM_REASONS
 
 # Slots sort by time of day, not alphabetically.
 SLOT_ORDER = Case(
@@ -106,20 +110,74 @@ def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:
         sessions_total=session_count(),
         # Not per protocol: a deviation recorded and not resolved by a later correction.
         has_deviation=Exists(
-            ProtocolDeviation.objects.filter(
-                respondent_id=OuterRef("pk"), resolved_at__isnull=True
-            )
+            ProtocolDeviation.objects.filter(respondent_id=OuterRef("pk"), resolved_at__isnull=True)
         ),
     )
 
 
-def _display(instance, field_name: str, value) -> str:
+def user_name(user) -> str:
+    """How a person is named to others: her full name, else her user name."""
+    if user is None:
+        return "—"
+    return user.get_full_name() or user.get_username()
+
+
+def _user_names(histories: list[list]) -> dict:
+    """User id → name for everyone a history names: those who saved (already loaded with the
+    records) and those its fields point at (a session's performer, a sheet's observer), the
+    latter in one query, only when someone is not among the former."""
+    names = {
+        record.history_user_id: user_name(record.history_user)
+        for records in histories
+        for record in records
+        if record.history_user_id
+    }
+    user_model = get_user_model()
+    wanted = (
+        {
+            getattr(record, field.attname)
+            for records in histories
+            for record in records
+            for field in record.instance._meta.concrete_fields
+            if field.is_relation and field.related_model is user_model
+        }
+        - set(names)
+        - {None}
+    )
+    if wanted:
+        names.update(
+            (user.pk, user_name(user)) for user in user_model.objects.filter(pk__in=wanted)
+        )
+    return names
+
+
+def _display(instance, field_name: str, value, names: dict) -> str:
     if value is None or value == "":
         return "—"
     field = instance._meta.get_field(field_name)
     if field.choices:
         return str(dict(field.flatchoices).get(value, value))
+    if field.is_relation and field.related_model is get_user_model():
+        return names.get(value, "—")  # who did it by name, not the row id
+    if isinstance(value, datetime.datetime):
+        return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+    if isinstance(value, datetime.date):
+        return formats.date_format(value, "SHORT_DATE_FORMAT")
     return str(value)
+
+
+def history_reason(text: str) -> str:
+    """A reason as the reader should see it: one the system gave (stored in English, or in the
+    language of whoever saved before they were stored in English) in the reader's language; a
+    person's own words as written."""
+    for msgid in SYSTEM_REASONS:
+        spellings = {msgid}
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                spellings.add(translation.gettext(msgid))
+        if text in spellings:
+            return translation.gettext(msgid)
+    return text
 
 
 def respondent_history(respondent: Respondent, *, include_identity: bool) -> list[Change]:
@@ -142,13 +200,15 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
         )
     ignored = {"id", "created_at", "respondent"}
     changes: list[Change] = []
-    for history, record_name in sources:
-        records = list(
-            history.select_related("history_user").order_by("history_date", "history_id")
-        )
+    histories = [
+        list(history.select_related("history_user").order_by("history_date", "history_id"))
+        for history, _record_name in sources
+    ]
+    names = _user_names(histories)
+    for records, (_history, record_name) in zip(histories, sources, strict=True):
         previous_by_object: dict = {}
         for record in records:
-            who = record.history_user.get_username() if record.history_user else "—"
+            who = user_name(record.history_user)
             instance = record.instance
             if getattr(instance, "respondent_id", None) == respondent.pk:
                 instance.respondent = respondent  # her sessions' labels name her: no query each
@@ -164,7 +224,7 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
                         "",
                         "",
                         str(record.get_history_type_display()),
-                        record.history_change_reason or "",
+                        history_reason(record.history_change_reason or ""),
                     )
                 )
             else:
@@ -179,9 +239,9 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
                             who,
                             label,
                             str(model_field.verbose_name),
-                            _display(record.instance, change.field, change.old),
-                            _display(record.instance, change.field, change.new),
-                            record.history_change_reason or "",
+                            _display(record.instance, change.field, change.old, names),
+                            _display(record.instance, change.field, change.new, names),
+                            history_reason(record.history_change_reason or ""),
                         )
                     )
             previous_by_object[key] = record

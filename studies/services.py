@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from . import rules
 from .access import Role
@@ -25,6 +26,12 @@ from .models import (
     Site,
     Study,
 )
+
+# Reasons the system itself gives in the history. Stored in English and translated when shown
+# (selectors.respondent_history), so each reader sees them in her own language.
+POST_SHEET_RECORDED = gettext_noop("Post-test sheet recorded.")
+BACK_WITHIN_PROTOCOL = gettext_noop("Back within the protocol.")
+SYSTEM_REASONS = (POST_SHEET_RECORDED, BACK_WITHIN_PROTOCOL)
 
 # ``expected_version`` default: the caller does not check for concurrent edits (commands, the
 # demo loader); forms always pass the version they were opened on (None: there was no record).
@@ -83,10 +90,12 @@ def require_current(instance, expected_version) -> None:
         raise StaleRecordError(_describe_changes(instance, expected_version), code="stale")
 
 
-def _save(instance, *, user, reason: str = "") -> None:
+def _save(instance, *, user, reason: str = "", correcting_withdrawal: bool = False) -> None:
     """The one way a record is written: the withdrawn-mother rule, the version bump, every
-    model rule (``full_clean``), the history's user and reason, one transaction."""
-    _require_active(instance)
+    model rule (``full_clean``), the history's user and reason, one transaction.
+    ``correcting_withdrawal`` is the rule's one exception, for :func:`correct_withdrawal`."""
+    if not correcting_withdrawal:
+        _require_active(instance)
     if instance.pk and hasattr(instance, "version"):
         instance.version += 1
     instance.full_clean()
@@ -201,7 +210,7 @@ def record_observation(*, respondent: Respondent, phase: str, user, **fields) ->
     _save(sheet, user=user)
     if phase == Observation.Phase.POST and respondent.status == Respondent.Status.ENROLLED:
         respondent.status = Respondent.Status.COMPLETED
-        _save(respondent, user=user, reason=_("Post-test sheet recorded."))
+        _save(respondent, user=user, reason=POST_SHEET_RECORDED)
     return sheet
 
 
@@ -244,16 +253,21 @@ def record_session(
     recorded is corrected the same way, with a reason for the change; a correction changes only
     what it changes (the midwife who did a massage stays its performer). A session done before
     its planned day is refused unless ``deviation_reason`` records it as a protocol
-    deviation."""
+    deviation. A correction can also take a recorded session back to planned (recorded by
+    mistake, or ahead of its day): its start, duration and performer are cleared, the reason
+    and the old values stay in the history, and it is due again on its planned day."""
     session = MassageSession.objects.select_for_update().get(pk=session.pk)
     require_current(session, expected_version)
     _require_active(session)
-    if status == MassageSession.Status.PLANNED:
-        raise ValidationError({"status": _("Choose done, missed or refused.")})
     correcting = session.status != MassageSession.Status.PLANNED
+    if status == MassageSession.Status.PLANNED and not correcting:
+        raise ValidationError({"status": _("Choose done, missed or refused.")})
     if correcting:
         reason = _require_reason(reason)
     session.status = status
+    if status == MassageSession.Status.PLANNED:
+        started_at = None
+        session.performed_by = None
     session.started_at = started_at
     session.duration_minutes = duration_minutes if status == MassageSession.Status.DONE else None
     session.notes = notes.strip()
@@ -394,7 +408,7 @@ def sync_deviations(*, respondent: Respondent, user, reason: str = "") -> list[P
     for key, deviation in recorded.items():
         if key not in current and deviation.resolved_at is None:
             deviation.resolved_at = timezone.now()
-            _save(deviation, user=user, reason=_("Back within the protocol."))
+            _save(deviation, user=user, reason=BACK_WITHIN_PROTOCOL)
     return saved
 
 
@@ -419,6 +433,32 @@ def withdraw_respondent(
     except ValidationError:
         respondent.refresh_from_db()
         raise
+    return respondent
+
+
+@transaction.atomic
+def correct_withdrawal(
+    *,
+    respondent: Respondent,
+    user,
+    withdrawn_on: datetime.date | None,
+    withdrawal_reason: str,
+    reason: str,
+    expected_version=ANY_VERSION,
+) -> Respondent:
+    """Correct a withdrawal's date and reason, with a reason for the change kept in the history
+    beside the old and new values. The one write allowed for a withdrawn mother: she stays
+    withdrawn, and the model's rules still hold (a date between her enrolment and today, a
+    reason)."""
+    reason = _require_reason(reason)
+    current = Respondent.objects.select_for_update().get(pk=respondent.pk)
+    require_current(current, expected_version)
+    if current.status != Respondent.Status.WITHDRAWN:
+        raise ValidationError(_("This mother has not been withdrawn."), code="not_withdrawn")
+    current.withdrawn_on = withdrawn_on
+    current.withdrawal_reason = (withdrawal_reason or "").strip()
+    _save(current, user=user, reason=reason, correcting_withdrawal=True)
+    respondent.refresh_from_db()
     return respondent
 
 

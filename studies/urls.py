@@ -17,6 +17,11 @@ urlpatterns = [
         views.respondent_withdraw,
         name="respondent_withdraw",
     ),
+    path(
+        "studies/<str:study_code>/respondents/<str:respondent_code>/withdrawal/",
+        views.withdrawal_correct,
+        name="withdrawal_correct",
+    ),
     path("studies/<str:study_code>/enrol/", views.respondent_enrol, name="respondent_enrol"),
     path("studies/<str:study_code>/export/", views.export_index, name="export_index"),
     path("studies/<str:study_code>/export/cohort.sps", views.export_spss, name="export_spss"),

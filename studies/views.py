@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from . import exchange, selectors, services, tasks
+from . import exchange, kept_entries, selectors, services, tasks
 from .access import (
     ALL_ROLES,
     WRITERS,
@@ -45,6 +45,7 @@ from .forms import (
     ObservationForm,
     RespondentForm,
     SessionForm,
+    WithdrawalCorrectionForm,
     WithdrawForm,
     add_model_errors,
 )
@@ -69,6 +70,7 @@ def home(request):
         respondents = visible_respondents(request.user)
         due = list(selectors.sessions_due(respondents, today))
         sheets = selectors.sheets_due(respondents, today)
+        studies = list(visible_studies(request.user))
         context = {
             "today": today,
             "due_today": [session for session in due if session.planned_date == today],
@@ -81,7 +83,9 @@ def home(request):
                 respondents.filter(status=Respondent.Status.ENROLLED)
             ).order_by("enrolled_on", "code"),
             "sites": visible_sites(request.user),
-            "studies": visible_studies(request.user),
+            "studies": studies,
+            # A site running two studies: each item says which one it belongs to.
+            "several_studies": len(studies) > 1,
         }
         return render(request, "studies/worklist.html", context)
     studies = selectors.study_counts(visible_studies(request.user)).prefetch_related("sites")
@@ -136,6 +140,19 @@ def respondent_list(request, study_code: str):
     )
 
 
+def _kept_entry(request) -> dict:
+    """The entry this form page kept when it was sent after the session had expired (studies/
+    kept_entries.py), shown again once, to check and save; otherwise nothing."""
+    kept = kept_entries.take_entry(request) if request.method == "GET" else None
+    if not kept:
+        return {}
+    messages.info(
+        request,
+        _("Your entry was kept while you signed in again. It is not saved yet: check it and save."),
+    )
+    return kept
+
+
 def _to_respondent(study, respondent):
     return redirect(
         "studies:respondent_detail", study_code=study.code, respondent_code=respondent.code
@@ -152,6 +169,7 @@ def respondent_enrol(request, study_code: str):
         study=study,
         sites=visible_sites(request.user, study),
         show_identity=can_see_identity(request.user),
+        initial=_kept_entry(request),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -208,6 +226,7 @@ def respondent_edit(request, study_code: str, respondent_code: str):
         sites=visible_sites(request.user, study),
         respondent=respondent,
         show_identity=can_see_identity(request.user),
+        initial=_kept_entry(request),
     )
     if request.method == "POST" and form.is_valid():
         try:
@@ -228,7 +247,9 @@ def respondent_edit(request, study_code: str, respondent_code: str):
             add_model_errors(form, error)
             respondent.refresh_from_db()
         else:
-            messages.success(request, _("The correction has been saved."))
+            messages.success(
+                request, _("The correction for %(code)s is saved.") % {"code": respondent.code}
+            )
             return _to_respondent(study, respondent)
     return render(
         request,
@@ -249,12 +270,10 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
         postpartum_day=day,
         slot=slot,
     )
-    data = request.POST or None
-    initial = None
     preset = choice_param(request.GET, "status", MassageSession.Status.values)
-    if request.method == "GET" and preset:
-        initial = {"status": preset, "started_on": None, "started_time": None}
-    form = SessionForm(data, session=session, **({"initial": initial} if initial else {}))
+    form = SessionForm(
+        request.POST or None, session=session, preset_status=preset, initial=_kept_entry(request)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.record_session(session=session, user=request.user, **form.session_values())
@@ -265,7 +284,7 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
         except ValidationError as error:
             add_model_errors(form, error, aliases={"started_at": form.started_at_field()})
         else:
-            messages.success(request, _("Session saved: %(session)s.") % {"session": session})
+            messages.success(request, session_saved_message(session))
             return _back_after_save(request, study, respondent)
     return render(
         request,
@@ -288,7 +307,9 @@ def observation_record(request, study_code: str, respondent_code: str, phase: st
     require_write(request.user, respondent)
     if phase not in Observation.Phase.values:
         raise Http404(_("No such observation sheet."))
-    form = ObservationForm(request.POST or None, respondent=respondent, phase=phase)
+    form = ObservationForm(
+        request.POST or None, respondent=respondent, phase=phase, initial=_kept_entry(request)
+    )
     if request.method == "POST" and form.is_valid():
         try:
             services.save_observation(
@@ -303,7 +324,8 @@ def observation_record(request, study_code: str, respondent_code: str, phase: st
         else:
             messages.success(
                 request,
-                _("Sheet saved: %(phase)s.") % {"phase": Observation.Phase(phase).label},
+                _("Observation sheet for %(code)s saved: %(phase)s.")
+                % {"phase": Observation.Phase(phase).label, "code": respondent.code},
             )
             return _back_after_save(request, study, respondent)
     return render(
@@ -317,6 +339,17 @@ def observation_record(request, study_code: str, respondent_code: str, phase: st
             "next": _safe_next(request),
         },
     )
+
+
+def session_saved_message(session: MassageSession) -> str:
+    """What the midwife reads after a save: which mother, which day and time, and how it
+    went ("Sesi pagi hari ke-2 untuk D17 tersimpan: selesai.")."""
+    return _("The %(slot)s session of day %(day)s for %(code)s is saved: %(status)s.") % {
+        "slot": session.get_slot_display().lower(),
+        "day": session.postpartum_day,
+        "code": session.respondent.code,
+        "status": session.get_status_display().lower(),
+    }
 
 
 def _back_after_save(request, study, respondent) -> HttpResponseRedirect:
@@ -387,7 +420,7 @@ def respondent_withdraw(request, study_code: str, respondent_code: str):
     respondent = get_visible_respondent(request.user, study_code, respondent_code)
     study = respondent.study
     require_write(request.user, respondent)
-    form = WithdrawForm(request.POST or None, respondent=respondent)
+    form = WithdrawForm(request.POST or None, respondent=respondent, initial=_kept_entry(request))
     if request.method == "POST" and form.is_valid():
         try:
             services.withdraw_respondent(
@@ -406,6 +439,44 @@ def respondent_withdraw(request, study_code: str, respondent_code: str):
     return render(
         request,
         "studies/respondent_withdraw.html",
+        {"study": study, "respondent": respondent, "form": form},
+    )
+
+
+@role_required(*WRITERS)
+@require_http_methods(["GET", "POST"])
+def withdrawal_correct(request, study_code: str, respondent_code: str):
+    """Correct a withdrawn mother's withdrawal (its date and reason), with a reason for the
+    change: the one thing still written for her."""
+    respondent = get_visible_respondent(request.user, study_code, respondent_code)
+    study = respondent.study
+    require_write(request.user, respondent)
+    if respondent.status != Respondent.Status.WITHDRAWN:
+        raise Http404(_("This mother has not been withdrawn."))
+    form = WithdrawalCorrectionForm(
+        request.POST or None, respondent=respondent, initial=_kept_entry(request)
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.correct_withdrawal(
+                respondent=respondent, user=request.user, **form.correction_values()
+            )
+        except services.StaleRecordError as error:
+            form.add_error(None, error)
+            respondent.refresh_from_db()
+            form.refresh_version(respondent.version)
+        except ValidationError as error:
+            add_model_errors(form, error)
+            respondent.refresh_from_db()
+        else:
+            messages.success(
+                request,
+                _("The withdrawal of %(code)s is corrected.") % {"code": respondent.code},
+            )
+            return _to_respondent(study, respondent)
+    return render(
+        request,
+        "studies/withdrawal_form.html",
         {"study": study, "respondent": respondent, "form": form},
     )
 

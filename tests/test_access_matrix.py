@@ -79,6 +79,9 @@ MATRIX: dict[str, tuple[str, str]] = {
     "studies:respondent_enrol":    ("login 200 200 403 200",     "login 200 200 403 200"),
     "studies:respondent_edit":     ("login 200 404 403 200",     "login 200 404 403 200"),
     "studies:respondent_withdraw": ("login 200 404 403 200",     "login 200 404 403 200"),
+    # R01 is not withdrawn: there is no withdrawal to correct (404 for those allowed); the
+    # page itself is tested with a withdrawn mother in tests/test_ward.py.
+    "studies:withdrawal_correct":  ("login 404 404 403 404",     "login 404 404 403 404"),
     "studies:session_record":      ("login 200 404 403 200",     "login 200 404 403 200"),
     "studies:observation_record":  ("login 200 404 403 200",     "login 200 404 403 200"),
     "studies:results":             ("login 403 403 200 200",     "login 403 403 405 405"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -88,3 +89,85 @@ def test_midwife_worklist_is_in_indonesian(client_id, midwife_a):
     navigation = po.find("Sign out")
     assert navigation is not None and navigation.msgstr in page
     assert ">Sign out<" not in page
+
+
+# The names the code translates with (studies/*.py, clinic/*.py): the first argument, when it
+# is a literal, is a message a person reads.
+GETTEXT_NAMES = {
+    "_",
+    "gettext",
+    "gettext_lazy",
+    "gettext_noop",
+    "ngettext",
+    "ngettext_lazy",
+    "pgettext",
+    "pgettext_lazy",
+}
+
+
+def messages_in_code() -> dict[str, str]:
+    """Every literal message passed to a gettext function in the project's Python code (the
+    messages raised in code: validation errors, flash messages, system reasons), with where."""
+    found = {}
+    base = Path(settings.BASE_DIR)
+    for folder in ("studies", "clinic"):
+        for path in sorted((base / folder).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Call) or not node.args:
+                    continue
+                name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+                if name not in GETTEXT_NAMES:
+                    continue
+                index = 1 if name.startswith("pgettext") else 0
+                if len(node.args) <= index:
+                    continue
+                argument = node.args[index]
+                if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+                    found.setdefault(argument.value, f"{path.relative_to(base)}:{node.lineno}")
+    return found
+
+
+def test_every_message_raised_in_code_has_an_indonesian_translation():
+    """Not only the catalogue's own entries: every message the code can raise or show is in the
+    catalogue, translated and not fuzzy (a message added without `make messages`, or a
+    translation left empty, shows in English on an Indonesian page)."""
+    po = catalogue("id")
+    entries = {entry.msgid: entry for entry in po if not entry.obsolete}
+    found = messages_in_code()
+    assert len(found) > 100
+    missing = [f"{where}: {msgid!r}" for msgid, where in found.items() if msgid not in entries]
+    untranslated = [
+        f"{where}: {msgid!r}"
+        for msgid, where in found.items()
+        if msgid in entries
+        and (not all(msgstrs(entries[msgid])) or "fuzzy" in entries[msgid].flags)
+    ]
+    # Messages inside f-strings, which makemessages (xgettext) cannot read: studies/exchange
+    # is another change's area (reported to the lead). Each entry must still be missing, so
+    # the list shrinks as they are fixed.
+    known = {
+        "Withdrawn mothers are left out of the analysis, as in Lancar.",
+        "Lancar: the cohort of study %(code)s",
+        "Put this file next to %(file)s, or write its full path below.",
+    }
+    assert [msgid for msgid in known if msgid in entries] == []
+    missing = [line for line in missing if not any(repr(msgid) in line for msgid in known)]
+    assert missing == []
+    assert untranslated == []
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "The enrolment date cannot be in the future.",
+        "Consent must be given on or before the enrolment date.",
+        "The withdrawal date cannot be in the future.",
+        "Post-test sheet recorded.",
+        "Not saved yet. Please correct:",
+    ],
+)
+def test_messages_the_issue_saw_in_english_are_indonesian(message):
+    with translation.override("id"):
+        assert translation.gettext(message) != message

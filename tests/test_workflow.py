@@ -231,13 +231,37 @@ def first_session(respondent):
 
 
 def test_session_form_opens_prefilled_for_one_tap(on_fixed_day, client, mother, midwife_a):
+    """Due today (day 3, 4 June, at 10:30): today, started the protocol's 15 minutes ago (the
+    form is opened when the massage has ended)."""
     client.force_login(midwife_a)
-    response = client.get(session_url(first_session(mother)))
+    response = client.get(session_url(mother.sessions.get(postpartum_day=3, slot="morning")))
     page = response.content.decode()
     assert response.status_code == 200
-    assert "postpartum day 2 · Morning" in page
-    assert 'value="2026-06-04"' in page and 'value="10:30"' in page
+    assert "postpartum day 3 · Morning" in page
+    assert 'value="2026-06-04"' in page and 'value="10:15"' in page
     assert 'value="done" checked' in page or "checked" in page.split('value="done"')[1][:40]
+
+
+def test_a_late_session_opens_on_its_planned_day_at_the_slots_hour(
+    on_fixed_day, client, mother, midwife_a
+):
+    """Issue 13 item 5: done late is one tap more than done now. The day-2 morning session
+    (3 June) opened on 4 June proposes 3 June at 08:00, not today at the time the form opened;
+    typing the duration and saving records it."""
+    client.force_login(midwife_a)
+    session = first_session(mother)
+    page = client.get(session_url(session)).content.decode()
+    assert 'value="2026-06-03"' in page and 'value="08:00"' in page
+    assert 'value="2026-06-04"' not in page
+    form = client.get(session_url(session)).context["form"]
+    data = {name: form[name].value() or "" for name in form.fields}
+    data["duration_minutes"] = "17"
+    response = client.post(session_url(session), data)
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.status == "done" and session.duration_minutes == 17
+    assert session.started_at == datetime.datetime(2026, 6, 3, 8, 0, tzinfo=JAKARTA)
+    assert not mother.deviations.exists()
 
 
 def test_recording_a_session_done(on_fixed_day, client, mother, midwife_a):
