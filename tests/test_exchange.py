@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from studies import exchange, services
 from studies.cohort import load_cohort, results_document
+from studies.exchange.cells import one_line
 from studies.models import (
     AuditEvent,
     ImportJob,
@@ -283,7 +284,9 @@ def test_formula_cells_are_neutralised_and_read_back_unchanged(
     assert report.ok, report.errors
     again = Respondent.objects.get(study=copy, code="R01")
     assert again.withdrawal_reason == stored
-    assert again.identity.full_name == mother.identity.full_name
+    # Unchanged, but for a line break, which the cohort table writes as a space (SPSS and PSPP
+    # end a case at a line break, even inside quotes).
+    assert again.identity.full_name == one_line(mother.identity.full_name)
 
 
 def test_the_prepared_cohort_rows_are_written_as_every_other_export(study, data_manager, midwife_a):

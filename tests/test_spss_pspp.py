@@ -8,6 +8,7 @@ import csv
 import datetime
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,6 +31,11 @@ def pspp():
             pytest.fail(f"{PSPP} is missing: apt-get install pspp")
         pytest.skip("GNU PSPP is not installed (apt-get install pspp)")
     return PSPP
+
+
+def downloaded_name(response) -> str:
+    """The file name a browser saves a download under (the .sps reads the CSV by that name)."""
+    return re.search(r'filename="([^"]+)"', response["Content-Disposition"])[1]
 
 
 def sheet(respondent, phase, user, feeds, urinations, day):
@@ -72,7 +78,7 @@ def run_pspp(pspp, client, study, folder: Path) -> list[list[str]]:
     PSPP next to the CSV, and return PSPP's output as CSV rows."""
     export = client.get(reverse("studies:export_csv", args=[study.code, "cohort"]))
     assert export.status_code == 200
-    (folder / f"{study.code}-cohort.csv").write_bytes(b"".join(export.streaming_content))
+    (folder / downloaded_name(export)).write_bytes(b"".join(export.streaming_content))
     syntax = client.get(reverse("studies:export_spss", args=[study.code]))
     assert syntax.status_code == 200
     (folder / "cohort.sps").write_bytes(syntax.content)
@@ -153,7 +159,7 @@ def test_the_sps_reads_a_withdrawal_reason_of_2000_characters_whole(
     syntax = syntax.replace("SELECT IF (status <> 'withdrawn').", "")
     folder = tmp_path
     export = client.get(reverse("studies:export_csv", args=[study.code, "cohort"]))
-    (folder / f"{study.code}-cohort.csv").write_bytes(b"".join(export.streaming_content))
+    (folder / downloaded_name(export)).write_bytes(b"".join(export.streaming_content))
     (folder / "cohort.sps").write_text(syntax)
     done = subprocess.run(
         [pspp, "-O", "format=csv", "-o", "out.csv", "cohort.sps"],
@@ -163,3 +169,39 @@ def test_the_sps_reads_a_withdrawal_reason_of_2000_characters_whole(
     listed = tables(list(csv.reader((folder / "out.csv").read_text().splitlines())), "Data List")
     assert listed[0][1:] == [[reason]]
     assert Respondent.objects.get(code="W01").withdrawal_reason == reason
+
+
+def test_the_sps_reads_a_reason_written_over_several_lines_as_one_case(
+    pspp, client, study, make_respondent, midwife_a, data_manager, tmp_path
+):
+    """Issue 13 item 13: PSPP (like SPSS) ends a case at a line break even inside quotes, so
+    the cohort export writes each text on one line: three mothers stay three cases."""
+    make_respondent("A01")
+    gone = make_respondent("W01")
+    services.withdraw_respondent(
+        respondent=gone,
+        user=midwife_a,
+        reason="Pindah kota.\r\nSuami bekerja di Batam.\nKontak terputus.",
+        on=datetime.date(2026, 6, 4),
+    )
+    make_respondent("Z01")
+    client.force_login(data_manager)
+    syntax = client.get(reverse("studies:export_spss", args=[study.code])).content.decode()
+    listing = "EXECUTE.\nLIST respondent_code withdrawal_reason.\n\nFREQUENCIES"
+    syntax = syntax.replace("EXECUTE.\n\nFREQUENCIES", listing, 1)
+    syntax = syntax.replace("SELECT IF (status <> 'withdrawn').", "")
+    export = client.get(reverse("studies:export_csv", args=[study.code, "cohort"]))
+    (tmp_path / downloaded_name(export)).write_bytes(b"".join(export.streaming_content))
+    (tmp_path / "cohort.sps").write_text(syntax)
+    done = subprocess.run(
+        [pspp, "-O", "format=csv", "-o", "out.csv", "cohort.sps"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    listed = tables(list(csv.reader((tmp_path / "out.csv").read_text().splitlines())), "Data List")
+    assert listed[0] == [
+        ["respondent_code", "withdrawal_reason"],
+        ["A01", ""],
+        ["W01", "Pindah kota. Suami bekerja di Batam. Kontak terputus."],
+        ["Z01", ""],
+    ]

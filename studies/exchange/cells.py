@@ -29,6 +29,16 @@ def restore(text: str) -> str:
     return text[1:] if text.startswith("'") else text
 
 
+LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+def one_line(text: str) -> str:
+    """Text with each line break replaced by a space. SPSS's and PSPP's CSV reader ends a case at
+    a line break even inside a quoted field, so the cohort table (the one that statistics
+    packages read, through cohort.sps) carries its text on one line, in the .xlsx as in the CSV."""
+    return LINE_BREAKS.sub(" ", text) if "\n" in text or "\r" in text else text
+
+
 def cell(value: Any) -> str | int | float:
     if value is None:
         return ""

@@ -20,7 +20,7 @@ from ..models import (
     RespondentIdentity,
     Study,
 )
-from .cells import _TRIGGERS, PreparedRows, quote
+from .cells import _TRIGGERS, PreparedRows, one_line, quote
 from .columns import (
     COHORT_COLUMNS,
     EXTRA_COLUMNS,
@@ -92,7 +92,7 @@ def _cohort_values(study: Study, values: list[str]) -> Iterator[list]:
     """The cohort's rows as Django gives them, the derived groups inserted: the general path
     the tests hold ``cohort_rows`` to."""
     for row in _cohort_queryset(study).values_list(*values).iterator(chunk_size=2000):
-        row = list(row)
+        row = [one_line(value) if type(value) is str else value for value in row]
         row[GROUPS_AT:GROUPS_AT] = [
             analysis.age_group(row[_AGE_AT]),
             analysis.parity_group(row[_PARITY_AT]),
@@ -133,7 +133,9 @@ def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:
                     [
                         ""
                         if value is None
-                        else quote("'" + value if value[:1] in _TRIGGERS else value)
+                        else quote(
+                            "'" + one_line(value) if value[:1] in _TRIGGERS else one_line(value)
+                        )
                         if kind == 2
                         else ("1" if value else "0")
                         if kind == 1

@@ -63,9 +63,15 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
     filename = filename or f"{study.code}-cohort.csv"
     labels = {column.name: str(column.label) for column in dictionary()}
     group_labels = characteristic_labels()
+    # Messages outside the f-strings: makemessages cannot read a gettext call inside one.
+    title = _("Lancar: the cohort of study %(code)s") % {"code": study.code}
+    where = _("Put this file next to %(file)s, or write its full path below.") % {
+        "file": filename
+    }
+    withdrawn = _("Withdrawn mothers are left out of the analysis, as in Lancar.")
     lines = [
-        f"* {_('Lancar: the cohort of study %(code)s') % {'code': study.code}}.",
-        f"* {_('Put this file next to %(file)s, or write its full path below.') % {'file': filename}}.",  # noqa: E501
+        f"* {title}.",
+        f"* {where}.",
         "GET DATA",
         "  /TYPE=TXT",
         f"  /FILE={_spss_text(filename)}",
@@ -118,7 +124,7 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
         f"VARIABLE LEVEL {scale} (SCALE).",
         "EXECUTE.",
         "",
-        f"* {_('Withdrawn mothers are left out of the analysis, as in Lancar.')}.",
+        f"* {withdrawn}.",
         "SELECT IF (status <> 'withdrawn').",
         "EXECUTE.",
         "",
