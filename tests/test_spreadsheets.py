@@ -273,3 +273,65 @@ def test_every_variant_downloads_under_its_own_name(client, study, data_manager,
     assert name(sps) == f"PIJAT-cohort-semicolon-{day}.sps"
     assert f"/FILE='PIJAT-cohort-semicolon-{day}.csv'" in sps.content.decode()
     assert "/DELIMITERS=';'" in sps.content.decode()
+
+
+SOFFICE = "/usr/bin/soffice"
+
+
+def test_libreoffice_opens_the_semicolon_csv_with_codes_and_commas_intact(
+    client, study, data_manager, make_respondent, tmp_path
+):
+    """Issue 13 item 20, in LibreOffice Calc as a double-click opens a CSV: comma, semicolon and
+    tab ticked together as separators. Quoted text keeps its commas and a code its leading
+    zeros. (CI installs LibreOffice; a machine without it skips.)"""
+    import os
+    import shutil
+    import subprocess
+
+    import openpyxl
+
+    if not os.path.exists(SOFFICE):
+        if os.environ.get("LANCAR_REQUIRE_LIBREOFFICE"):
+            pytest.fail("LibreOffice is missing: apt-get install libreoffice-calc-nogui")
+        pytest.skip("LibreOffice is not installed (apt-get install libreoffice-calc-nogui)")
+    make_respondent("0016", site=None)
+    mother = study.respondents.get()
+    services.change_record(
+        instance=mother, user=data_manager, reason="x", withdrawal_reason="pusing, mual; lelah"
+    )
+    client.force_login(data_manager)
+    text = read_stream(
+        client.get(
+            reverse("studies:export_csv", args=[study.code, "cohort"]),
+            {"delimiter": "semicolon", "bom": "1"},
+        )
+    )
+    source = tmp_path / "cohort.csv"
+    source.write_text(text, encoding="utf-8")
+    # Separators , ; and tab; text in double quotes; UTF-8; from line 1; English locale;
+    # quoted fields as text (what Calc's dialog offers by default for a quoted cell).
+    options = "44/59/9,34,76,1,,1033,true,true"
+    done = subprocess.run(
+        [
+            shutil.which("soffice") or SOFFICE,
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--headless",
+            "--infilter=CSV:" + options,
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    sheet = openpyxl.load_workbook(tmp_path / "cohort.xlsx").active
+    header = [cell.value for cell in sheet[1]]
+    row = [cell.value for cell in sheet[2]]
+    assert header[:3] == ["respondent_code", "site", "delivery_date"]
+    assert row[0] == "0016"
+    assert row[header.index("withdrawal_reason")] == "pusing, mual; lelah"
+    assert len(row) == len(header)
