@@ -42,6 +42,22 @@ if TYPE_CHECKING:
 # tests/test_import_writes.py holds the two ways to the same records and the same audit trail.
 
 SLOT_HOURS = {Slot.MORNING: 8, Slot.AFTERNOON: 15, Slot.EVENING: 19}
+
+
+def done_flags(
+    planned_dates: list[datetime.date], enrolled_on: datetime.date, completed: int
+) -> list[bool]:
+    """Which of a mother's planned sessions (in plan order) an import records as done when her
+    row says ``completed``: the first ones on or after her enrolment (the file says how many,
+    not which). The importer's checks and this writer both use it."""
+    flags = []
+    for planned_date in planned_dates:
+        done = completed > 0 and planned_date >= enrolled_on
+        completed -= done
+        flags.append(done)
+    return flags
+
+
 IMPORT_CHUNK = 1000  # mothers written at a time (the progress callback's step)
 MAX_ROWS_PER_INSERT = 2000
 
@@ -341,13 +357,13 @@ def write_cohort(
                 plan = session_plans[respondent.delivery_date] = _session_rows(
                     sessions.table, study, respondent.delivery_date
                 )
-            done_left = item.sessions_completed
-            for planned_date, planned_row, done_row in plan:
-                if done_left and planned_date >= respondent.enrolled_on:
-                    done_left -= 1
-                    row = done_row.copy()
-                else:
-                    row = planned_row.copy()
+            flags = done_flags(
+                [planned_date for planned_date, _planned, _done in plan],
+                respondent.enrolled_on,
+                item.sessions_completed,
+            )
+            for (_date, planned_row, done_row), done in zip(plan, flags, strict=True):
+                row = (done_row if done else planned_row).copy()
                 row[mother_at] = pk
                 session_rows.append(row)
             for deviation in item.deviations:

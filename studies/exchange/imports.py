@@ -30,7 +30,7 @@ from ..models import (
     Source,
     Study,
 )
-from .bulk import SLOT_HOURS, write_cohort
+from .bulk import SLOT_HOURS, done_flags, write_cohort
 from .cells import restore
 from .columns import (
     COHORT_COLUMNS,
@@ -390,18 +390,22 @@ def imported_sessions_done(
     hour (the file says how many, not when). Returns ``(date, start)`` pairs; fewer than
     ``completed`` when her plan has fewer sessions from her enrolment on. The importer's checks
     and its writer both use this, so what the preview reports is what is written."""
-    done = []
-    for session in study.session_plan(respondent.delivery_date):
-        if len(done) == completed:
-            break
-        if session.planned_date >= respondent.enrolled_on:
-            started = timezone.make_aware(
+    plan = study.session_plan(respondent.delivery_date)
+    flags = done_flags(
+        [session.planned_date for session in plan], respondent.enrolled_on, completed
+    )
+    return [
+        (
+            session.planned_date,
+            timezone.make_aware(
                 datetime.datetime.combine(
                     session.planned_date, datetime.time(SLOT_HOURS[session.slot])
                 )
-            )
-            done.append((session.planned_date, started))
-    return done
+            ),
+        )
+        for session, done in zip(plan, flags, strict=True)
+        if done
+    ]
 
 
 def _check_row_against_rules(
