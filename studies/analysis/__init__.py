@@ -1,4 +1,5 @@
-"""Statistics for a one-group pre-test/post-test study (DESIGN.md sections 4.5 and 5).
+"""Statistics for every design (DESIGN.md sections 4.5, 5 and 7); this module holds the one-group
+pre-test/post-test tests of the paper, the modules beside it the other designs' tests.
 
 Everything here is pure computation: no Django, no ORM, no I/O, so the results
 document can be rebuilt and tested without a database.  The numbers follow
