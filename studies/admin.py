@@ -16,6 +16,7 @@ from django.contrib.auth import admin as auth_admin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
+from django.utils.translation import gettext_lazy as _
 from simple_history import admin as simple_history_admin
 
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Site, Study
@@ -106,9 +107,17 @@ class SiteAdmin(HistoryAdmin):
 
 @admin.register(Study)
 class StudyAdmin(HistoryAdmin):
-    list_display = ["code", "title", "first_session_day", "sessions_per_day", "intervention_days"]
+    list_display = ["code", "title", "design", "definition_version"]
     search_fields = ["code", "title"]
     filter_horizontal = ["sites"]
+    # The definition changes through the study designer (services.change_definition), which
+    # refuses a change that would orphan saved values; the seed is never shown.
+    readonly_fields = ["definition", "definition_version"]
+    exclude = ["allocation_seed"]
+
+    @admin.display(description=_("design"))
+    def design(self, study: Study) -> str:
+        return study.protocol.design.label
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
@@ -145,8 +154,8 @@ class MassageSessionAdmin(ClinicalRecordAdmin):
 
 @admin.register(Observation)
 class ObservationAdmin(ClinicalRecordAdmin):
-    list_display = ["respondent", "phase", "observed_on", "feed_count", "urination_count"]
-    list_filter = ["phase", "respondent__study"]
+    list_display = ["respondent", "timepoint", "observed_on", "values"]
+    list_filter = ["timepoint", "respondent__study"]
     search_fields = ["respondent__code"]
     list_select_related = ["respondent"]
     raw_id_fields = ["respondent"]

@@ -29,19 +29,11 @@ from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from . import definition as definition_module
 from . import rules
 
-MAX_DAILY_COUNT = 40
 # Free-text notes and reasons: room for a paragraph, not for a pasted document.
 TEXT_LIMIT = 2000
-
-count_validators = [
-    MinValueValidator(0, message=_("A count cannot be negative.")),
-    MaxValueValidator(
-        MAX_DAILY_COUNT,
-        message=_("At most %(limit_value)s times in 24 hours; check the sheet."),
-    ),
-]
 
 
 class Source(models.TextChoices):
@@ -211,60 +203,24 @@ class Study(ConstraintFieldsMixin, models.Model):
     )
     title = models.CharField(_("title"), max_length=300)
     sites = models.ManyToManyField(Site, related_name="studies", verbose_name=_("sites"))
-    first_session_day = models.PositiveSmallIntegerField(
-        _("first massage day"),
-        default=2,
-        validators=[MaxValueValidator(30)],
-        help_text=_("Postpartum day of the first massage (the day of delivery is day 0)."),
+    definition = models.JSONField(
+        _("study definition"),
+        default=definition_module.paper_definition,
+        help_text=_(
+            "Design, arms, allocation, intervention schedule, time points and outcomes "
+            "(DESIGN.md section 6); fixed once a mother is enrolled."
+        ),
     )
-    sessions_per_day = models.PositiveSmallIntegerField(
-        _("sessions a day"),
-        default=2,
-        validators=[MinValueValidator(1), MaxValueValidator(len(Slot.choices))],
-        help_text=_("Massage sessions a day: morning, then afternoon, then evening."),
+    definition_version = models.PositiveIntegerField(
+        _("definition version"),
+        default=1,
+        help_text=_("Counts the changes of the definition; each is kept in the history."),
     )
-    intervention_days = models.PositiveSmallIntegerField(
-        _("intervention days"),
-        default=3,
-        validators=[MinValueValidator(1), MaxValueValidator(30)],
-        help_text=_("Number of consecutive days with massage sessions."),
-    )
-    session_min_minutes = models.PositiveSmallIntegerField(
-        _("shortest session"),
-        default=15,
-        validators=[MinValueValidator(1), MaxValueValidator(240)],
-        help_text=_("minutes"),
-    )
-    session_max_minutes = models.PositiveSmallIntegerField(
-        _("longest session"),
-        default=20,
-        validators=[MinValueValidator(1), MaxValueValidator(240)],
-        help_text=_("minutes"),
-    )
-    observation_hours = models.PositiveSmallIntegerField(
-        _("observation period"),
-        default=24,
-        validators=[MinValueValidator(1), MaxValueValidator(72)],
-        help_text=_("hours covered by one observation sheet"),
-    )
-    feeds_adequate_min = models.PositiveSmallIntegerField(
-        _("adequate feeds"),
-        default=8,
-        validators=[MaxValueValidator(MAX_DAILY_COUNT)],
-        help_text=_("feeds per observation period at or above which milk is adequate"),
-    )
-    urinations_adequate_min = models.PositiveSmallIntegerField(
-        _("adequate urinations"),
-        default=6,
-        validators=[MaxValueValidator(MAX_DAILY_COUNT)],
-        help_text=_("urinations per observation period at or above which milk is adequate"),
-    )
-    alpha = models.DecimalField(
-        _("significance level (α)"),
-        max_digits=4,
-        decimal_places=3,
-        default=Decimal("0.050"),
-        validators=[MinValueValidator(Decimal("0.001")), MaxValueValidator(Decimal("0.200"))],
+    allocation_seed = models.CharField(
+        _("allocation seed"),
+        max_length=64,
+        blank=True,
+        help_text=_("Draws the permuted blocks of a 'blocks' allocation; never shown to midwives."),
     )
     exclusion_criteria = models.TextField(
         _("exclusion criteria"),
@@ -283,54 +239,41 @@ class Study(ConstraintFieldsMixin, models.Model):
             ("export_data", _("Can export data")),
             ("import_data", _("Can import historical sheets")),
         ]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(session_min_minutes__lte=models.F("session_max_minutes")),
-                name="study_session_window_ordered",
-                violation_error_code="session_window",
-                violation_error_message=_(
-                    "The shortest session cannot be longer than the longest session."
-                ),
-            ),
-            models.CheckConstraint(
-                condition=Q(sessions_per_day__gte=1, sessions_per_day__lte=3),
-                name="study_sessions_per_day_range",
-            ),
-            models.CheckConstraint(
-                condition=Q(intervention_days__gte=1),
-                name="study_intervention_days_positive",
-            ),
-        ]
-
-    constraint_fields = {"session_window": "session_min_minutes"}
 
     def __str__(self) -> str:
         return f"{self.code} — {self.title}"
 
-    @property
-    def slots(self) -> list[str]:
-        return [value for value, _label in Slot.choices][: self.sessions_per_day]
+    @cached_property
+    def protocol(self) -> definition_module.StudyDefinition:
+        """The definition read and checked (``studies.definition``)."""
+        return definition_module.parse(self.definition)
 
     @property
-    def last_session_day(self) -> int:
-        return self.first_session_day + self.intervention_days - 1
+    def alpha(self) -> Decimal:
+        return self.protocol.alpha
 
-    @property
-    def post_observation_day(self) -> int:
-        """The follow-up sheet is filled on the day after the last massage."""
-        return self.last_session_day + 1
+    def schedule(self, arm: str) -> definition_module.Schedule | None:
+        """The intervention schedule of an arm; ``None`` for an arm without one."""
+        return self.protocol.schedule(arm)
 
-    @property
-    def sessions_planned(self) -> int:
-        return self.intervention_days * self.sessions_per_day
+    def session_plan(self, delivery_date: datetime.date, arm: str) -> list[PlannedSession]:
+        """The sessions a mother of ``arm`` delivered on ``delivery_date`` is due, in order."""
+        schedule = self.schedule(arm)
+        if schedule is None:
+            return []
+        return [PlannedSession(*planned) for planned in schedule.plan(delivery_date)]
 
-    def session_plan(self, delivery_date: datetime.date) -> list[PlannedSession]:
-        """The sessions a mother delivered on ``delivery_date`` is due, in order."""
-        return [
-            PlannedSession(day, slot, delivery_date + datetime.timedelta(days=day))
-            for day in range(self.first_session_day, self.last_session_day + 1)
-            for slot in self.slots
-        ]
+    def sessions_planned(self, arm: str) -> int:
+        schedule = self.schedule(arm)
+        return schedule.sessions_planned if schedule else 0
+
+    def clean(self) -> None:
+        try:
+            definition_module.parse(self.definition)
+        except definition_module.DefinitionError as error:
+            raise ValidationError(
+                {"definition": [f"{key}: {message}" for key, message in error.problems]}
+            ) from error
 
     @cached_property
     def site_ids(self) -> frozenset[int]:
@@ -381,6 +324,12 @@ class Respondent(ConstraintFieldsMixin, models.Model):
             )
         ],
         help_text=_("Unique within the study; never a name."),
+    )
+    arm = models.CharField(
+        _("arm"),
+        max_length=30,
+        default=definition_module.ALL_ARMS,
+        help_text=_("The arm's key in the study definition ('all' in a study without arms)."),
     )
     delivery_date = models.DateField(_("delivery date"))
     enrolled_on = models.DateField(_("enrolment date"))
@@ -499,6 +448,10 @@ class Respondent(ConstraintFieldsMixin, models.Model):
         if self.study_id and self.site_id and self.site_id not in self.study.site_ids:
             errors["site"] = ValidationError(
                 _("This site does not take part in the study."), code="site_not_in_study"
+            )
+        if self.study_id and self.arm not in self.study.protocol.arm_keys:
+            errors["arm"] = ValidationError(
+                _("Choose one of the study's arms."), code="arm_not_in_study"
             )
         errors = rules.merge(
             errors,
@@ -658,22 +611,21 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
 
     def clean(self) -> None:
         study = self.respondent.study if self.respondent_id else None
+        schedule = study.schedule(self.respondent.arm) if study else None
         errors = rules.session_outcome(
             status=self.status,
             started_at=self.started_at,
             duration_minutes=self.duration_minutes,
             notes=self.notes,
             source=self.source,
-            minutes_allowed=(study.session_min_minutes, study.session_max_minutes)
-            if study
-            else None,
+            minutes_allowed=(schedule.min_minutes, schedule.max_minutes) if schedule else None,
         )
         if self.respondent_id and self.started_at is not None:
             sheets = {}
             if self.status == self.Status.DONE:
                 sheets = dict(
                     Observation.objects.filter(respondent_id=self.respondent_id).values_list(
-                        "phase", "observed_on"
+                        "timepoint", "observed_on"
                     )
                 )
             errors = rules.merge(
@@ -685,6 +637,8 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
                     now=timezone.now(),
                     enrolled_on=self.respondent.enrolled_on,
                     sheets=sheets,
+                    protocol=study.protocol,
+                    arm=self.respondent.arm,
                 ),
             )
         if errors:
@@ -692,34 +646,27 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
 
 
 class Observation(ConstraintFieldsMixin, models.Model):
-    """The observation sheet: what the baby did over one observation period (24 hours)."""
-
-    class Phase(models.TextChoices):
-        PRE = "pre", _("Before the massage (pre-test)")
-        POST = "post", _("After the massage (post-test)")
+    """The observation sheet of one time point: the values of the outcomes the study's
+    definition measures there (``values``: outcome key → number or category value)."""
 
     respondent = models.ForeignKey(
         Respondent,
         on_delete=models.PROTECT,
         related_name="observations",
         verbose_name=_("respondent"),
-        db_index=False,  # the unique (respondent, phase) index serves it (make bench)
+        db_index=False,  # the unique (respondent, timepoint) index serves it (make bench)
     )
-    phase = models.CharField(_("phase"), max_length=10, choices=Phase.choices)
+    timepoint = models.CharField(
+        _("time point"),
+        max_length=30,
+        help_text=_("The time point's key in the study definition."),
+    )
     observed_on = models.DateField(_("observation date"))
-    feed_count = models.PositiveSmallIntegerField(
-        _("feeds"),
-        null=True,
+    values = models.JSONField(
+        _("values"),
+        default=dict,
         blank=True,
-        validators=count_validators,
-        help_text=_("times the baby breastfed in 24 hours; empty if not recorded"),
-    )
-    urination_count = models.PositiveSmallIntegerField(
-        _("urinations"),
-        null=True,
-        blank=True,
-        validators=count_validators,
-        help_text=_("times the baby urinated in 24 hours; empty if not recorded"),
+        help_text=_("Outcome key to value; an outcome not recorded on the sheet is absent."),
     )
     observed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -742,58 +689,40 @@ class Observation(ConstraintFieldsMixin, models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["respondent", "phase"]
+        ordering = ["respondent", "observed_on"]
         verbose_name = _("observation sheet")
         verbose_name_plural = _("observation sheets")
         constraints = [
             models.UniqueConstraint(
-                fields=["respondent", "phase"],
-                name="observation_unique_per_phase",
+                fields=["respondent", "timepoint"],
+                name="observation_unique_per_timepoint",
                 violation_error_code="duplicate_observation",
-                violation_error_message=_("This mother already has a sheet for this phase."),
-            ),
-            models.CheckConstraint(
-                condition=Q(feed_count__isnull=True)
-                | Q(feed_count__gte=0, feed_count__lte=MAX_DAILY_COUNT),
-                name="observation_feed_count_range",
-                violation_error_code="feed_count_range",
-                violation_error_message=_("Feeds must be between 0 and 40."),
-            ),
-            models.CheckConstraint(
-                condition=Q(urination_count__isnull=True)
-                | Q(urination_count__gte=0, urination_count__lte=MAX_DAILY_COUNT),
-                name="observation_urination_count_range",
-                violation_error_code="urination_count_range",
-                violation_error_message=_("Urinations must be between 0 and 40."),
-            ),
-            models.CheckConstraint(
-                condition=Q(feed_count__isnull=False) | Q(urination_count__isnull=False),
-                name="observation_has_a_count",
-                violation_error_code="no_count",
-                violation_error_message=_("Enter at least one count: feeds, urinations or both."),
+                violation_error_message=_("This mother already has a sheet for this time point."),
             ),
         ]
 
-    constraint_fields = {
-        "duplicate_observation": "phase",
-        "feed_count_range": "feed_count",
-        "urination_count_range": "urination_count",
-        "no_count": "feed_count",
-    }
+    constraint_fields = {"duplicate_observation": "timepoint"}
 
     def __str__(self) -> str:
-        return f"{self.respondent} · {self.get_phase_display()}"
+        return f"{self.respondent} · {self.timepoint_label}"
+
+    @property
+    def timepoint_label(self) -> str:
+        point = self.respondent.study.protocol.timepoint(self.timepoint)
+        return str(point.label) if point else self.timepoint
 
     def clean(self) -> None:
-        if not self.observed_on:
-            return
-        others: dict[str, datetime.date] = {}
-        done: list[datetime.date] = []
+        errors: dict = {}
         if self.respondent_id:
+            protocol = self.respondent.study.protocol
+            errors = rules.merge(
+                errors, rules.sheet_values(protocol, timepoint=self.timepoint, values=self.values)
+            )
+        if self.observed_on and self.respondent_id and "timepoint" not in errors:
             others = dict(
                 Observation.objects.filter(respondent_id=self.respondent_id)
                 .exclude(pk=self.pk)
-                .values_list("phase", "observed_on")
+                .values_list("timepoint", "observed_on")
             )
             done = [
                 timezone.localdate(started_at)
@@ -803,14 +732,28 @@ class Observation(ConstraintFieldsMixin, models.Model):
                     started_at__isnull=False,
                 ).values_list("started_at", flat=True)
             ]
-        errors = rules.sheet_dates(
-            phase=self.phase,
-            observed_on=self.observed_on,
-            delivery_date=self.respondent.delivery_date if self.respondent_id else None,
-            today=timezone.localdate(),
-            other_sheets=others,
-            sessions_done_on=done,
-        )
+            errors = rules.merge(
+                errors,
+                rules.sheet_dates(
+                    protocol=self.respondent.study.protocol,
+                    arm=self.respondent.arm,
+                    timepoint=self.timepoint,
+                    observed_on=self.observed_on,
+                    delivery_date=self.respondent.delivery_date,
+                    today=timezone.localdate(),
+                    other_sheets=others,
+                    sessions_done_on=done,
+                ),
+            )
+        elif self.observed_on and not self.respondent_id:
+            errors = rules.merge(
+                errors,
+                rules.sheet_dates(
+                    protocol=None, arm="", timepoint=self.timepoint,
+                    observed_on=self.observed_on, delivery_date=None,
+                    today=timezone.localdate(), other_sheets={},
+                ),
+            )  # fmt: skip
         if errors:
             raise ValidationError(errors)
 

@@ -23,7 +23,6 @@ from django.utils.translation import gettext_lazy as _
 
 Errors = dict[str, ValidationError]
 
-PRE, POST = "pre", "post"
 DONE, MISSED, REFUSED = "done", "missed", "refused"
 WITHDRAWN = "withdrawn"
 IMPORTED = "imported"
@@ -93,19 +92,51 @@ def withdrawal_complete(
     return errors
 
 
+def sheet_values(protocol, *, timepoint: str, values) -> Errors:
+    """A sheet's values against the study definition (``studies.definition``): the time point
+    is one of the study's, every value is an outcome measured there within its type and range,
+    and at least one outcome is recorded. Errors name the outcome's label."""
+    point = protocol.timepoint(timepoint)
+    if point is None:
+        return {
+            "timepoint": _error(_("This is not one of the study's time points."), "timepoint")
+        }
+    if not isinstance(values, dict):
+        return {"values": _error(_("The values of a sheet are a mapping."), "values")}
+    _clean, problems = protocol.check_values(timepoint, values)
+    if problems:
+        key, message = next(iter(problems.items()))
+        outcome = protocol.outcome(key)
+        name = str(outcome.label) if outcome else key
+        return {"values": _error("%(outcome)s: %(message)s", "value", outcome=name,
+                                 message=message)}
+    if not any(value is not None and value != "" for value in values.values()):
+        return {
+            "values": _error(
+                _("Enter at least one value: %(outcomes)s."),
+                "no_value",
+                outcomes=", ".join(str(o.label) for o in protocol.outcomes_at(timepoint)),
+            )
+        }
+    return {}
+
+
 def sheet_dates(
     *,
-    phase: str,
+    protocol,
+    arm: str,
+    timepoint: str,
     observed_on: datetime.date | None,
     delivery_date: datetime.date | None,
     today: datetime.date,
     other_sheets: dict[str, datetime.date],
     sessions_done_on: Iterable[datetime.date] = (),
 ) -> Errors:
-    """An observation sheet's date: not before delivery, not in the future, the pre-test sheet
-    on or before the first massage done and before the post-test sheet, the post-test sheet
-    after the last massage done and after the pre-test sheet. ``other_sheets`` maps the mother's
-    other phases to their dates; ``sessions_done_on`` are the dates of her sessions done."""
+    """An observation sheet's date: not before delivery, not in the future, after the sheets of
+    the time points before it and before those after it; a sheet due on or before the arm's
+    first session day (a baseline) on or before her first session done, a sheet due after the
+    last session day after her last session done. ``other_sheets`` maps her other time points
+    to their dates; ``sessions_done_on`` are the dates of her sessions done."""
     if not observed_on:
         return {}
     if delivery_date and observed_on < delivery_date:
@@ -118,42 +149,42 @@ def sheet_dates(
         return {
             "observed_on": _error(_("An observation cannot be dated in the future."), "in_future")
         }
+    if protocol is None or protocol.timepoint(timepoint) is None:
+        return {}
+    keys = protocol.timepoint_keys
+    position = keys.index(timepoint)
+    label = str(protocol.timepoint(timepoint).label)
+    for other in keys[:position]:
+        other_on = other_sheets.get(other)
+        if other_on and observed_on <= other_on:
+            return {"observed_on": _error(
+                _("The %(timepoint)s sheet must be dated after the %(other)s sheet (%(date)s)."),
+                "before_earlier_sheet", timepoint=label,
+                other=str(protocol.timepoint(other).label), date=_date(other_on),
+            )}  # fmt: skip
+    for other in keys[position + 1 :]:
+        other_on = other_sheets.get(other)
+        if other_on and observed_on >= other_on:
+            return {"observed_on": _error(
+                _("The %(timepoint)s sheet must be dated before the %(other)s sheet (%(date)s)."),
+                "after_later_sheet", timepoint=label,
+                other=str(protocol.timepoint(other).label), date=_date(other_on),
+            )}  # fmt: skip
+    schedule = protocol.schedule(arm)
     done = sorted(sessions_done_on)
-    first, last = (done[0], done[-1]) if done else (None, None)
-    pre_on, post_on = other_sheets.get(PRE), other_sheets.get(POST)
-    rules = {
-        PRE: [
-            (
-                first and observed_on > first,
-                _("The pre-test sheet must be dated on or before the first massage (%(date)s)."),
-                "pre_after_first_session",
-                first,
-            ),
-            (
-                post_on and observed_on >= post_on,
-                _("The pre-test sheet must be dated before the post-test sheet (%(date)s)."),
-                "pre_after_post",
-                post_on,
-            ),
-        ],
-        POST: [
-            (
-                last and observed_on <= last,
-                _("The post-test sheet must be dated after the last massage (%(date)s)."),
-                "post_before_last_session",
-                last,
-            ),
-            (
-                pre_on and observed_on <= pre_on,
-                _("The post-test sheet must be dated after the pre-test sheet (%(date)s)."),
-                "post_before_pre",
-                pre_on,
-            ),
-        ],
-    }
-    for violated, message, code, date in rules.get(phase, []):
-        if violated:
-            return {"observed_on": _error(message, code, date=_date(date))}
+    if schedule and done:
+        day = protocol.timepoint(timepoint).day
+        if day <= schedule.first_day and observed_on > done[0]:
+            return {"observed_on": _error(
+                _("The %(timepoint)s sheet must be dated on or before the first session "
+                  "(%(date)s)."),
+                "before_first_session", timepoint=label, date=_date(done[0]),
+            )}  # fmt: skip
+        if day > schedule.last_day and observed_on <= done[-1]:
+            return {"observed_on": _error(
+                _("The %(timepoint)s sheet must be dated after the last session (%(date)s)."),
+                "after_last_session", timepoint=label, date=_date(done[-1]),
+            )}  # fmt: skip
     return {}
 
 
@@ -209,10 +240,13 @@ def session_date(
     now: datetime.datetime,
     enrolled_on: datetime.date | None,
     sheets: dict[str, datetime.date],
+    protocol=None,
+    arm: str = "",
 ) -> Errors:
     """When a session took place: not before the mother's enrolment, not in the future, and a
-    massage done between the pre-test sheet (on or after it) and the post-test sheet (before
-    it). ``started_on`` is ``started_at``'s date in the clinic's time zone."""
+    session done on or after the sheets due before the arm's intervention (the baseline) and
+    before the sheets due after it. ``sheets`` maps her time points to their dates;
+    ``started_on`` is ``started_at``'s date in the clinic's time zone."""
     if started_at is None or started_on is None:
         return {}
     if enrolled_on and started_on < enrolled_on:
@@ -223,25 +257,23 @@ def session_date(
         }
     if started_at > now:
         return {"started_at": _error(_("A session cannot be recorded in the future."), "in_future")}
-    if status != DONE:
+    schedule = protocol.schedule(arm) if protocol is not None else None
+    if status != DONE or schedule is None:
         return {}
-    pre_on, post_on = sheets.get(PRE), sheets.get(POST)
-    if pre_on and started_on < pre_on:
-        return {
-            "started_at": _error(
-                _("A massage cannot be before the pre-test sheet (%(date)s)."),
-                "before_pre_sheet",
-                date=_date(pre_on),
-            )
-        }
-    if post_on and started_on >= post_on:
-        return {
-            "started_at": _error(
-                _("A massage must be before the post-test sheet (%(date)s)."),
-                "after_post_sheet",
-                date=_date(post_on),
-            )
-        }
+    for point in protocol.timepoints:
+        sheet_on = sheets.get(point.key)
+        if not sheet_on:
+            continue
+        if point.day <= schedule.first_day and started_on < sheet_on:
+            return {"started_at": _error(
+                _("A session cannot be before the %(timepoint)s sheet (%(date)s)."),
+                "before_baseline_sheet", timepoint=str(point.label), date=_date(sheet_on),
+            )}  # fmt: skip
+        if point.day > schedule.last_day and started_on >= sheet_on:
+            return {"started_at": _error(
+                _("A session must be before the %(timepoint)s sheet (%(date)s)."),
+                "after_follow_up_sheet", timepoint=str(point.label), date=_date(sheet_on),
+            )}  # fmt: skip
     return {}
 
 
@@ -262,20 +294,20 @@ ENROLMENT_DAY, SESSION_EARLY = "enrolment_day", "session_early"
 
 def protocol_deviations(
     *,
-    first_session_day: int,
+    enrolment_day: int,
     delivery_date: datetime.date | None,
     enrolled_on: datetime.date | None,
     sessions: Iterable[tuple[int | None, str, datetime.date | None, datetime.date]] = (),
 ) -> list[Deviation]:
     """Where a mother's records depart from her study's protocol: enrolled on another
-    postpartum day than the first massage day (DESIGN.md §1: enrolment and the first massage on
-    day 2), and each session done on a date before the day it was planned for. ``sessions`` are
-    ``(session id, status, date started, planned date)``."""
+    postpartum day than her first sheet's (DESIGN.md §1: enrolment, the pre-test sheet and the
+    first massage on day 2), and each session done on a date before the day it was planned for.
+    ``sessions`` are ``(session id, status, date started, planned date)``."""
     found = []
     if delivery_date and enrolled_on:
         day = (enrolled_on - delivery_date).days
-        if day != first_session_day:
-            found.append(Deviation(ENROLMENT_DAY, None, str(first_session_day), str(day)))
+        if day != enrolment_day:
+            found.append(Deviation(ENROLMENT_DAY, None, str(enrolment_day), str(day)))
     for session_id, status, started_on, planned_date in sessions:
         if status == DONE and started_on is not None and started_on < planned_date:
             found.append(

@@ -4,6 +4,7 @@ records who did it (and why, for a correction) in the history."""
 from __future__ import annotations
 
 import datetime
+import secrets
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
@@ -15,6 +16,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from . import definition as definition_module
 from . import rules
 from .access import Role
 from .models import (
@@ -113,31 +115,134 @@ def _save(instance, *, user, reason: str = "", correcting_withdrawal: bool = Fal
 
 
 @transaction.atomic
-def create_study(*, code: str, title: str, site_names: Iterable[str] = (), **protocol) -> Study:
-    """A study with the paper's protocol unless ``protocol`` says otherwise; sites by name,
-    created when new."""
+def create_study(
+    *,
+    code: str,
+    title: str,
+    site_names: Iterable[str] = (),
+    definition: dict | None = None,
+    exclusion_criteria: str = "",
+    user=None,
+) -> Study:
+    """A study from its definition (DESIGN.md §6; the paper's when ``definition`` is None), its
+    sites by name, created when new. A wrong definition raises ``ValidationError`` naming every
+    key and nothing is created."""
+    code = (code or "").strip()
     if Study.objects.filter(code__iexact=code).exists():
         raise ValidationError(
             {"code": _("A study with the code %(code)s already exists.") % {"code": code}}
         )
-    study = Study(code=code, title=title, **protocol)
-    study.full_clean()
-    study.save()
+    names = [str(name).strip() for name in site_names]
+    if any(not name for name in names):
+        raise ValidationError({"sites": _("A site name cannot be empty.")})
+    data = dict(definition) if definition is not None else definition_module.paper_definition()
+    if data.get("allocation") == "by_site" or "sites" in data:
+        data.setdefault("sites", names)
+    try:
+        protocol = definition_module.parse(data)
+    except definition_module.DefinitionError as error:
+        raise ValidationError(
+            {"definition": [f"{key}: {message}" for key, message in error.problems]}
+        ) from error
+    study = Study(
+        code=code,
+        title=title,
+        definition=protocol.to_dict(),
+        exclusion_criteria=exclusion_criteria,
+        allocation_seed=secrets.token_hex(16) if protocol.allocation == "blocks" else "",
+    )
+    _save(study, user=user)
     sites = []
-    for name in site_names:
-        name = name.strip()
-        if not name:
-            raise ValidationError({"sites": _("A site name cannot be empty.")})
+    for name in names:
         site = Site.objects.filter(name__iexact=name).first() or Site.objects.create(name=name)
         sites.append(site)
     study.sites.set(sites)
     return study
 
 
+class DefinitionFrozen(ValidationError):
+    """The change would leave saved values without a place in the definition."""
+
+
+@transaction.atomic
+def change_definition(*, study: Study, definition: dict, user, reason: str) -> Study:
+    """A new version of the study's definition, recorded with who, when and why (the study's
+    history). Before any mother is enrolled anything valid goes; after, a change that would
+    orphan saved values is refused: an arm with mothers, a time point with sheets or an outcome
+    with values removed, an outcome's type changed, or a saved value outside its new range."""
+    reason = _require_reason(reason)
+    study = Study.objects.select_for_update().get(pk=study.pk)
+    try:
+        protocol = definition_module.parse(dict(definition))
+    except definition_module.DefinitionError as error:
+        raise ValidationError(
+            {"definition": [f"{key}: {message}" for key, message in error.problems]}
+        ) from error
+    problems = []
+    used_arms = set(study.respondents.values_list("arm", flat=True).distinct())
+    for arm in sorted(used_arms - set(protocol.arm_keys)):
+        problems.append(_("The arm %(arm)s has mothers.") % {"arm": arm})
+    old = study.protocol
+    sheets = Observation.objects.filter(respondent__study=study).values_list("timepoint", "values")
+    for timepoint, values in sheets.iterator(chunk_size=2000):
+        for key, value in (values or {}).items():
+            outcome = protocol.outcome(key)
+            if protocol.timepoint(timepoint) is None or outcome is None or (
+                timepoint not in outcome.timepoints
+            ):
+                problems.append(
+                    _("Saved values of %(outcome)s at %(timepoint)s would have no place.")
+                    % {"outcome": key, "timepoint": timepoint}
+                )
+            elif old.outcome(key) and old.outcome(key).type != outcome.type:
+                problems.append(_("%(outcome)s has saved values; its type cannot change.")
+                                % {"outcome": key})
+            elif outcome.check(value)[1]:
+                problems.append(
+                    _("A saved value of %(outcome)s (%(value)s) is outside the new definition.")
+                    % {"outcome": key, "value": value}
+                )
+        if len(problems) > 20:
+            break
+    if problems:
+        raise DefinitionFrozen({"definition": sorted(set(problems))})
+    study.definition = protocol.to_dict()
+    study.definition_version += 1
+    if protocol.allocation == "blocks" and not study.allocation_seed:
+        study.allocation_seed = secrets.token_hex(16)
+    _save(study, user=user, reason=reason)
+    return study
+
+
+def allocate_arm(*, study: Study, site: Site, chosen: str = "") -> str:
+    """The arm of the next mother enrolled at ``site``: the one the midwife chose (``chosen``
+    allocation), the site's (``by_site``), or the next of the site's permuted blocks
+    (``blocks``, drawn from the study's seed; the study row is locked so two enrolments at once
+    draw two positions). A one-arm study's only arm. Raises ``ValidationError`` (field ``arm``)
+    when the midwife must choose and has not."""
+    protocol = study.protocol
+    if not protocol.has_arms:
+        return protocol.arm_keys[0]
+    if protocol.allocation == "by_site":
+        arm = protocol.arm_by_site.get(site.name)
+        if arm is None:
+            raise ValidationError({"arm": _("The study definition gives no arm for this site.")})
+        return arm
+    if protocol.allocation == "blocks":
+        Study.objects.select_for_update().filter(pk=study.pk).first()
+        position = Respondent.objects.filter(study=study, site=site).count()
+        return definition_module.block_arm(
+            study.allocation_seed, site.name, position, protocol.arm_keys
+        )
+    if chosen not in protocol.arm_keys:
+        raise ValidationError({"arm": _("Choose the mother's arm.")})
+    return chosen
+
+
 def plan_sessions(*, respondent: Respondent, user) -> list[MassageSession]:
     """Create the mother's sessions from her study's protocol (six for the paper's)."""
     sessions = []
-    for planned in respondent.study.session_plan(respondent.delivery_date):
+    for planned in respondent.study.session_plan(respondent.delivery_date, respondent.arm):
         session = MassageSession(
             respondent=respondent,
             postpartum_day=planned.postpartum_day,
@@ -159,11 +264,14 @@ def enrol_respondent(
     deviation_reason: str = "",
     **fields,
 ) -> Respondent:
-    """Enrol a mother, keep her identifying details apart, and plan her sessions. Enrolment on
+    """Enrol a mother in her arm (``allocate_arm``: ``arm`` in ``fields`` is the midwife's choice
+    under ``chosen`` allocation and ignored otherwise), keep her identifying details apart, and
+    plan her arm's sessions. Enrolment on
     another postpartum day than the protocol's is refused unless ``deviation_reason`` records
     it as a protocol deviation."""
     if fields.get("consent_date") and "consent_taken_by" not in fields:
         fields["consent_taken_by"] = _signed_in(user)
+    fields["arm"] = allocate_arm(study=study, site=site, chosen=fields.get("arm", ""))
     respondent = Respondent(study=study, site=site, **fields)
     _save(respondent, user=user)
     if identity and any(str(value).strip() for value in identity.values()):
@@ -201,14 +309,26 @@ def _signed_in(user):
     return user if user and user.is_authenticated else None
 
 
+def _sheet_values(respondent: Respondent, timepoint: str, fields: dict) -> None:
+    """Store ``fields["values"]`` as the definition reads them ("12,5" → 12.5, empty dropped);
+    values that cannot be read are left for the model's rule to name."""
+    if "values" in fields and isinstance(fields["values"], dict):
+        clean, problems = respondent.study.protocol.check_values(timepoint, fields["values"])
+        if not problems:
+            fields["values"] = clean
+
+
 @transaction.atomic
-def record_observation(*, respondent: Respondent, phase: str, user, **fields) -> Observation:
-    """Save a new observation sheet for one phase (pre or post) of a mother. The post sheet
-    ends her follow-up: an enrolled mother becomes completed."""
+def record_observation(*, respondent: Respondent, timepoint: str, user, **fields) -> Observation:
+    """Save a new observation sheet of one time point of a mother (``values``: outcome key →
+    value). The last time point's sheet ends her follow-up: an enrolled mother becomes
+    completed."""
     fields.setdefault("observed_by", _signed_in(user))
-    sheet = Observation(respondent=respondent, phase=phase, **fields)
+    _sheet_values(respondent, timepoint, fields)
+    sheet = Observation(respondent=respondent, timepoint=timepoint, **fields)
     _save(sheet, user=user)
-    if phase == Observation.Phase.POST and respondent.status == Respondent.Status.ENROLLED:
+    last = respondent.study.protocol.last_timepoint.key
+    if timepoint == last and respondent.status == Respondent.Status.ENROLLED:
         respondent.status = Respondent.Status.COMPLETED
         _save(respondent, user=user, reason=POST_SHEET_RECORDED)
     return sheet
@@ -218,21 +338,25 @@ def record_observation(*, respondent: Respondent, phase: str, user, **fields) ->
 def save_observation(
     *,
     respondent: Respondent,
-    phase: str,
+    timepoint: str,
     user,
     reason: str = "",
     expected_version=ANY_VERSION,
     **fields,
 ) -> Observation:
-    """Record the sheet of a phase, or correct it (with a reason) when it already exists."""
+    """Record the sheet of a time point, or correct it (with a reason) when it already
+    exists."""
     existing = (
-        Observation.objects.select_for_update().filter(respondent=respondent, phase=phase).first()
+        Observation.objects.select_for_update()
+        .filter(respondent=respondent, timepoint=timepoint)
+        .first()
     )
     if existing is None:
         if expected_version not in (ANY_VERSION, None):
             raise ValidationError(_("This sheet no longer exists; reload the page."))
-        return record_observation(respondent=respondent, phase=phase, user=user, **fields)
+        return record_observation(respondent=respondent, timepoint=timepoint, user=user, **fields)
     require_current(existing, expected_version)
+    _sheet_values(respondent, timepoint, fields)
     return _change(instance=existing, user=user, reason=reason, **fields)
 
 
@@ -352,7 +476,7 @@ def sync_deviations(*, respondent: Respondent, user, reason: str = "") -> list[P
     current = {
         (found.kind, found.session_id): found
         for found in rules.protocol_deviations(
-            first_session_day=respondent.study.first_session_day,
+            enrolment_day=respondent.study.protocol.enrolment_day,
             delivery_date=respondent.delivery_date,
             enrolled_on=respondent.enrolled_on,
             sessions=sessions,

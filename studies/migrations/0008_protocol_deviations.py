@@ -15,7 +15,20 @@ EXISTING_REASON = "Present before protocol deviations were recorded (migration 0
 def record_existing_deviations(apps, schema_editor):
     from django.utils import timezone
 
-    from studies import rules
+    # The rule as it stood at this migration (studies.rules.protocol_deviations then): a
+    # migration keeps its own copy, so later changes of the rule's signature cannot break it.
+    def protocol_deviations(*, first_session_day, delivery_date, enrolled_on, sessions):
+        found = []
+        if delivery_date and enrolled_on:
+            day = (enrolled_on - delivery_date).days
+            if day != first_session_day:
+                found.append(("enrolment_day", None, str(first_session_day), str(day)))
+        for session_id, status, started_on, planned_date in sessions:
+            if status == "done" and started_on is not None and started_on < planned_date:
+                found.append(
+                    ("session_early", session_id, planned_date.isoformat(), started_on.isoformat())
+                )
+        return found
 
     Respondent = apps.get_model("studies", "Respondent")
     Deviation = apps.get_model("studies", "ProtocolDeviation")
@@ -23,7 +36,7 @@ def record_existing_deviations(apps, schema_editor):
     now = timezone.now()
     respondents = Respondent.objects.select_related("study").prefetch_related("sessions")
     for respondent in respondents.iterator(chunk_size=2000):
-        found = rules.protocol_deviations(
+        found = protocol_deviations(
             first_session_day=respondent.study.first_session_day,
             delivery_date=respondent.delivery_date,
             enrolled_on=respondent.enrolled_on,
@@ -37,13 +50,13 @@ def record_existing_deviations(apps, schema_editor):
                 for session in respondent.sessions.all()
             ],
         )
-        for deviation in found:
+        for kind, session_id, expected, actual in found:
             record = Deviation.objects.create(
                 respondent=respondent,
-                kind=deviation.kind,
-                session_id=deviation.session_id,
-                expected=deviation.expected,
-                actual=deviation.actual,
+                kind=kind,
+                session_id=session_id,
+                expected=expected,
+                actual=actual,
                 reason=EXISTING_REASON,
             )
             History.objects.create(
