@@ -30,11 +30,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import analysis
-from .models import MassageSession, Observation, Respondent, Site, Study
-
-OUTCOMES: tuple[str, ...] = ("feeds", "urinations")
-# Observation field holding each outcome's 24-hour count.
-OUTCOME_FIELDS = {"feeds": "feed_count", "urinations": "urination_count"}
+from .definition import plain_number
+from .models import MassageSession, Respondent, Site, Study
 
 AGE_GROUP_LABELS = {
     "lt20": gettext_lazy("< 20 years"),
@@ -119,8 +116,9 @@ class Cohort:
 
     ``records`` are the mothers analysed (not withdrawn; per protocol only those with every
     planned session done), ordered by code, each a dict with ``code``, ``site``,
-    ``age_years``, ``parity``, ``education``, ``employment``, ``status``, ``sessions_done``
-    and ``pre_<outcome>``/``post_<outcome>`` (None when not recorded). ``progress`` counts the
+    ``arm``, ``age_years``, ``parity``, ``education``, ``employment``, ``status``,
+    ``sessions_done`` and ``<time point>_<outcome>`` for every column of the cohort CSV (None
+    when not recorded). ``progress`` counts the
     whole enrolment under the site and parity filters, whatever the per-protocol choice.
     """
 
@@ -135,18 +133,19 @@ class Cohort:
     not_per_protocol_codes: list[str] = field(default_factory=list)
 
 
-def with_sheets(respondents, **columns: tuple[str, str]):
-    """Annotate each mother with values from her pre and post sheets: ``name=(phase, field)``.
-
-    Each phase's sheet is joined once (``FilteredRelation``; one sheet per phase, so no row is
-    repeated) rather than looked up per value and mother: on PostgreSQL the export and the
-    results read 10,000 mothers in half the time (make bench)."""
+def with_sheets(respondents, columns: list[tuple[str, str, str]]):
+    """Annotate each mother with values of her sheets: ``columns`` are ``(name, time point,
+    outcome key)``. Each time point's sheet is joined once (``FilteredRelation``; one sheet per
+    time point, so no row is repeated) and its values read by key in the same query, rather than
+    looked up per value and mother (make bench)."""
     relations = {
-        f"{phase}_sheet": FilteredRelation("observations", condition=Q(observations__phase=phase))
-        for phase in {phase for phase, _field in columns.values()}
+        f"{point}_sheet": FilteredRelation(
+            "observations", condition=Q(observations__timepoint=point)
+        )
+        for point in {point for _name, point, _outcome in columns}
     }
     return respondents.annotate(**relations).annotate(
-        **{name: F(f"{phase}_sheet__{field}") for name, (phase, field) in columns.items()}
+        **{name: F(f"{point}_sheet__values__{outcome}") for name, point, outcome in columns}
     )
 
 
@@ -171,13 +170,10 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         respondents = respondents.filter(parity=1)
     elif filters.parity == "multipara":
         respondents = respondents.filter(parity__gt=1)
-    sheets = {
-        f"{phase}_{outcome}": (phase, column)
-        for phase in (Observation.Phase.PRE, Observation.Phase.POST)
-        for outcome, column in OUTCOME_FIELDS.items()
-    }
+    protocol = study.protocol
+    columns = protocol.cohort_value_columns
     rows = list(
-        with_sheets(respondents, **sheets)
+        with_sheets(respondents, columns)
         .annotate(
             sessions_planned=session_count(),
             sessions_done=session_count(status=MassageSession.Status.DONE),
@@ -185,6 +181,7 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         .order_by("code")
         .values(
             "code",
+            "arm",
             "site__name",
             "age_years",
             "parity",
@@ -193,7 +190,7 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
             "status",
             "sessions_planned",
             "sessions_done",
-            *sheets,
+            *(name for name, _point, _outcome in columns),
         )
     )
     active = [row for row in rows if row["status"] != Respondent.Status.WITHDRAWN]
@@ -201,7 +198,9 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         row["site"] = row.pop("site__name")
     records = active
     if filters.per_protocol:
-        records = [row for row in active if row["sessions_done"] >= study.sessions_planned]
+        records = [
+            row for row in active if row["sessions_done"] >= study.sessions_planned(row["arm"])
+        ]
     planned = sum(row["sessions_planned"] for row in active)
     done = sum(row["sessions_done"] for row in active)
     progress = {
@@ -209,9 +208,12 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         "n_completed": sum(row["status"] == Respondent.Status.COMPLETED for row in active),
         "n_in_follow_up": sum(row["status"] == Respondent.Status.ENROLLED for row in active),
         "n_withdrawn": len(rows) - len(active),
+        # Mothers with a sheet at every time point (some value recorded on each).
         "n_both_sheets": sum(
-            any(row[f"pre_{o}"] is not None for o in OUTCOMES)
-            and any(row[f"post_{o}"] is not None for o in OUTCOMES)
+            all(
+                any(row[f"{point}_{o.key}"] is not None for o in protocol.outcomes_at(point))
+                for point in protocol.timepoint_keys
+            )
             for row in active
         ),
         "sessions_planned": planned,
@@ -234,8 +236,21 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     )
 
 
-def outcome_label(outcome: str) -> str:
-    return str(capfirst(Observation._meta.get_field(OUTCOME_FIELDS[outcome]).verbose_name))
+def outcome_label(study: Study, outcome: str) -> str:
+    """The outcome's label in the active language, capitalised for a heading."""
+    found = study.protocol.outcome(outcome)
+    return str(capfirst(str(found.label))) if found else outcome
+
+
+def paired_outcomes(study: Study) -> tuple[str, ...]:
+    """The outcomes analysed as the paper's (DESIGN §4.5, §5): in a one-group pre/post study,
+    the numbers measured at both time points."""
+    protocol = study.protocol
+    if protocol.design.key != "one_group_pre_post":
+        return ()
+    return tuple(
+        o.key for o in protocol.outcomes if o.numeric and len(o.timepoints) == 2
+    )
 
 
 def characteristic_labels() -> dict[str, tuple[str, dict[str, Any]]]:
@@ -260,28 +275,121 @@ def _alpha(study: Study) -> float:
     return float(Decimal(study.alpha))
 
 
+def _paper_records(study: Study, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records as ``analysis.analyze`` reads them: ``pre_<outcome>``/``post_<outcome>`` from the
+    first and the last time point, whatever their keys."""
+    protocol = study.protocol
+    first, last = protocol.baseline.key, protocol.last_timepoint.key
+    if (first, last) == ("pre", "post"):
+        return records
+    outcomes = paired_outcomes(study)
+    return [
+        {
+            **record,
+            **{f"pre_{o}": record.get(f"{first}_{o}") for o in outcomes},
+            **{f"post_{o}": record.get(f"{last}_{o}") for o in outcomes},
+        }
+        for record in records
+    ]
+
+
+def design_summary(study: Study, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The keys DESIGN.md §7 adds for every study: ``design``, ``arms`` (key, label,
+    n_enrolled) and per outcome its ``type``, ``unit``, ``timepoints``, ``n_missing`` (mothers
+    without a value at every time point where it is measured) and the ``descriptives`` of the
+    analysed mothers by arm and time point (plus ``frequencies`` of each category for ordinal
+    and binary outcomes)."""
+    protocol = study.protocol
+    arms = protocol.arm_keys
+    records = [{**r, "arm": r.get("arm", arms[0])} for r in records] if len(arms) == 1 else records
+    summary: dict[str, Any] = {
+        "design": protocol.design.key,
+        "arms": [
+            {
+                "key": arm,
+                "label": protocol.arm_label(arm) or str(protocol.design.label),
+                "n_enrolled": sum(record["arm"] == arm for record in records),
+            }
+            for arm in arms
+        ],
+        "timepoints": [
+            {"key": point.key, "day": point.day, "label": str(point.label)}
+            for point in protocol.timepoints
+        ],
+        "outcomes": {},
+    }
+    for outcome in protocol.outcomes:
+        names = [f"{point}_{outcome.key}" for point in outcome.timepoints]
+        analysed = [r for r in records if all(r.get(name) is not None for name in names)]
+        entry: dict[str, Any] = {
+            "type": outcome.type,
+            "unit": str(outcome.unit) if outcome.unit else "",
+            "timepoints": list(outcome.timepoints),
+            "n_missing": len(records) - len(analysed),
+            "descriptives": {
+                arm: {
+                    point: analysis.describe(
+                        [r[f"{point}_{outcome.key}"] for r in analysed if r["arm"] == arm]
+                    )
+                    for point in outcome.timepoints
+                }
+                for arm in arms
+            },
+        }
+        if not outcome.numeric:
+            entry["frequencies"] = {
+                arm: {
+                    point: {
+                        str(value): sum(
+                            r[f"{point}_{outcome.key}"] == value
+                            for r in analysed
+                            if r["arm"] == arm
+                        )
+                        for value in outcome.category_values
+                    }
+                    for point in outcome.timepoints
+                }
+                for arm in arms
+            }
+        summary["outcomes"][outcome.key] = entry
+    return summary
+
+
 def results_document(cohort: Cohort) -> dict[str, Any]:
-    """The results document (DESIGN.md 4.5) with labels in the active language, plus the
-    filters applied, enrolment progress and the per-protocol exclusions."""
+    """The results document (DESIGN.md §4.5 and §7) with labels in the active language, plus
+    the filters applied, enrolment progress and the per-protocol exclusions. A one-group
+    pre/post study gets the paper's analyses of its numeric outcomes; every study gets its
+    design, arms and the descriptives of every outcome by arm and time point."""
     study = cohort.study
+    protocol = study.protocol
+    paired = paired_outcomes(study)
     document = analysis.analyze(
-        cohort.records,
+        _paper_records(study, cohort.records),
         study_code=study.code,
         n_withdrawn=cohort.n_withdrawn,
-        outcomes=OUTCOMES,
+        outcomes=paired,
         thresholds={
-            "feeds": study.feeds_adequate_min,
-            "urinations": study.urinations_adequate_min,
+            key: plain_number(protocol.outcome(key).adequate_at_least)
+            for key in paired
+            if protocol.outcome(key).adequate_at_least is not None
         },
         alpha=_alpha(study),
     )
+    summary = analysis._json_safe(design_summary(study, cohort.records))
+    document["design"] = summary["design"]
+    document["arms"] = summary["arms"]
+    document["timepoints"] = summary["timepoints"]
+    for name, extra in summary["outcomes"].items():
+        outcome = document["outcomes"].setdefault(name, {})
+        for key, value in extra.items():
+            outcome.setdefault(key, value)
     labels = characteristic_labels()
     for name, rows in document["characteristics"].items():
         _heading, category_labels = labels[name]
         for row in rows:
             row["label"] = str(category_labels[row["key"]])
     for name, outcome in document["outcomes"].items():
-        outcome["label"] = outcome_label(name)
+        outcome["label"] = outcome_label(study, name)
     document["filters"] = cohort.filters.as_document()
     document["n_not_per_protocol"] = cohort.n_not_per_protocol
     document["progress"] = dict(cohort.progress)
@@ -291,18 +399,25 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
 
 def left_out(cohort: Cohort) -> list[dict[str, Any]]:
     """Every mother of the filtered cohort left out of some analysis, by code, with why:
-    ``withdrawn``, ``not_per_protocol``, or per outcome ``missing_pre``/``missing_post``
+    ``withdrawn``, ``not_per_protocol``, or per outcome and time point ``missing_pre``/
+    ``missing_post`` (the first and the last time point) or ``missing_<time point>``
     (de-identified: codes only, as researchers see them)."""
     reasons: dict[str, list[dict[str, Any]]] = {}
     for code in cohort.withdrawn_codes:
         reasons.setdefault(code, []).append({"reason": "withdrawn", "outcome": None})
     for code in cohort.not_per_protocol_codes:
         reasons.setdefault(code, []).append({"reason": "not_per_protocol", "outcome": None})
+    protocol = cohort.study.protocol
+    first, last = protocol.baseline.key, protocol.last_timepoint.key
     for record in cohort.records:
-        for outcome in OUTCOMES:
-            for phase in ("pre", "post"):
-                if record.get(f"{phase}_{outcome}") is None:
+        for outcome in protocol.outcomes:
+            for point in outcome.timepoints:
+                if record.get(f"{point}_{outcome.key}") is None:
+                    # The paper's document names the first and last time points pre and post.
+                    reason = {first: "missing_pre", last: "missing_post"}.get(
+                        point, f"missing_{point}"
+                    )
                     reasons.setdefault(record.get("code", ""), []).append(
-                        {"reason": f"missing_{phase}", "outcome": outcome}
+                        {"reason": reason, "outcome": outcome.key, "timepoint": point}
                     )
     return [{"code": code, "reasons": reasons[code]} for code in sorted(reasons)]

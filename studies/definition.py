@@ -103,7 +103,9 @@ BLOCK_SIZES = (2, 4)
 
 
 def _language() -> str:
-    return (get_language() or "id")[:2]
+    """The active language; with translation deactivated (management commands' output), the
+    language of the message ids, English."""
+    return (get_language() or "en")[:2]
 
 
 class DefinitionError(ValueError):
@@ -254,8 +256,8 @@ class Outcome:
                 }
             if number < self.min or number > self.max:
                 return None, _("Enter a value between %(min)s and %(max)s%(unit)s.") % {
-                    "min": _plain(self.min),
-                    "max": _plain(self.max),
+                    "min": plain_number(self.min),
+                    "max": plain_number(self.max),
                     "unit": f" {self.unit}" if self.unit and str(self.unit) else "",
                 }
             return (int(number) if self.decimals == 0 else float(number)), None
@@ -272,12 +274,12 @@ class Outcome:
         if self.numeric:
             if self.unit is not None:
                 data["unit"] = self.unit.to_dict()
-            data["min"] = _plain(self.min)
-            data["max"] = _plain(self.max)
+            data["min"] = plain_number(self.min)
+            data["max"] = plain_number(self.max)
             if self.decimals:
                 data["decimals"] = self.decimals
             if self.adequate_at_least is not None:
-                data["adequate_at_least"] = _plain(self.adequate_at_least)
+                data["adequate_at_least"] = plain_number(self.adequate_at_least)
         else:
             data["categories"] = [
                 {"value": c.value, "label": c.label.to_dict()} for c in self.categories
@@ -287,7 +289,7 @@ class Outcome:
         return data
 
 
-def _plain(number: Decimal | None) -> int | float | None:
+def plain_number(number: Decimal | None) -> int | float | None:
     if number is None:
         return None
     return int(number) if number == number.to_integral_value() else float(number)
@@ -396,7 +398,7 @@ class StudyDefinition:
         study keeps)."""
         data: dict[str, Any] = {
             "design": self.design.key,
-            "alpha": _plain(self.alpha),
+            "alpha": plain_number(self.alpha),
             "arms": [{"key": a.key, "label": a.label.to_dict()} for a in self.arms],
             "allocation": self.allocation,
         }
@@ -430,13 +432,13 @@ def paper_definition() -> dict[str, Any]:
             }
         },
         "timepoints": [
-            {"key": "pre", "day": 2, "label": {"id": "Pre-test", "en": "Pre-test"}},
-            {"key": "post", "day": 5, "label": {"id": "Post-test", "en": "Post-test"}},
+            {"key": "pre", "day": 2, "label": {"id": "pre-test", "en": "pre-test"}},
+            {"key": "post", "day": 5, "label": {"id": "post-test", "en": "post-test"}},
         ],
         "outcomes": [
             {
                 "key": "feeds",
-                "label": {"id": "Frekuensi menyusu", "en": "Breastfeeding frequency"},
+                "label": {"id": "frekuensi menyusu", "en": "feeds"},
                 "type": "count",
                 "unit": {"id": "kali/24 jam", "en": "times/24 h"},
                 "min": 0,
@@ -445,7 +447,7 @@ def paper_definition() -> dict[str, Any]:
             },
             {
                 "key": "urinations",
-                "label": {"id": "Frekuensi BAK bayi", "en": "Infant urination frequency"},
+                "label": {"id": "frekuensi BAK", "en": "urinations"},
                 "type": "count",
                 "unit": {"id": "kali/24 jam", "en": "times/24 h"},
                 "min": 0,

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from .analysis import SHAPIRO_WILK_MAX, format_p, format_spss
-from .cohort import OUTCOMES, characteristic_labels
+from .cohort import characteristic_labels
 
 TABLE_NUMBERS = (1, 2, 3, 4)
 
@@ -95,6 +95,11 @@ class Formatter:
         return text.lstrip("0").replace(".", self.sep) if alpha < 1 else text
 
 
+def paired(document: dict) -> list[str]:
+    """The outcomes analysed as the paper's (pre/post, Wilcoxon), in the definition's order."""
+    return [name for name, outcome in document["outcomes"].items() if "wilcoxon" in outcome]
+
+
 def table_label(number: int) -> str:
     return _("Table %(number)s") % {"number": number}
 
@@ -140,7 +145,7 @@ def _descriptives_table(document: dict, fmt: Formatter, phase: str) -> Table:
     }[phase]
     enrolled = document["n_enrolled"]
     rows = []
-    for name in OUTCOMES:
+    for name in paired(document):
         outcome = document["outcomes"][name]
         stats = outcome[phase]
         percent = 100.0 * stats["n"] / enrolled if enrolled else None
@@ -198,7 +203,7 @@ def _based_on_note(wilcoxon: dict) -> str:
 def table_4(document: dict, fmt: Formatter) -> Table:
     """SPSS NPAR TESTS /WILCOXON: the Ranks table and the Test Statistics table."""
     ranks_rows = []
-    for name in OUTCOMES:
+    for name in paired(document):
         outcome = document["outcomes"][name]
         w = outcome["wilcoxon"]
         negative, positive = w["negative_ranks"], w["positive_ranks"]
@@ -240,7 +245,8 @@ def table_4(document: dict, fmt: Formatter) -> Table:
     }
     letters: dict[str, str] = {}
     z_row = [Cell(_("Z"))]
-    for name in OUTCOMES:
+    names = paired(document)
+    for name in names:
         w = document["outcomes"][name]["wilcoxon"]
         basis = _based_on_note(w)
         if basis and basis not in letters:
@@ -248,13 +254,13 @@ def table_4(document: dict, fmt: Formatter) -> Table:
         z_row.append(Cell(fmt.fixed(w["z"], 3), letters.get(basis, "")))
     statistics = TablePart(
         _("Test Statistics"),
-        [Cell("")] + [Cell(comparison_label(document["outcomes"][n])) for n in OUTCOMES],
+        [Cell("")] + [Cell(comparison_label(document["outcomes"][n])) for n in names],
         [
             z_row,
             [Cell(_("Asymp. Sig. (2-tailed)"))]
-            + [Cell(fmt.p(document["outcomes"][n]["wilcoxon"]["p_asymptotic"])) for n in OUTCOMES],
+            + [Cell(fmt.p(document["outcomes"][n]["wilcoxon"]["p_asymptotic"])) for n in names],
             [Cell(_("Exact Sig. (2-tailed)"))]
-            + [Cell(fmt.p(document["outcomes"][n]["wilcoxon"]["p_exact"])) for n in OUTCOMES],
+            + [Cell(fmt.p(document["outcomes"][n]["wilcoxon"]["p_exact"])) for n in names],
         ],
         ["a. " + _("Wilcoxon Signed Ranks Test")]
         + [f"{letter}. {basis_text[basis]}" for basis, letter in letters.items()],
@@ -287,7 +293,7 @@ def extra_table(document: dict, fmt: Formatter) -> Table:
     """What the paper did not print: effect sizes, the Hodges–Lehmann shift, normality of the
     differences, the paired t-test as a sensitivity analysis and adequacy with McNemar."""
     confidence = f"{round(100 * (1 - document['alpha']), 1):g}"
-    outcomes = [document["outcomes"][name] for name in OUTCOMES]
+    outcomes = [document["outcomes"][name] for name in paired(document)]
 
     def row(label: str, values: list[str]) -> list[Cell]:
         return _cells(label, *[value if value != "" else "—" for value in values])
@@ -408,15 +414,55 @@ def _quartiles(fmt: Formatter, stats: dict) -> str:
     return f"{median} ({q1}–{q3})"
 
 
+def descriptives_table(document: dict, fmt: Formatter) -> Table:
+    """Table 2 of a design other than the paper's: every outcome's descriptives by arm and time
+    point (SPSS's EXAMINE/DESCRIPTIVES figures), over the mothers analysed for it."""
+    points = {point["key"]: point["label"] for point in document.get("timepoints", [])}
+    arms = document.get("arms", [])
+    rows = []
+    for outcome in document["outcomes"].values():
+        for arm in arms:
+            for point, stats in outcome.get("descriptives", {}).get(arm["key"], {}).items():
+                places = 3 if outcome["type"] == "binary" else 2
+                rows.append(
+                    _cells(
+                        outcome["label"] + (f" ({outcome['unit']})" if outcome["unit"] else ""),
+                        arm["label"] if len(arms) > 1 else "",
+                        points.get(point, point),
+                        stats["n"],
+                        fmt.fixed(stats["mean"], places),
+                        fmt.fixed(stats["sd"], 3),
+                        fmt.fixed(stats["median"], places),
+                        fmt.fixed(stats["min"], places),
+                        fmt.fixed(stats["max"], places),
+                    )
+                )
+    header = _cells(_("Outcome"), _("Arm"), _("Time point"), _("N"), _("Mean"),
+                    _("Std. Deviation"), _("Median"), _("Minimum"), _("Maximum"))  # fmt: skip
+    return Table(
+        2,
+        table_label(2),
+        _("Descriptive statistics of the outcomes by arm and time point"),
+        [TablePart("", header, rows, label_columns=3)],
+    )
+
+
+def _builders(document: dict) -> dict:
+    if paired(document):
+        return {1: table_1, 2: table_2, 3: table_3, 4: table_4}
+    return {1: table_1, 2: descriptives_table}
+
+
 def tables(document: dict, fmt: Formatter) -> list[Table]:
-    """Tables 1–4 in the paper's order."""
-    return [table_1(document, fmt), table_2(document, fmt), table_3(document, fmt),
-            table_4(document, fmt)]  # fmt: skip
+    """The study's tables in order: the paper's Tables 1–4 for its design, else Table 1 and the
+    descriptives by arm and time point (the tests of every design come with issue 15)."""
+    return [build(document, fmt) for build in _builders(document).values()]
 
 
-def manuscript_table(document: dict, fmt: Formatter, number: int) -> Table:
-    builders = {1: table_1, 2: table_2, 3: table_3, 4: table_4}
-    return builders[number](document, fmt)
+def manuscript_table(document: dict, fmt: Formatter, number: int) -> Table | None:
+    """Table ``number`` of the study, or None when its design has no such table."""
+    build = _builders(document).get(number)
+    return build(document, fmt) if build else None
 
 
 # ---------------------------------------------------------------------------
@@ -519,19 +565,23 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
 
 def left_out_rows(document: dict) -> list[tuple[str, str]]:
     """The mothers left out, as (code, why) in the active language, for the results page."""
-    labels = {name: document["outcomes"][name]["label"] for name in OUTCOMES}
+    labels = {name: outcome["label"] for name, outcome in document["outcomes"].items()}
+    points = {point["key"]: point["label"] for point in document.get("timepoints", [])}
     rows = []
     for mother in document.get("left_out", []):
         reasons = []
         for item in mother["reasons"]:
-            values = {"outcome": labels.get(item["outcome"], "")}
+            values = {
+                "outcome": labels.get(item["outcome"], ""),
+                "timepoint": points.get(item.get("timepoint"), item.get("timepoint")),
+            }
             reasons.append(
                 {
                     "withdrawn": _("withdrawn"),
                     "not_per_protocol": _("not every planned session done (per protocol)"),
                     "missing_pre": _("%(outcome)s: pre-test value missing") % values,
                     "missing_post": _("%(outcome)s: post-test value missing") % values,
-                }[item["reason"]]
+                }.get(item["reason"], _("%(outcome)s: %(timepoint)s value missing") % values)
             )
         rows.append((mother["code"], "; ".join(reasons)))
     return rows
@@ -569,7 +619,7 @@ def notices(document: dict) -> dict[str, list[str]]:
             )
             % {"n": count}
         )
-    for name in OUTCOMES:
+    for name in paired(document):
         outcome = document["outcomes"][name]
         w = outcome["wilcoxon"]
         messages = []

@@ -49,7 +49,7 @@ def results(request, study_code: str):
     fmt = _formatter()
     notices = manuscript.notices(document)
     outcomes = []
-    for name in cohort.OUTCOMES:
+    for name in manuscript.paired(document):
         outcome = document["outcomes"][name]
         outcomes.append(
             {
@@ -62,7 +62,7 @@ def results(request, study_code: str):
                     outcome["label"],
                     [record[f"pre_{name}"] for record in data.records],
                     [record[f"post_{name}"] for record in data.records],
-                    hours=study.observation_hours,
+                    hours=study.protocol.observation_hours,
                     sep=fmt.sep,
                 ),
             }
@@ -80,7 +80,9 @@ def results(request, study_code: str):
             "left_out": manuscript.left_out_rows(document),
             "outcomes": outcomes,
             "tables": manuscript.tables(document, fmt),
-            "extra_table": manuscript.extra_table(document, fmt),
+            "extra_table": (
+                manuscript.extra_table(document, fmt) if manuscript.paired(document) else None
+            ),
             "statuses": dict(Respondent.Status.choices),
         }
     )
@@ -111,7 +113,10 @@ def _table(request, study_code: str, number: int, fmt: manuscript.Formatter):
     except cohort.FilterError as error:
         return study, HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
     document = cohort.results_document(cohort.load_cohort(study, filters))
-    return study, manuscript.manuscript_table(document, fmt, number)
+    table = manuscript.manuscript_table(document, fmt, number)
+    if table is None:
+        raise Http404(_("No such table."))
+    return study, table
 
 
 def _table_filename(study, table: manuscript.Table, extension: str, *options: str) -> str:

@@ -72,22 +72,20 @@ def follow_protocol(
     if pre is not None:
         services.record_observation(
             respondent=respondent,
-            phase=Observation.Phase.PRE,
+            timepoint="pre",
             user=user,
             observed_on=respondent.enrolled_on,
-            feed_count=pre[0],
-            urination_count=pre[1],
+            values={"feeds": pre[0], "urinations": pre[1]},
         )
     do_sessions(respondent, sessions)
     if post is not None:
         services.record_observation(
             respondent=respondent,
-            phase=Observation.Phase.POST,
+            timepoint="post",
             user=user,
             observed_on=respondent.delivery_date
-            + datetime.timedelta(days=respondent.study.post_observation_day),
-            feed_count=post[0],
-            urination_count=post[1],
+            + datetime.timedelta(days=respondent.study.protocol.timepoint("post").day),
+            values={"feeds": post[0], "urinations": post[1]},
         )
     respondent.refresh_from_db()
     return respondent
@@ -147,10 +145,9 @@ def bulk_mothers(study, site, count: int, *, first: int) -> None:
     Observation.objects.bulk_create(
         Observation(
             respondent=respondent,
-            phase=phase,
+            timepoint=phase,
             observed_on=DELIVERY + datetime.timedelta(days=day),
-            feed_count=feeds + i % 4,
-            urination_count=urinations + i % 3,
+            values={"feeds": feeds + i % 4, "urinations": urinations + i % 3},
         )
         for i, respondent in enumerate(respondents)
         for phase, day, feeds, urinations in (("pre", 2, 5, 4), ("post", 5, 9, 8))
@@ -168,7 +165,7 @@ def bulk_mothers(study, site, count: int, *, first: int) -> None:
             duration_minutes=15,
         )
         for respondent in respondents
-        for planned in study.session_plan(DELIVERY)
+        for planned in study.session_plan(DELIVERY, "all")
     )
 
 
@@ -504,8 +501,10 @@ def test_a_sheet_saved_a_moment_ago_changes_the_figures(
     client.force_login(researcher)
     before = json.loads(client.get(json_url()).content)
     assert before["outcomes"]["feeds"]["post"]["mean"] == pytest.approx(170 / 15)
-    sheet = Observation.objects.get(respondent__code="P01", phase="post")
-    services.change_record(instance=sheet, user=midwife_a, reason="Sheet misread", feed_count=20)
+    sheet = Observation.objects.get(respondent__code="P01", timepoint="post")
+    services.change_record(
+        instance=sheet, user=midwife_a, reason="Sheet misread", values={**sheet.values, "feeds": 20}
+    )
     after = json.loads(client.get(json_url()).content)
     assert after["outcomes"]["feeds"]["post"]["mean"] == pytest.approx(179 / 15)
     # A new mother's pre-test sheet enters Table 1 and the missing count at once.
@@ -805,8 +804,9 @@ def test_the_mothers_left_out_are_listed_by_code_with_why(
         assert name not in response.content.decode()
     document = json.loads(client.get(json_url()).content)
     assert document["left_out"][0] == {
-        "code": "M01", "reasons": [{"reason": "missing_post", "outcome": "urinations"}]
-    }  # fmt: skip
+        "code": "M01",
+        "reasons": [{"reason": "missing_post", "outcome": "urinations", "timepoint": "post"}],
+    }
     assert [m["code"] for m in document["left_out"]] == ["M01", "M02", "W01"]
     assert Respondent.objects.get(code="W01").status == Respondent.Status.WITHDRAWN
     # A filter narrows the list with the analysis: per protocol, M02 (3 sessions) is left out.
@@ -831,9 +831,12 @@ def test_an_outcome_without_any_complete_pair(client, study, researcher, mother)
 
 
 def test_the_studys_alpha_and_thresholds_are_used(client, paper_study, researcher):
-    paper_study.alpha = "0.010"
-    paper_study.feeds_adequate_min = 12
-    paper_study.save()
+    definition = paper_study.definition
+    definition["alpha"] = 0.01
+    definition["outcomes"][0]["adequate_at_least"] = 12
+    services.change_definition(
+        study=paper_study, definition=definition, user=None, reason="Stricter α and threshold"
+    )
     client.force_login(researcher)
     document = json.loads(client.get(json_url()).content)
     assert document["alpha"] == 0.01

@@ -11,6 +11,7 @@ import pytest
 
 from studies import charts, cohort, manuscript
 from studies.analysis import describe
+from studies.definition import paper_definition
 from studies.models import MassageSession, Observation, Study
 from studies.paper_cohort import PAPER_COHORT
 
@@ -28,14 +29,14 @@ def three_mothers(study, make_respondent, midwife_a, midwife_b, site_b):
     third = make_respondent("R03", site=site_b, user=midwife_b)
     Observation.objects.bulk_create(
         [
-            Observation(respondent=first, phase="pre", observed_on=datetime.date(2026, 6, 3),
-                        feed_count=5, urination_count=4),
-            Observation(respondent=first, phase="post", observed_on=datetime.date(2026, 6, 6),
-                        feed_count=11, urination_count=9),
-            Observation(respondent=second, phase="pre", observed_on=datetime.date(2026, 6, 3),
-                        feed_count=6, urination_count=None),
-            Observation(respondent=third, phase="pre", observed_on=datetime.date(2026, 6, 3),
-                        feed_count=4, urination_count=4),
+            Observation(respondent=first, timepoint="pre", observed_on=datetime.date(2026, 6, 3),
+                        values={"feeds": 5, "urinations": 4}),
+            Observation(respondent=first, timepoint="post", observed_on=datetime.date(2026, 6, 6),
+                        values={"feeds": 11, "urinations": 9}),
+            Observation(respondent=second, timepoint="pre", observed_on=datetime.date(2026, 6, 3),
+                        values={"feeds": 6}),
+            Observation(respondent=third, timepoint="pre", observed_on=datetime.date(2026, 6, 3),
+                        values={"feeds": 4, "urinations": 4}),
         ]
     )  # fmt: skip
     first.sessions.update(
@@ -132,8 +133,17 @@ def test_parse_filters(study, site_a, site_b):
 # ---------------------------------------------------------------------------
 
 
-def paper_document(records=None, **study_fields) -> dict:
-    study = Study(code="PAPER", title="Paper", **study_fields)
+def paper_document(records=None, *, alpha=None, thresholds=None) -> dict:
+    """The results document of the paper's definition, with another α or adequacy thresholds
+    (outcome key → threshold) when given."""
+    definition = paper_definition()
+    if alpha is not None:
+        definition["alpha"] = float(alpha)
+    for outcome in definition["outcomes"]:
+        outcome["adequate_at_least"] = (thresholds or {}).get(
+            outcome["key"], outcome["adequate_at_least"]
+        )
+    study = Study(code="PAPER", title="Paper", definition=definition)
     data = cohort.Cohort(
         study=study,
         filters=cohort.CohortFilters(),
@@ -154,7 +164,7 @@ def test_results_document_labels_and_extras():
     assert document["outcomes"]["feeds"]["label"] == "Feeds"
     assert document["outcomes"]["urinations"]["adequacy"]["threshold"] == 6
     assert document["alpha"] == 0.05
-    document = paper_document(alpha=Decimal("0.010"), urinations_adequate_min=10)
+    document = paper_document(alpha=Decimal("0.010"), thresholds={"urinations": 10})
     assert document["alpha"] == 0.01
     assert document["outcomes"]["urinations"]["adequacy"]["post"]["n_adequate"] == 4
 
@@ -241,12 +251,12 @@ def test_conclusion_when_not_significant():
     )
 
 
-def _feeds_document(deltas, **study_fields) -> dict:
+def _feeds_document(deltas, **options) -> dict:
     records = [
         dict(row, post_feeds=row["pre_feeds"] + delta)
         for row, delta in zip(PAPER_COHORT, deltas, strict=False)
     ]
-    return paper_document(records, **study_fields)
+    return paper_document(records, **options)
 
 
 def test_conclusion_says_when_the_exact_p_disagrees_and_recommends_it_below_25_pairs():

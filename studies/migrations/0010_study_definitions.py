@@ -4,13 +4,48 @@ and its two counts become values of the outcomes ``feeds`` and ``urinations`` â€
 and in every history row, so nothing saved and no past version is lost. Every mother is in the
 arm ``all`` of her (one-group) study."""
 
+import copy
+
 import studies.definition
 from django.db import migrations, models
+
+# The paper's definition as it stood at this migration (a migration keeps its own copy).
+PAPER_DEFINITION = {'design': 'one_group_pre_post',
+ 'alpha': 0.05,
+ 'arms': [],
+ 'allocation': 'chosen',
+ 'sessions': {'all': {'first_day': 2,
+                      'days': 3,
+                      'per_day': 2,
+                      'minutes': [15, 20],
+                      'label': {'id': 'Pijat oksitosin', 'en': 'Oxytocin massage'}}},
+ 'timepoints': [{'key': 'pre', 'day': 2, 'label': {'id': 'pre-test', 'en': 'pre-test'}},
+                {'key': 'post', 'day': 5, 'label': {'id': 'post-test', 'en': 'post-test'}}],
+ 'outcomes': [{'key': 'feeds',
+               'label': {'id': 'frekuensi menyusu', 'en': 'feeds'},
+               'type': 'count',
+               'unit': {'id': 'kali/24 jam', 'en': 'times/24 h'},
+               'min': 0,
+               'max': 40,
+               'adequate_at_least': 8},
+              {'key': 'urinations',
+               'label': {'id': 'frekuensi BAK', 'en': 'urinations'},
+               'type': 'count',
+               'unit': {'id': 'kali/24 jam', 'en': 'times/24 h'},
+               'min': 0,
+               'max': 40,
+               'adequate_at_least': 6}],
+ 'characteristics': 'default',
+ 'observation_hours': 24}
+
+
+def paper_definition() -> dict:
+    return copy.deepcopy(PAPER_DEFINITION)
 
 
 def _definition(study) -> dict:
     """The definition a study's protocol columns stood for."""
-    definition = studies.definition.paper_definition()
+    definition = paper_definition()
     definition["alpha"] = float(study.alpha)
     definition["observation_hours"] = study.observation_hours
     definition["sessions"]["all"].update(
@@ -53,7 +88,7 @@ def forwards(apps, schema_editor):
 def backwards(apps, schema_editor):
     for model in ("Study", "HistoricalStudy"):
         for study in apps.get_model("studies", model).objects.all().iterator(chunk_size=500):
-            definition = study.definition or studies.definition.paper_definition()
+            definition = study.definition or paper_definition()
             schedule = definition["sessions"].get("all") or next(
                 iter(definition["sessions"].values())
             )

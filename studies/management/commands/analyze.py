@@ -71,11 +71,16 @@ class Command(BaseCommand):
             + (f" ({fmt.fixed(100 * adherence, 1)} %)" if adherence is not None else ""),
         ]
         notices = manuscript.notices(document)
-        lines += [f"Note: {text}" for name in ("", *cohort.OUTCOMES) for text in notices[name]]
-        for table in [*manuscript.tables(document, fmt), manuscript.extra_table(document, fmt)]:
+        paired = manuscript.paired(document)
+        lines += [f"Note: {text}" for name in ("", *paired) for text in notices[name]]
+        tables = manuscript.tables(document, fmt)
+        if paired:
+            tables.append(manuscript.extra_table(document, fmt))
+        for table in tables:
             lines += ["", manuscript.table_text(table)]
-        lines += ["", "Conclusion:"]
-        lines += [f"  {manuscript.conclusion(document, name, fmt)}" for name in cohort.OUTCOMES]
+        if paired:
+            lines += ["", "Conclusion:"]
+            lines += [f"  {manuscript.conclusion(document, name, fmt)}" for name in paired]
         return "\n".join(lines)
 
 
