@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.utils import formats
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 Errors = dict[str, ValidationError]
@@ -107,9 +108,9 @@ def sheet_values(protocol, *, timepoint: str, values) -> Errors:
     if problems:
         key, message = next(iter(problems.items()))
         outcome = protocol.outcome(key)
-        name = str(outcome.label) if outcome else key
-        return {"values": _error("%(outcome)s: %(message)s", "value", outcome=name,
-                                 message=message)}
+        name = capfirst(str(outcome.label)) if outcome else key
+        return {"values": _error("%(outcome)s: %(problem)s", "value", outcome=name,
+                                 problem=message)}
     if not any(value is not None and value != "" for value in values.values()):
         return {
             "values": _error(

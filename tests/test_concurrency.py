@@ -28,11 +28,10 @@ def mother(make_respondent, midwife_a):
     respondent = make_respondent("R01")
     services.record_observation(
         respondent=respondent,
-        phase="pre",
+        timepoint="pre",
         user=midwife_a,
         observed_on=respondent.enrolled_on,
-        feed_count=5,
-        urination_count=4,
+        values={"feeds": 5, "urinations": 4},
     )
     return respondent
 
@@ -86,14 +85,14 @@ def test_second_correction_of_a_sheet_is_refused(client, mother, midwife_a, make
     client.force_login(midwife_a)
     other.force_login(colleague)
     url = sheet_url(mother, "pre")
-    sheet = {"observed_on": "2026-06-03", "urination_count": "4", "version": "1"}
+    sheet = {"observed_on": "2026-06-03", "value_urinations": "4", "version": "1"}
     assert (
-        client.post(url, {**sheet, "feed_count": "6", "reason": "Hitung ulang"}).status_code == 302
+        client.post(url, {**sheet, "value_feeds": "6", "reason": "Hitung ulang"}).status_code == 302
     )
-    response = other.post(url, {**sheet, "feed_count": "7", "reason": "Salah tulis"})
+    response = other.post(url, {**sheet, "value_feeds": "7", "reason": "Salah tulis"})
     page = response.content.decode()
     assert "feeds: 5 → 6" in page and "Your entry was not saved." in page
-    assert Observation.objects.get(respondent=mother, phase="pre").feed_count == 6
+    assert Observation.objects.get(respondent=mother, timepoint="pre").values["feeds"] == 6
 
 
 def test_a_sheet_recorded_meanwhile_is_not_overwritten(client, make_respondent, midwife_a):
@@ -103,14 +102,14 @@ def test_a_sheet_recorded_meanwhile_is_not_overwritten(client, make_respondent, 
     assert 'name="version"' in client.get(url).content.decode()
     services.record_observation(
         respondent=respondent,
-        phase="pre",
+        timepoint="pre",
         user=midwife_a,
         observed_on=respondent.enrolled_on,
-        feed_count=5,
+        values={"feeds": 5},
     )
-    response = client.post(url, {"observed_on": "2026-06-03", "feed_count": "9", "version": ""})
+    response = client.post(url, {"observed_on": "2026-06-03", "value_feeds": "9", "version": ""})
     assert "Your entry was not saved." in response.content.decode()
-    assert Observation.objects.get(respondent=respondent).feed_count == 5
+    assert Observation.objects.get(respondent=respondent).values["feeds"] == 5
 
 
 def run_together(*jobs):

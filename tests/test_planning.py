@@ -4,6 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from studies import services
+from studies.definition import paper_definition
 from studies.models import MassageSession
 
 from .conftest import DELIVERY
@@ -22,7 +23,7 @@ def test_paper_protocol_plans_six_sessions_on_days_two_to_four(make_respondent):
         for slot in ("afternoon", "morning")
     ]
     assert planned == expected
-    assert respondent.study.post_observation_day == 5
+    assert respondent.study.protocol.timepoint("post").day == 5
 
 
 def test_other_protocol_numbers_plan_accordingly(db, midwife_a, site_a):
@@ -30,9 +31,17 @@ def test_other_protocol_numbers_plan_accordingly(db, midwife_a, site_a):
         code="NEXT",
         title="Next study",
         site_names=[site_a.name],
-        first_session_day=1,
-        sessions_per_day=3,
-        intervention_days=2,
+        definition={
+            **paper_definition(),
+            "sessions": {
+                "all": {"first_day": 1, "days": 2, "per_day": 3, "minutes": [15, 20],
+                        "label": {"id": "Pijat oksitosin", "en": "Oxytocin massage"}},
+            },
+            "timepoints": [
+                {"key": "pre", "day": 1, "label": "pre-test"},
+                {"key": "post", "day": 3, "label": "post-test"},
+            ],
+        },
     )
     respondent = services.enrol_respondent(
         study=study,
@@ -54,7 +63,7 @@ def test_other_protocol_numbers_plan_accordingly(db, midwife_a, site_a):
         DELIVERY + datetime.timedelta(days=1),
         DELIVERY + datetime.timedelta(days=2),
     }
-    assert study.post_observation_day == 3
+    assert study.protocol.timepoint("post").day == 3
 
 
 def test_a_failed_enrolment_plans_nothing(make_respondent):

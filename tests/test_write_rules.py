@@ -61,7 +61,7 @@ def test_the_file_as_it_should_be_imports(study, data_manager):
     assert import_errors(study, data_manager) == []
     mother = Respondent.objects.get(code="X01")
     assert mother.sessions.filter(status="done").count() == 6
-    assert dict(mother.observations.values_list("phase", "observed_on")) == {
+    assert dict(mother.observations.values_list("timepoint", "observed_on")) == {
         "pre": datetime.date(2026, 6, 3),
         "post": datetime.date(2026, 6, 6),
     }
@@ -84,7 +84,7 @@ def test_sheets_dated_before_delivery_are_refused(study, data_manager):
         (
             {"pre_observed_on": "2026-06-07", "post_observed_on": "2026-06-06"},
             "pre_observed_on",
-            "The pre-test sheet must be dated on or before the first massage",
+            "The pre-test sheet must be dated on or before the first session",
         ),
         (
             {"sessions_completed": "0", "pre_observed_on": "2026-06-07"},
@@ -94,7 +94,7 @@ def test_sheets_dated_before_delivery_are_refused(study, data_manager):
         (
             {"post_observed_on": "2026-06-04"},
             "post_observed_on",
-            "The post-test sheet must be dated after the last massage",
+            "The post-test sheet must be dated after the last session",
         ),
         (
             {"sessions_completed": "0", "post_observed_on": "2026-06-03"},
@@ -184,9 +184,9 @@ def test_the_importer_and_the_model_word_a_rule_the_same(study, data_manager, ma
     respondent = make_respondent("M01")
     sheet = Observation(
         respondent=respondent,
-        phase="pre",
+        timepoint="pre",
         observed_on=datetime.date(2026, 5, 20),
-        feed_count=5,
+        values={"feeds": 5},
     )
     with pytest.raises(ValidationError) as caught:
         sheet.full_clean()
@@ -216,11 +216,10 @@ def withdrawn(make_respondent, midwife_a):
     respondent = make_respondent("W01")
     services.save_observation(
         respondent=respondent,
-        phase="pre",
+        timepoint="pre",
         user=midwife_a,
         observed_on=respondent.enrolled_on,
-        feed_count=5,
-        urination_count=4,
+        values={"feeds": 5, "urinations": 4},
     )
     return services.withdraw_respondent(respondent=respondent, user=midwife_a, reason="Pindah")
 
@@ -239,13 +238,13 @@ def test_a_withdrawn_mother_is_read_only_for_every_service(withdrawn, midwife_a,
         ),
         "record a sheet": lambda: services.save_observation(
             respondent=withdrawn,
-            phase="post",
+            timepoint="post",
             user=midwife_a,
             observed_on=withdrawn.enrolled_on,
-            feed_count=9,
+            values={"feeds": 9},
         ),
         "correct a sheet": lambda: services.change_record(
-            instance=sheet, user=data_manager, reason="Salah hitung", feed_count=6
+            instance=sheet, user=data_manager, reason="Salah hitung", values={"feeds": 6}
         ),
         "record a session": lambda: services.record_session(
             session=session,
@@ -273,7 +272,7 @@ def test_a_withdrawn_mothers_pages_write_nothing(client, withdrawn, data_manager
     base = f"/studies/PIJAT/respondents/{withdrawn.code}"
     response = client.post(
         f"{base}/sheets/post/",
-        {"observed_on": "2026-06-06", "feed_count": "9", "urination_count": "8", "version": ""},
+        {"observed_on": "2026-06-06", "value_feeds": "9", "value_urinations": "8", "version": ""},
     )
     assert response.status_code == 200
     assert "This mother has been withdrawn" in response.content.decode()
