@@ -96,7 +96,8 @@ def test_the_papers_data_and_its_history_become_values_of_the_definition():
     checked = 0
     for row in PAPER_COHORT:
         for phase in ("pre", "post"):
-            sheet = Observation.objects.get(respondent__code=row["respondent_code"], timepoint=phase)
+            code = row["respondent_code"]
+            sheet = Observation.objects.get(respondent__code=code, timepoint=phase)
             want = {"feeds": row[f"{phase}_feeds"], "urinations": row[f"{phase}_urinations"]}
             if row["respondent_code"] == "P03" and phase == "post":
                 del want["urinations"]
