@@ -128,20 +128,35 @@ def test_a_json_definition_file_is_read_too(tmp_path):
 @pytest.mark.parametrize(
     ("change", "lines"),
     [
-        (("outcomes:", "outcomes:\n  - {key: Bad Key, type: count, min: 0, max: 5}"),
-         ["outcomes[0].key: Use a key of lower-case letters"]),
+        (
+            ("outcomes:", "outcomes:\n  - {key: Bad Key, type: count, min: 0, max: 5}"),
+            ["outcomes[0].key: Use a key of lower-case letters"],
+        ),
         (("max: 500", "max: -1"), ["outcomes[0].max: The maximum must be above the minimum."]),
         (("design: two_group_pre_post", "design: three_groups"), ["design: Choose one of:"]),
         (("code: LAKTASI", "code: ''"), ["code: Required: a text."]),
-        (('  - {key: control, label: {id: "Kontrol", en: "Control"}}\n', ""),
-         ["arms: This design compares two arms: list exactly two.",
-          "arm_by_site.BPM Melati: Not one of the arms."]),
-        (("adequate_at_least: 8", "adequate_at_least: 80"),
-         ["outcomes[1].adequate_at_least: The threshold must lie between"]),
-        (("timepoints: [post]", "timepoints: [later]"),
-         ["outcomes[2].timepoints: later is not a time point."]),
-        (("alpha: 0.05", "alpha: 0.5\ncolour: blue"),
-         ["alpha: The significance level must be between 0.001 and 0.2.", "colour: Unknown key."]),
+        (
+            ('  - {key: control, label: {id: "Kontrol", en: "Control"}}\n', ""),
+            [
+                "arms: This design compares two arms: list exactly two.",
+                "arm_by_site.BPM Melati: Not one of the arms.",
+            ],
+        ),
+        (
+            ("adequate_at_least: 8", "adequate_at_least: 80"),
+            ["outcomes[1].adequate_at_least: The threshold must lie between"],
+        ),
+        (
+            ("timepoints: [post]", "timepoints: [later]"),
+            ["outcomes[2].timepoints: later is not a time point."],
+        ),
+        (
+            ("alpha: 0.05", "alpha: 0.5\ncolour: blue"),
+            [
+                "alpha: The significance level must be between 0.001 and 0.2.",
+                "colour: Unknown key.",
+            ],
+        ),
         (("code: LAKTASI", "code: LAKTASI\n  bad: [indent"), ["line "]),
     ],
 )

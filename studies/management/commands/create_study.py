@@ -109,7 +109,7 @@ def _number(value) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Create a study: CODE \"TITLE\" [--site NAME ...] with the paper's protocol, or "
+        'Create a study: CODE "TITLE" [--site NAME ...] with the paper\'s protocol, or '
         "--definition FILE.yaml (YAML or JSON, DESIGN.md section 6) with its own."
     )
 
@@ -137,13 +137,13 @@ class Command(BaseCommand):
         if definition:
             if code or title or sites:
                 raise CommandError(
-                    "Give either CODE \"TITLE\" [--site NAME] or --definition FILE: the file "
+                    'Give either CODE "TITLE" [--site NAME] or --definition FILE: the file '
                     "holds the code, the title and the sites."
                 )
             fields, mapping = read_definition_file(definition)
         else:
             if not code or not title:
-                raise CommandError("Give CODE and \"TITLE\", or --definition FILE.")
+                raise CommandError('Give CODE and "TITLE", or --definition FILE.')
             fields, mapping = {"code": code, "title": title, "site_names": sites}, None
         try:
             study = create_study(definition=mapping, **fields)
