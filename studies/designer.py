@@ -27,8 +27,8 @@ from .models import Slot, Study
 TEMPLATE = "studies/designer/form.html"
 
 
-@require_safe
 @role_required(Role.ADMIN)
+@require_safe
 def designer_index(request):
     """Every study with its design and definition version, and the way to a new one."""
     studies = Study.objects.order_by("code")
@@ -42,8 +42,8 @@ def designer_index(request):
     return render(request, "studies/designer/index.html", {"rows": rows})
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(Role.ADMIN)
+@require_http_methods(["GET", "HEAD", "POST"])
 def designer_new(request):
     """A new study: the paper's definition to start from; "Preview" shows the sheets and
     session plans, "Save" creates the study."""
@@ -51,8 +51,8 @@ def designer_new(request):
     return _designer(request, study=None, protocol=protocol)
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
 @role_required(Role.ADMIN)
+@require_http_methods(["GET", "HEAD", "POST"])
 def designer_edit(request, study_code):
     """A study's definition, changed as a new version with a reason."""
     study = get_object_or_404(Study, code=study_code)

@@ -31,14 +31,24 @@ def _small(label) -> forms.CharField:
 class DesignForm(forms.Form):
     """The study's design; ``code``, ``title`` and ``sites`` only when it is created."""
 
-    code = _text(label=_("Code"), max_length=20,
-                 help_text=_("Letters, digits, '-' or '_'; it appears in web addresses."))
+    code = _text(
+        label=_("Code"),
+        max_length=20,
+        help_text=_("Letters, digits, '-' or '_'; it appears in web addresses."),
+    )
     title = _text(label=_("Title"), max_length=300)
-    sites = _text(label=_("Sites"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
-                  help_text=_("One site a line."))
-    exclusion_criteria = _text(label=_("Exclusion criteria"), max_length=4000,
-                               widget=forms.Textarea(attrs={"rows": 2}),
-                               help_text=_("One criterion a line; each is checked at enrolment."))
+    sites = _text(
+        label=_("Sites"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One site a line."),
+    )
+    exclusion_criteria = _text(
+        label=_("Exclusion criteria"),
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("One criterion a line; each is checked at enrolment."),
+    )
     design = forms.ChoiceField(label=_("Design"), choices=())
     alpha = _small(_("Significance level (α)"))
     allocation = forms.ChoiceField(
@@ -64,13 +74,17 @@ class ArmForm(forms.Form):
     key = _text(label=_("Key"), max_length=30)
     label_id = _text(label=_("Name (Indonesian)"))
     label_en = _text(label=_("Name (English)"))
-    sites = _text(label=_("Its sites (allocation by site)"), max_length=2000,
-                  help_text=_("Site names separated by commas."))
+    sites = _text(
+        label=_("Its sites (allocation by site)"),
+        max_length=2000,
+        help_text=_("Site names separated by commas."),
+    )
 
 
 class ScheduleForm(forms.Form):
-    arm = _text(label=_("Arm key"), max_length=30,
-                help_text=_("'all' in a one-group study without arms."))
+    arm = _text(
+        label=_("Arm key"), max_length=30, help_text=_("'all' in a one-group study without arms.")
+    )
     label_id = _text(label=_("Intervention (Indonesian)"))
     label_en = _text(label=_("Intervention (English)"))
     first_day = _small(_("First postpartum day"))
