@@ -11,7 +11,6 @@ import pytest
 from studies import services
 from studies.models import Study
 
-
 NEW = "/designer/new/"
 ARM_FIELDS = ("key", "label_id", "label_en", "sites")
 SESSION_FIELDS = (
