@@ -87,7 +87,7 @@ def _designer(request, *, study, protocol):
     )
     if not forms_valid:
         context["problems"] = [("", _("Correct the marked fields."))]
-        return render(request, TEMPLATE, context, status=400)
+        return render(request, TEMPLATE, context)
     mapping, rows = definition_from_forms(design_form, formsets)
     if study is not None:
         mapping["sites"] = [site.name for site in study.sites.order_by("name")]
@@ -98,7 +98,7 @@ def _designer(request, *, study, protocol):
     except definition_module.DefinitionError as error:
         context["problems"] = error.problems
         _mark_rows(rows, error.problems)
-        return render(request, TEMPLATE, context, status=400)
+        return render(request, TEMPLATE, context)
 
     context["preview"] = _preview(new_protocol)
     if "preview" in request.POST:
@@ -118,7 +118,7 @@ def _designer(request, *, study, protocol):
         else:
             if not reason_form.is_valid():
                 context["problems"] = [("reason", _("Say why the definition is changed."))]
-                return render(request, TEMPLATE, context, status=400)
+                return render(request, TEMPLATE, context)
             saved = services.change_definition(
                 study=study,
                 definition=mapping,
@@ -133,10 +133,10 @@ def _designer(request, *, study, protocol):
     except services.DefinitionFrozen as error:
         context["frozen"] = True
         context["problems"] = [("", message) for message in error.messages]
-        return render(request, TEMPLATE, context, status=409)
+        return render(request, TEMPLATE, context)
     except ValidationError as error:
         context["problems"] = _service_problems(error)
-        return render(request, TEMPLATE, context, status=400)
+        return render(request, TEMPLATE, context)
     return redirect("studies:designer_index")
 
 
