@@ -371,3 +371,21 @@ def test_the_designer_speaks_indonesian(client_id, data_manager):
     page = response.content.decode()
     assert "Definisi belum benar; tidak ada yang disimpan." in page
     assert "<code>outcomes[0].max</code>: " in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        {"arms-TOTAL_FORMS": "x", "study-design": "nope", "save": "1"},
+        {"outcomes-TOTAL_FORMS": "100000", "outcomes-INITIAL_FORMS": "0", "save": "1"},
+        {"study-code": "<script>", "study-alpha": "1e999", "save": "1"},
+    ],
+)
+def test_hostile_posts_get_the_form_back_and_save_nothing(manager_client, study, data):
+    for url in (NEW, f"/designer/{study.code}/"):
+        response = manager_client.post(url, data)
+        assert response.status_code == 200
+        assert 'id="definition-problems"' in response.content.decode()
+    assert Study.objects.get().definition_version == 1
