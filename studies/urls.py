@@ -1,11 +1,14 @@
 from django.urls import path
 
-from . import results_views, views
+from . import designer, results_views, views
 
 app_name = "studies"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("designer/", designer.designer_index, name="designer_index"),
+    path("designer/new/", designer.designer_new, name="designer_new"),
+    path("designer/<str:study_code>/", designer.designer_edit, name="designer_edit"),
     path("studies/<str:study_code>/respondents/", views.respondent_list, name="respondent_list"),
     path(
         "studies/<str:study_code>/respondents/<str:respondent_code>/",
