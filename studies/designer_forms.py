@@ -266,7 +266,7 @@ def initial_from_definition(protocol: definition_module.StudyDefinition) -> tupl
     """``(design form initial, formset initials by prefix)`` showing a definition."""
     design = {
         "design": protocol.design.key,
-        "alpha": str(definition_module._plain(protocol.alpha)),
+        "alpha": str(definition_module.plain_number(protocol.alpha)),
         "allocation": protocol.allocation,
     }
     by_arm: dict[str, list[str]] = {}
@@ -294,7 +294,7 @@ def initial_from_definition(protocol: definition_module.StudyDefinition) -> tupl
 
 
 def _outcome_initial(outcome: definition_module.Outcome) -> dict[str, Any]:
-    plain = definition_module._plain
+    plain = definition_module.plain_number
     row: dict[str, Any] = {
         "key": outcome.key,
         "label_id": outcome.label.id,

@@ -33,11 +33,11 @@ def test_create_study_prints_what_it_created():
     assert "Created study PIJAT" in output
     assert "= 6 sessions of 15–20 minutes" in output
     # The summary is read from the definition: the paper's outcomes and thresholds.
-    assert "outcome feeds (Breastfeeding frequency): count, 0–40 times/24 h, adequate at ≥ 8" in (
+    assert "outcome feeds (feeds): count, 0–40 times/24 h, adequate at ≥ 8" in (
         output
     )
     assert (
-        "outcome urinations (Infant urination frequency): count, 0–40 times/24 h, adequate at ≥ 6"
+        "outcome urinations (urinations): count, 0–40 times/24 h, adequate at ≥ 6"
         in output
     )
     assert "time points: pre (day 2), post (day 5)" in output

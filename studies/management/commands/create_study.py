@@ -104,7 +104,7 @@ def describe(study) -> str:
 
 
 def _number(value) -> str:
-    return str(definition_module._plain(value))
+    return str(definition_module.plain_number(value))
 
 
 class Command(BaseCommand):
