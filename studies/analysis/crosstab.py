@@ -115,8 +115,9 @@ def chi_square(table: Mapping[str, Mapping[Hashable, int]]) -> dict[str, Any]:
     * ``pearson``: sum (O - E)^2 / E;
     * ``likelihood_ratio``: 2 sum O ln(O / E) over the cells with O > 0;
     * ``continuity_correction`` (2 x 2 only, as SPSS prints it, else ``None``): Yates's
-      N (|ad - bc| - N/2)^2 / (R1 R2 C1 C2), and 0 when |ad - bc| <= N/2 (SPSS's rule, unlike
-      ``scipy.stats.chi2_contingency``, which caps the correction at |O - E| instead);
+      N (|ad - bc| - N/2)^2 / (R1 R2 C1 C2), and 0 when |ad - bc| <= N/2 (SPSS's rule; the same
+      as ``scipy.stats.chi2_contingency(correction=True)``, which caps the correction at
+      |O - E|);
     * ``linear_by_linear``: (N - 1) r^2 with df 1, r the Pearson correlation of the row and
       column scores over the N cases: rows score 1, 2, ... (the arms' codes in SPSS syntax),
       columns the category values when they are numbers, else 1, 2, ...;
@@ -197,7 +198,7 @@ def chi_square(table: Mapping[str, Mapping[Hashable, int]]) -> dict[str, Any]:
         result["linear_by_linear"] = _test((total - 1) * r * r, 1)
 
     if o.shape == (2, 2):
-        (a, b), (c, d) = o
+        (a, b), (c, d) = (float(v) for v in o[0]), (float(v) for v in o[1])
         excess = abs(a * d - b * c) - total / 2
         yates = total * excess**2 / float(np.prod(o.sum(axis=1)) * np.prod(o.sum(axis=0)))
         result["continuity_correction"] = _test(yates if excess > 0 else 0.0, 1)
