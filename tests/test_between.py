@@ -194,7 +194,7 @@ def test_mann_whitney_spss_published_output() -> None:
 
 def test_mann_whitney_w_belongs_to_the_smaller_mean_rank_even_in_the_larger_arm() -> None:
     """3 values against 8: group 2 is the larger arm but has the smaller mean rank, so W is
-    its rank sum (what PSPP and SPSS print), not group 1's ("the smaller group")."""
+    its rank sum (what PSPP prints), not group 1's ("the smaller group")."""
     result = mann_whitney({"a": [7, 8, 9], "b": [1, 2, 3, 4, 5, 6, 10, 11]})
     assert result["ranks"]["a"]["mean_rank"] == 8.0
     assert result["ranks"]["b"]["mean_rank"] == pytest.approx(5.25)

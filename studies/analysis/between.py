@@ -115,10 +115,11 @@ def mann_whitney(groups: Mapping[str, Sequence[Number | None]]) -> dict[str, Any
     without continuity correction, so Z <= 0; ``p_asymptotic`` = 2 Phi(Z), two-sided.
 
     ``w`` (SPSS's "Wilcoxon W") is the rank sum of the group whose U is reported, which is the
-    group with the smaller mean rank; when U1 = U2 it is group 2's.  That is what SPSS and GNU
-    PSPP print (PSPP's ``mann-whitney.c``; tests/test_pspp_between.py compares it).  IBM's
-    syntax reference calls W "the rank sum of the smaller group", which only agrees when the
-    groups have the same size; the printed output follows the mean-rank rule.
+    group with the smaller mean rank; when U1 = U2 it is group 2's.  That is GNU PSPP's rule
+    (``mann-whitney.c``; tests/test_pspp_between.py checks it with unequal arms, the larger arm
+    having the smaller mean rank) and agrees with SPSS's published outputs (equal arms, W the
+    smaller rank sum).  IBM's syntax reference calls W "the rank sum of the smaller group"; the
+    two rules differ only for unequal arms, and no SPSS output of that case was at hand.
 
     ``p_exact`` is SPSS's "Exact Sig. [2*(1-tailed Sig.)]" (:func:`mann_whitney_exact_p`) for
     N <= 40, else ``None``.  ``ranks`` gives each group's ``n``, ``mean_rank`` and

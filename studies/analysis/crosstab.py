@@ -81,7 +81,9 @@ def fisher_exact_2x2(observed: np.ndarray) -> dict[str, float]:
     :data:`FISHER_RELATIVE_TOLERANCE`); ``p_one_sided`` ("Exact Sig. (1-sided)") is the tail in
     the observed direction: P(X >= x) when x is above its expectation R1 C1 / N, P(X <= x)
     when below, the smaller tail when equal.  Probabilities come from
-    ``scipy.stats.hypergeom`` (exact definition, double precision).
+    ``scipy.stats.hypergeom`` (exact definition, double precision).  GNU PSPP 1.6 differs in
+    the two-sided p where a table is exactly as probable as the observed one (it leaves it
+    out) and where its loop reaches tables the margins do not allow (tests/test_pspp_between.py).
     """
     (a, b), (c, d) = (int(v) for v in observed[0]), (int(v) for v in observed[1])
     row1, col1, total = a + b, a + c, a + b + c + d
