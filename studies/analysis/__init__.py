@@ -652,3 +652,24 @@ def format_p(p: float | None, *, decimal_separator: str = ".") -> str:
     as "p < .001", never as p = 0.
     """
     return format_spss(p, 3, decimal_separator=decimal_separator)
+
+
+# The between-arm tests and the chi-square family live beside this module (DESIGN section 7).
+from studies.analysis.between import (  # noqa: E402
+    MANN_WHITNEY_EXACT_MAX_N,
+    independent_t,
+    levene,
+    mann_whitney,
+    mann_whitney_exact_p,
+)
+from studies.analysis.crosstab import chi_square, crosstab  # noqa: E402
+
+__all__ += [
+    "MANN_WHITNEY_EXACT_MAX_N",
+    "chi_square",
+    "crosstab",
+    "independent_t",
+    "levene",
+    "mann_whitney",
+    "mann_whitney_exact_p",
+]
