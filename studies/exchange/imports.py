@@ -248,6 +248,7 @@ def _choice_lookup(choices_class) -> dict[str, str]:
 # ``1_0``, ``２９`` and ``٥``), with an optional sign, and the ``.0`` or ``,0`` of a cell formatted
 # with decimals. Three decimals are refused: ``5.000`` is five thousand in Indonesian.
 _WHOLE_NUMBER = re.compile(r"([+-]?[0-9]+)(?:[.,]0{1,2})?")
+_ASCII_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
 _THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(?:[.,][0-9]{3})+")
 # Dates, ASCII digits only: year first (ISO, the export's form; ``/`` or ``.`` also), or day first
 # as Indonesian sheets write them, whatever the interface language. A two-digit year is refused.
@@ -294,12 +295,22 @@ class _Row:
 
     def outcome_text(self, column: str, outcome) -> str:
         """An outcome's cell as text for the definition's check (``Outcome.check``, which takes
-        "12,5" and "12.5"). A whole-number outcome's ``5.000`` is refused here: it is five
-        thousand in Indonesian."""
+        "12,5" and "12.5"). Only what a spreadsheet writes passes on: ASCII digits (``Decimal``
+        also reads ``٥`` and ``２９``), and for a whole-number outcome not ``5.000``, which is
+        five thousand in Indonesian."""
         raw = self.values.get(column, "").strip()
+        if not raw:
+            return ""
         whole = outcome.numeric and outcome.decimals == 0
-        if whole and _WHOLE_NUMBER.fullmatch(raw) is None and _THOUSANDS.fullmatch(raw):
-            self.error(column, _("“%(value)s” is not a whole number.") % {"value": raw[:40]})
+        if _ASCII_NUMBER.fullmatch(raw) is None or (
+            whole and _WHOLE_NUMBER.fullmatch(raw) is None and _THOUSANDS.fullmatch(raw)
+        ):
+            message = (
+                _("“%(value)s” is not a whole number.")
+                if whole or not outcome.numeric
+                else _("“%(value)s” is not a number.")
+            )
+            self.error(column, message % {"value": raw[:40]})
             return ""
         return raw
 
