@@ -146,6 +146,11 @@ def table(results: dict) -> str:
             "(b) memory growth": lambda f: mib(f["floor_export"]["memory_growth_mib"]),
             "import": lambda f: f"{f['import']['median_ms'] / 1000:>9.2f} s     ",
             "import rows/s": lambda f: f"{f['import']['rows_per_s']:>10,.0f}",
+            "import 2 arms rows/s": lambda f: (
+                f"{f['import_two_group']['rows_per_s']:>10,.0f}"
+                if "import_two_group" in f
+                else "—"
+            ),
         }
         for label, render in rows.items():
             cells = [render(figures["sizes"][size]).replace(",", " ") for size in sizes]

@@ -36,3 +36,21 @@ def test_the_benchmark_measures_every_page_and_floor(tmp_path):
         "import ≥ 2,000 rows/s at 40",
         "worklist: query count independent of N, ≤ 10",
     }
+
+
+def test_the_synthetic_two_group_cohort_imports(db):
+    """The benchmark's two-group cohort (arms, decimals, a binary outcome at the post-test, a
+    control arm without sessions) is a valid file for a study of its definition."""
+    from bench.synthetic import TWO_GROUP, cohort_csv
+    from studies import exchange, services
+    from studies.models import MassageSession, Respondent
+
+    study = services.create_study(
+        code="DUA", title="two groups", site_names=["S1", "S2"], definition=TWO_GROUP
+    )
+    data = cohort_csv(200, sites=["S1", "S2"], study_definition=TWO_GROUP)
+    report = exchange.import_cohort(study=study, data=data, user=None)
+    assert report.ok, [str(error) for error in report.errors[:5]]
+    assert report.created == 200
+    assert set(Respondent.objects.values_list("arm", flat=True)) == {"intervention", "control"}
+    assert not MassageSession.objects.filter(respondent__arm="control").exists()

@@ -164,8 +164,8 @@ def replace_cell(data: bytes, row: int, column: str, value: str) -> bytes:
         (7, "employment", "", "This value is required."),
         (8, "enrolled_on", "2026-05-30", "Enrolment cannot be before the delivery date."),
         (9, "delivery_date", "01/06/26", "is not a date: write it as DD/MM/YYYY or YYYY-MM-DD"),
-        (10, "pre_feeds", "41", "At most 40 times in 24 hours"),
-        (11, "post_urinations", "-2", "A count cannot be negative."),
+        (10, "pre_feeds", "41", "Enter a value between 0 and 40 times/24 h."),
+        (11, "post_urinations", "-2", "Enter a value between 0 and 40 times/24 h."),
         (12, "site", "Klinik Z", "is not a site of this study"),
         (13, "respondent_code", "P01", "already on row 2 of this file"),
         (14, "status", "withdrawn", "Give the reason for the withdrawal."),  # on reason
@@ -298,9 +298,9 @@ def test_the_prepared_cohort_rows_are_written_as_every_other_export(study, data_
         services.withdraw_respondent(respondent=mother, user=midwife_a, reason=payload)
         RespondentIdentity.objects.filter(respondent=mother).update(full_name="@" + payload)
     for identified in (False, True):
-        header, values, _fields = exchange._cohort_columns(identified=identified)
-        rows = exchange._cohort_values(study, values)
-        general = "".join(exchange.stream_csv([header, *rows], bom=False))
+        general = "".join(
+            exchange.stream_csv(exchange.cohort_values(study, identified=identified), bom=False)
+        )
         prepared = export_text(study, identified=identified)
         assert prepared == general
         assert "'=HYPERLINK(1)" in prepared and ",1," in prepared

@@ -56,7 +56,7 @@ def orm_import(study, data: bytes, user) -> None:
         if item.identity:
             identities.append(RespondentIdentity(respondent=respondent, **item.identity))
         done_left = item.sessions_completed
-        for plan in study.session_plan(respondent.delivery_date):
+        for plan in study.session_plan(respondent.delivery_date, respondent.arm):
             session = MassageSession(
                 respondent=respondent,
                 postpartum_day=plan.postpartum_day,

@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 
 # --- writing the import ----------------------------------------------------------------------
 #
-# An imported mother is nine rows (herself, six planned sessions, two sheets) and nine history
-# rows. Built as model instances and saved with ``bulk_create_with_history``, the ORM's
-# per-object work (an instance per row and per history row, every value prepared field by field,
-# 66-row INSERTs on SQLite) was most of the import's time (make bench: 500 mothers a second).
+# An imported mother of the paper's study is nine rows (herself, six planned sessions, two
+# sheets) and nine history rows. Built as model instances and saved with
+# ``bulk_create_with_history``, the ORM's per-object work (an instance per row and per history
+# row, every value prepared field by field, 66-row INSERTs on SQLite) was most of the import's
+# time (make bench: 500 mothers a second).
 # Here the rows are plain lists with the values the ORM would write (the models' own defaults
 # and ``auto_now_add``, the backend's adaptation of dates and times), written with multi-row
 # INSERTs on SQLite and COPY on PostgreSQL; the database then copies each new record into its
@@ -283,12 +284,13 @@ class _Recorded:
 
 
 def _session_rows(
-    table: _Table, study: Study, delivery_date: datetime.date
+    table: _Table, study: Study, delivery_date: datetime.date, arm: str
 ) -> list[tuple[datetime.date, list, list]]:
     """A mother's planned sessions as finished rows (without her key), each as planned and as
-    done: the same for every mother delivered that day."""
+    done: the same for every mother of ``arm`` delivered that day (none for an arm without a
+    schedule)."""
     rows = []
-    for session in study.session_plan(delivery_date):
+    for session in study.session_plan(delivery_date, arm):
         planned = table.new_row()
         for name, value in (
             ("postpartum_day", session.postpartum_day),
@@ -336,7 +338,7 @@ def write_cohort(
         )
     )
     mother_values = operator.attrgetter(*mothers.table.columns)
-    session_plans: dict[datetime.date, list[tuple[datetime.date, list, list]]] = {}
+    session_plans: dict[tuple[datetime.date, str], list[tuple[datetime.date, list, list]]] = {}
     mother_at = sessions.table.index["respondent_id"]
     for start in range(0, len(planned), IMPORT_CHUNK):
         chunk = planned[start : start + IMPORT_CHUNK]
@@ -352,10 +354,11 @@ def write_cohort(
                 for name, value in {"respondent_id": respondent.pk, **item.identity}.items():
                     row[identities.table.index[name]] = value
                 identity_rows.append(row)
-            plan = session_plans.get(respondent.delivery_date)
+            day_and_arm = (respondent.delivery_date, respondent.arm)
+            plan = session_plans.get(day_and_arm)
             if plan is None:
-                plan = session_plans[respondent.delivery_date] = _session_rows(
-                    sessions.table, study, respondent.delivery_date
+                plan = session_plans[day_and_arm] = _session_rows(
+                    sessions.table, study, *day_and_arm
                 )
             flags = done_flags(
                 [planned_date for planned_date, _planned, _done in plan],
@@ -388,7 +391,7 @@ def write_cohort(
         sessions.insert(
             session_rows, key=("respondent_id", "postpartum_day", "slot"), finished=True
         )
-        sheets.insert(sheet_rows, key=("respondent_id", "phase"))
+        sheets.insert(sheet_rows, key=("respondent_id", "timepoint"))
         deviations.insert(deviation_rows, key=("respondent_id", "kind"))
         if progress:
             progress(start + len(chunk), len(planned))

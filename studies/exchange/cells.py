@@ -102,26 +102,43 @@ def csv_field(value: Any) -> str:
 class PreparedRows(list):
     """A batch of rows whose cells are already the CSV's fields (``csv_field`` applied, text
     quoted): ``stream_csv`` joins them without looking at each value again. The cohort export,
-    the large one, prepares its rows itself."""
+    the large one, prepares its rows itself. ``decimals`` are the positions of the fields that
+    may hold a decimal point (written as a comma in a semicolon file)."""
 
-    __slots__ = ()
+    __slots__ = ("decimals",)
+
+    def __init__(self, *args) -> None:
+        super().__init__(*args)
+        self.decimals: frozenset[int] = frozenset()
 
 
 def stream_csv(
     rows: Iterable[Iterable[Any]], *, delimiter: str = ",", bom: bool = True, chunk_rows: int = 500
 ) -> Iterator[str]:
     """CSV text in chunks of ``chunk_rows`` lines (or of a ``PreparedRows`` batch), every text
-    field quoted and numbers and dates bare; UTF-8 with a BOM opens correctly in Excel."""
+    field quoted and numbers and dates bare; UTF-8 with a BOM opens correctly in Excel. In a
+    semicolon file (the separator of languages whose decimal mark is a comma) a number with
+    decimals is written with a decimal comma, as a spreadsheet there reads it (12,5)."""
     if bom:
         yield "\ufeff"
+    comma = delimiter == ";"
     chunk: list[str] = []
     for row in rows:
         if type(row) is PreparedRows:
+            if comma and row.decimals:
+                for fields in row:
+                    for position in row.decimals:
+                        fields[position] = fields[position].replace(".", ",")
             chunk.extend(delimiter.join(fields) + "\r\n" for fields in row)
             yield "".join(chunk)
             chunk = []
             continue
         fields = [csv_field(value) for value in row]
+        if comma:
+            fields = [
+                field.replace(".", ",") if type(value) in (float, Decimal) else field
+                for field, value in zip(fields, row, strict=False)
+            ]
         # One empty field is written "" as the csv module does: a bare line would read as no row.
         line = delimiter.join(fields) if fields != [""] else '""'
         chunk.append(line + "\r\n")

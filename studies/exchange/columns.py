@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .. import analysis
+from .. import analysis, definition
 from ..models import (
     Respondent,
     RespondentIdentity,
@@ -17,42 +18,63 @@ from ..models import (
 
 # --- the cohort table ------------------------------------------------------------------------
 
-# DESIGN.md 4.4, in this order; the export writes them first.
-COHORT_COLUMNS = (
-    "respondent_code",
-    "site",
+# DESIGN.md 4.4: the mother's columns before the outcome columns, and after them.
+BEFORE_VALUES = (
     "delivery_date",
     "enrolled_on",
     "age_years",
     "parity",
     "education",
     "employment",
-    "pre_feeds",
-    "pre_urinations",
-    "post_feeds",
-    "post_urinations",
-    "sessions_completed",
-    "status",
-    "withdrawal_reason",
 )
+AFTER_VALUES = ("sessions_completed", "status", "withdrawal_reason")
 OPTIONAL_COLUMNS = frozenset(
     {"site", "sessions_completed", "status", "withdrawal_reason"}
-)  # may be absent from an imported file
-# Written after the contract's columns. The importer reads the dated ones back and ignores the
-# derived ones (it recomputes them).
-EXTRA_COLUMNS = (
-    "withdrawn_on",
-    "consent_date",
-    "eligibility_confirmed",
-    "pre_observed_on",
-    "post_observed_on",
-    "sessions_planned",
-    "age_group",
-    "parity_group",
-)
+)  # may be absent from an imported file (``arm`` too, when the site decides it)
+# Written after the contract's columns, by the mother's time points. The importer reads the dated
+# ones back and ignores the derived ones (it recomputes them).
 DERIVED_COLUMNS = frozenset({"sessions_planned", "age_group", "parity_group"})
 IDENTITY_COLUMNS = ("full_name", "phone", "medical_record_number")
-KNOWN_COLUMNS = frozenset(COHORT_COLUMNS + EXTRA_COLUMNS + IDENTITY_COLUMNS)
+
+
+def cohort_columns(protocol: definition.StudyDefinition) -> tuple[str, ...]:
+    """The cohort CSV's columns of DESIGN.md 4.4 for a study's definition, in order: ``arm``
+    after ``site`` when the study has two or more arms, and ``<timepoint>_<outcome>`` for every
+    time point and every outcome measured there (``protocol.cohort_value_columns``)."""
+    return (
+        "respondent_code",
+        "site",
+        *(("arm",) if protocol.has_arms else ()),
+        *BEFORE_VALUES,
+        *(column for column, _point, _outcome in protocol.cohort_value_columns),
+        *AFTER_VALUES,
+    )
+
+
+def extra_columns(protocol: definition.StudyDefinition) -> tuple[str, ...]:
+    """The export's columns after the contract's: withdrawal and consent, the date of each time
+    point's sheet, then the derived ones."""
+    return (
+        "withdrawn_on",
+        "consent_date",
+        "eligibility_confirmed",
+        *(f"{point}_observed_on" for point in protocol.timepoint_keys),
+        "sessions_planned",
+        "age_group",
+        "parity_group",
+    )
+
+
+def known_columns(protocol: definition.StudyDefinition) -> frozenset[str]:
+    """Every column a cohort file of this study may carry."""
+    return frozenset(cohort_columns(protocol) + extra_columns(protocol) + IDENTITY_COLUMNS)
+
+
+PAPER = definition.parse(definition.paper_definition())
+# The paper's study (DESIGN.md 4.4, exactly): the columns its files have always had.
+COHORT_COLUMNS = cohort_columns(PAPER)
+EXTRA_COLUMNS = extra_columns(PAPER)
+KNOWN_COLUMNS = known_columns(PAPER)
 
 
 # --- the words a file may use for a choice ---------------------------------------------------
@@ -104,8 +126,57 @@ class Column:
     unit: Any = ""
 
 
-def dictionary() -> list[Column]:
-    """Every cohort column: its label (translated on output), type, allowed values and unit."""
+class _Lazy:
+    """Text computed when shown (in the language active then)."""
+
+    def __init__(self, function, *args) -> None:
+        self.function, self.args = function, args
+
+    def __str__(self) -> str:
+        return str(self.function(*self.args))
+
+
+class _OutcomeAt:
+    """An outcome column's label: the outcome's and the time point's (“Breastfeeding frequency
+    (Pre-test)”), in the active language."""
+
+    def __init__(self, outcome_label, point_label) -> None:
+        self.outcome_label, self.point_label = outcome_label, point_label
+
+    def __str__(self) -> str:
+        return f"{self.outcome_label} ({self.point_label})"
+
+
+class _SheetDate:
+    def __init__(self, point_label) -> None:
+        self.point_label = point_label
+
+    def __str__(self) -> str:
+        return _("date of the %(timepoint)s sheet") % {"timepoint": self.point_label}
+
+
+def outcome_type(outcome: definition.Outcome) -> str:
+    """The dictionary's type of an outcome's column: ``integer`` (no decimals), ``number``,
+    or ``category`` (binary, ordinal: the category's number)."""
+    if not outcome.numeric:
+        return "category"
+    return "integer" if outcome.decimals == 0 else "number"
+
+
+def outcome_allowed(outcome: definition.Outcome) -> str:
+    """What an outcome's cell may hold: its range (``0–500``, one decimal place written
+    ``0.0–500.0``) or its categories (``0 (Tidak lancar) / 1 (Lancar)``, labels in the active
+    language)."""
+    if outcome.numeric:
+        places = outcome.decimals
+        return f"{outcome.min:.{places}f}–{outcome.max:.{places}f}"
+    return " / ".join(f"{c.value} ({c.label})" for c in outcome.categories)
+
+
+def dictionary(protocol: definition.StudyDefinition | None = None) -> list[Column]:
+    """Every cohort column of a study's definition (the paper's by default): its label
+    (translated on output), type, allowed values and unit, in the export's order."""
+    protocol = protocol or PAPER
 
     def choices(choices_class) -> str:
         # "basic (Dasar (SD atau SMP), Dasar, …) / secondary (…)": the key and every other word
@@ -129,6 +200,20 @@ def dictionary() -> list[Column]:
         Column(
             "site", field_label(r, "site"), "text", gettext_lazy("one of the study's site names")
         ),
+        *(
+            [
+                Column(
+                    "arm",
+                    field_label(r, "arm"),
+                    "category",
+                    _Lazy(
+                        lambda: " / ".join(f"{arm.key} ({arm.label})" for arm in protocol.arms)
+                    ),
+                )
+            ]
+            if protocol.has_arms
+            else []
+        ),
         Column("delivery_date", field_label(r, "delivery_date"), "date", "YYYY-MM-DD"),
         Column(
             "enrolled_on",
@@ -140,36 +225,21 @@ def dictionary() -> list[Column]:
         Column("parity", field_label(r, "parity"), "integer", "≥ 1 (1 = primipara)"),
         Column("education", field_label(r, "education"), "category", choices(r.Education)),
         Column("employment", field_label(r, "employment"), "category", choices(r.Employment)),
-        Column(
-            "pre_feeds",
-            gettext_lazy("feeds before the massage"),
-            "integer",
-            "0–40",
-            gettext_lazy("per 24 h"),
+        *(
+            Column(
+                name,
+                _OutcomeAt(protocol.outcome(outcome).label, protocol.timepoint(point).label),
+                outcome_type(protocol.outcome(outcome)),
+                _Lazy(outcome_allowed, protocol.outcome(outcome)),
+                protocol.outcome(outcome).unit or "",
+            )
+            for name, point, outcome in protocol.cohort_value_columns
         ),
         Column(
-            "pre_urinations",
-            gettext_lazy("urinations before the massage"),
+            "sessions_completed",
+            gettext_lazy("sessions done"),
             "integer",
-            "0–40",
-            gettext_lazy("per 24 h"),
-        ),
-        Column(
-            "post_feeds",
-            gettext_lazy("feeds after the massage"),
-            "integer",
-            "0–40",
-            gettext_lazy("per 24 h"),
-        ),
-        Column(
-            "post_urinations",
-            gettext_lazy("urinations after the massage"),
-            "integer",
-            "0–40",
-            gettext_lazy("per 24 h"),
-        ),
-        Column(
-            "sessions_completed", gettext_lazy("sessions done"), "integer", "0–sessions_planned"
+            "0–sessions_planned",
         ),
         Column("status", field_label(r, "status"), "category", choices(r.Status)),
         Column("withdrawal_reason", field_label(r, "withdrawal_reason"), "text"),
@@ -178,9 +248,14 @@ def dictionary() -> list[Column]:
         Column(
             "eligibility_confirmed", field_label(r, "eligibility_confirmed"), "boolean", "0 / 1"
         ),
-        Column("pre_observed_on", gettext_lazy("date of the pre-test sheet"), "date", "YYYY-MM-DD"),
-        Column(
-            "post_observed_on", gettext_lazy("date of the post-test sheet"), "date", "YYYY-MM-DD"
+        *(
+            Column(
+                f"{point.key}_observed_on",
+                _SheetDate(point.label),
+                "date",
+                "YYYY-MM-DD",
+            )
+            for point in protocol.timepoints
         ),
         Column(
             "sessions_planned", gettext_lazy("sessions planned"), "integer", gettext_lazy("derived")
@@ -213,9 +288,11 @@ def dictionary() -> list[Column]:
     ]
 
 
-def dictionary_rows() -> Iterator[list[Any]]:
+def dictionary_rows(protocol: definition.StudyDefinition | None = None) -> Iterator[list[Any]]:
+    """The data dictionary export: one row per cohort column with its label in both languages,
+    type, allowed values (range or categories) and unit."""
     yield ["column", "label_id", "label_en", "type", "allowed", "unit"]
-    for column in dictionary():
+    for column in dictionary(protocol):
         labels = []
         for language in ("id", "en"):
             with translation.override(language):

@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
-from django.db import connections, models
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from .. import analysis
-from ..cohort import session_count, with_sheets
 from ..models import (
     AuditEvent,
     MassageSession,
@@ -22,172 +24,238 @@ from ..models import (
 )
 from .cells import _TRIGGERS, PreparedRows, one_line, quote
 from .columns import (
-    COHORT_COLUMNS,
-    EXTRA_COLUMNS,
     IDENTITY_COLUMNS,
+    cohort_columns,
     dictionary,
     dictionary_rows,
+    extra_columns,
 )
 
 
-def _cohort_queryset(study: Study):
-    sheets = {
-        f"{phase}_{outcome}": (phase, column)
-        for phase in ("pre", "post")
-        for outcome, column in (("feeds", "feed_count"), ("urinations", "urination_count"))
-    }
-    dates = {f"{phase}_observed_on": (phase, "observed_on") for phase in ("pre", "post")}
-    return (
-        with_sheets(Respondent.objects.filter(study=study), **sheets, **dates)
+def session_count(**conditions) -> Coalesce:
+    """A mother's sessions (those matching ``conditions``), as a correlated subquery."""
+    counted = (
+        MassageSession.objects.filter(respondent=OuterRef("pk"), **conditions)
+        .order_by()
+        .values("respondent")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
+
+
+# The mother's own columns and the query's name for each (the outcome and sheet-date columns
+# come from her sheets, the derived groups from her row).
+_RESPONDENT_VALUES = {
+    "respondent_code": "code",
+    "site": "site__name",
+    "arm": "arm",
+    "delivery_date": "delivery_date",
+    "enrolled_on": "enrolled_on",
+    "age_years": "age_years",
+    "parity": "parity",
+    "education": "education",
+    "employment": "employment",
+    "sessions_completed": "sessions_completed",
+    "status": "status",
+    "withdrawal_reason": "withdrawal_reason",
+    "withdrawn_on": "withdrawn_on",
+    "consent_date": "consent_date",
+    "eligibility_confirmed": "eligibility_confirmed",
+    "sessions_planned": "sessions_total",
+    **{name: f"identity__{name}" for name in IDENTITY_COLUMNS},
+}
+_TEXT_COLUMNS = frozenset(
+    {"respondent_code", "site", "arm", "education", "employment", "status", "withdrawal_reason"}
+    | {"age_group", "parity_group", *IDENTITY_COLUMNS}
+)
+COHORT_CHUNK = 2000  # mothers read at a time (their sheets in one more query)
+
+
+def outcome_cell(outcome) -> Callable[[Any], Any]:
+    """How the cohort writes a stored value of ``outcome``: a whole number as ``int``; with
+    decimals a ``Decimal`` of exactly the outcome's places (12.5 → ``12.5``, with two places
+    ``12.50``), which the CSV writes as it is (a decimal comma in a semicolon file) and the
+    spreadsheet as a number."""
+    if outcome.numeric and outcome.decimals:
+        quantum = Decimal(1).scaleb(-outcome.decimals)
+        return lambda value: None if value is None else Decimal(str(value)).quantize(quantum)
+    return lambda value: None if value is None else int(value)
+
+
+def cohort_header(study: Study, *, identified: bool = False) -> list[str]:
+    """The cohort export's columns: the contract's (DESIGN.md 4.4, for this study's
+    definition), the extra ones, and with ``identified`` the identity's."""
+    protocol = study.protocol
+    header = [*cohort_columns(protocol), *extra_columns(protocol)]
+    return header + list(IDENTITY_COLUMNS) if identified else header
+
+
+def _cohort_records(study: Study, header: list[str]) -> Iterator[list[list[Any]]]:
+    """The mothers' rows in ``header`` order as Python values (dates as dates, outcome values
+    by :func:`outcome_cell`), in batches of ``COHORT_CHUNK``: each batch is one query for the
+    mothers and one for their sheets, so 100,000 mothers cost no more memory than 2,000."""
+    protocol = study.protocol
+    names = [name for name in header if name in _RESPONDENT_VALUES]
+    at = {name: position for position, name in enumerate(header)}
+    own = [(at[name], position) for position, name in enumerate(names, start=1)]
+    values = [
+        (at[column], point, key, outcome_cell(protocol.outcome(key)))
+        for column, point, key in protocol.cohort_value_columns
+    ]
+    dates = {point: at[f"{point}_observed_on"] for point in protocol.timepoint_keys}
+    age_at, parity_at = at["age_years"], at["parity"]
+    groups = (at["age_group"], at["parity_group"])
+    queryset = (
+        Respondent.objects.filter(study=study)
         .annotate(
             sessions_completed=session_count(status=MassageSession.Status.DONE),
             sessions_total=session_count(),
         )
         .order_by("code")
+        .values_list("pk", *[_RESPONDENT_VALUES[name] for name in names])
     )
+    width = len(header)
+    batch: list[tuple] = []
 
+    def finish(batch: list[tuple]) -> list[list[Any]]:
+        sheets: dict[int, dict[str, tuple]] = {}
+        for respondent_id, point, observed_on, stored in Observation.objects.filter(
+            respondent_id__in=[found[0] for found in batch]
+        ).values_list("respondent_id", "timepoint", "observed_on", "values"):
+            sheets.setdefault(respondent_id, {})[point] = (observed_on, stored or {})
+        rows = []
+        for found in batch:
+            row: list[Any] = [None] * width
+            for position, source in own:
+                row[position] = found[source]
+            row[groups[0]] = analysis.age_group(row[age_at])
+            row[groups[1]] = analysis.parity_group(row[parity_at])
+            mine = sheets.get(found[0], {})
+            for point, position in dates.items():
+                if point in mine:
+                    row[position] = mine[point][0]
+            for position, point, key, write in values:
+                if point in mine:
+                    row[position] = write(mine[point][1].get(key))
+            rows.append(row)
+        return rows
 
-def _field_of(model, path: str) -> models.Field | None:
-    """The model field behind a ``values()`` name (``site__name``), or None for an
-    annotation."""
-    *relations, name = path.split("__")
-    try:
-        for relation in relations:
-            model = model._meta.get_field(relation).related_model
-        return model._meta.get_field(name)
-    except FieldDoesNotExist:
-        return None
-
-
-# The query's name for each exported column, where it is not the column's own.
-_COHORT_VALUE_NAMES = {
-    "respondent_code": "code",
-    "site": "site__name",
-    "sessions_planned": "sessions_total",
-}
-# age_group and parity_group are computed from the row: the query gives every column before them.
-GROUPS_AT = EXTRA_COLUMNS.index("age_group") + len(COHORT_COLUMNS)
-COHORT_VALUES = tuple(
-    _COHORT_VALUE_NAMES.get(column, column)
-    for column in (COHORT_COLUMNS + EXTRA_COLUMNS)[:GROUPS_AT]
-)
-_AGE_AT, _PARITY_AT = COHORT_VALUES.index("age_years"), COHORT_VALUES.index("parity")
-_GROUPS = (GROUPS_AT, GROUPS_AT + 1)  # the derived groups: text
-
-
-def _cohort_columns(*, identified: bool) -> tuple[list[str], list[str], list]:
-    """The cohort export's header, the query's names for it (without the derived groups) and
-    the model field behind each column of the header (None for computed ones)."""
-    header = list(COHORT_COLUMNS + EXTRA_COLUMNS)
-    values = list(COHORT_VALUES)
-    if identified:
-        header += IDENTITY_COLUMNS
-        values += [f"identity__{name}" for name in IDENTITY_COLUMNS]
-    fields = [_field_of(Respondent, name) for name in values]
-    fields[GROUPS_AT:GROUPS_AT] = [None, None]  # age_group, parity_group
-    return header, values, fields
-
-
-def _cohort_values(study: Study, values: list[str]) -> Iterator[list]:
-    """The cohort's rows as Django gives them, the derived groups inserted: the general path
-    the tests hold ``cohort_rows`` to."""
-    for row in _cohort_queryset(study).values_list(*values).iterator(chunk_size=2000):
-        row = [one_line(value) if type(value) is str else value for value in row]
-        row[GROUPS_AT:GROUPS_AT] = [
-            analysis.age_group(row[_AGE_AT]),
-            analysis.parity_group(row[_PARITY_AT]),
-        ]
-        yield row
+    for found in queryset.iterator(chunk_size=COHORT_CHUNK):
+        batch.append(found)
+        if len(batch) == COHORT_CHUNK:
+            yield finish(batch)
+            batch = []
+    if batch:
+        yield finish(batch)
 
 
 def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:
-    """The header, then the mothers in ``PreparedRows`` batches of finished CSV fields.
-
-    The rows come straight from a chunked database cursor, without Django's per-value
-    conversions: none changes what the CSV shows (SQLite's dates are already ISO text and its
-    booleans 1 and 0). The column's model field, not the value's type, says what is text (to be
-    quoted): SQLite hands dates over as text too. tests/test_exchange.py checks the result
-    against the general path (``csv_field`` on every value)."""
-    header, values, fields = _cohort_columns(identified=identified)
-    # 2: text, quoted; 1: a flag, written 1 or 0; 0: a number or a date, written as it is.
-    kinds = [
-        2
-        if isinstance(f, (models.CharField, models.TextField)) or i in _GROUPS
-        else 1
-        if isinstance(f, models.BooleanField)
-        else 0
-        for i, f in enumerate(fields)
-    ]
-    age_group, parity_group = analysis.age_group, analysis.parity_group
+    """The header, then the mothers in ``PreparedRows`` batches of finished CSV fields: text
+    quoted (on one line, formulas neutralised), flags 1/0, numbers and dates bare, the outcome
+    values with their decimals (``PreparedRows.decimals`` marks those columns, written with a
+    decimal comma in a semicolon file). tests/test_exchange.py checks the result against the
+    general path (``csv_field`` on every value of :func:`cohort_values`)."""
+    header = cohort_header(study, identified=identified)
     yield header
-    queryset = _cohort_queryset(study).values_list(*values)
-    sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while fetched := cursor.fetchmany(2000):
-            batch = PreparedRows()
-            for row in fetched:
-                row = list(row)
-                row[GROUPS_AT:GROUPS_AT] = (age_group(row[_AGE_AT]), parity_group(row[_PARITY_AT]))
-                batch.append(
-                    [
-                        ""
-                        if value is None
-                        else quote(
-                            "'" + one_line(value) if value[:1] in _TRIGGERS else one_line(value)
-                        )
-                        if kind == 2
-                        else ("1" if value else "0")
-                        if kind == 1
-                        else str(value)
-                        for value, kind in zip(row, kinds, strict=True)
-                    ]
-                )
-            yield batch
+    text = [name in _TEXT_COLUMNS for name in header]
+    decimals = frozenset(
+        position
+        for position, name in enumerate(header)
+        if (column := _outcome_of(study, name)) is not None and column.numeric and column.decimals
+    )
+    for records in _cohort_records(study, header):
+        batch = PreparedRows()
+        batch.decimals = decimals
+        for row in records:
+            batch.append(
+                [
+                    ""
+                    if value is None
+                    else quote(
+                        "'" + one_line(value) if value[:1] in _TRIGGERS else one_line(value)
+                    )
+                    if is_text
+                    else ("1" if value else "0")
+                    if value is True or value is False
+                    else str(value)
+                    for value, is_text in zip(row, text, strict=True)
+                ]
+            )
+        yield batch
+
+
+def _outcome_of(study: Study, column: str):
+    """The outcome behind a cohort column (``post_milk_ml`` → milk_ml), or None."""
+    for name, _point, key in study.protocol.cohort_value_columns:
+        if name == column:
+            return study.protocol.outcome(key)
+    return None
 
 
 def cohort_values(study: Study, *, identified: bool = False) -> Iterator[list]:
-    """The header, then the mothers' rows as Django converts them (dates as dates): the
-    spreadsheet export's rows."""
-    header, values, _fields = _cohort_columns(identified=identified)
+    """The header, then the mothers' rows as Python values (dates as dates, outcome values as
+    numbers with their decimals): the spreadsheet export's rows and the general path the tests
+    hold ``cohort_rows`` to."""
+    header = cohort_header(study, identified=identified)
     yield header
-    yield from _cohort_values(study, values)
+    for records in _cohort_records(study, header):
+        for row in records:
+            yield [one_line(value) if type(value) is str else value for value in row]
 
 
 def observation_rows(study: Study, **_options) -> Iterator[list[Any]]:
+    """The observations in long form: one row per value recorded (mother, arm, time point,
+    outcome key, value, sheet date, who, notes, source), mothers by code, then time points and
+    outcomes in the definition's order. Outcome values as :func:`outcome_cell` writes them."""
+    protocol = study.protocol
+    order = {key: index for index, key in enumerate(protocol.timepoint_keys)}
+    outcomes = [(outcome.key, outcome_cell(outcome)) for outcome in protocol.outcomes]
     yield [
         "respondent_code",
         "site",
-        "phase",
+        "arm",
+        "timepoint",
+        "outcome",
+        "value",
         "observed_on",
-        "feed_count",
-        "urination_count",
         "observed_by",
         "notes",
         "source",
     ]
-    yield from (
+    sheets = (
         Observation.objects.filter(respondent__study=study)
-        .order_by("respondent__code", "phase")
+        .order_by("respondent__code", "respondent_id")
         .values_list(
+            "respondent_id",
             "respondent__code",
             "respondent__site__name",
-            "phase",
+            "respondent__arm",
+            "timepoint",
+            "values",
             "observed_on",
-            "feed_count",
-            "urination_count",
             "observed_by__username",
             "notes",
             "source",
         )
         .iterator(chunk_size=2000)
     )
+    for _respondent, group in itertools.groupby(sheets, key=operator.itemgetter(0)):
+        for sheet in sorted(group, key=lambda sheet: order.get(sheet[4], len(order))):
+            _id, code, site, arm, point, stored, observed_on, by, notes, source = sheet
+            for key, write in outcomes:
+                if stored and stored.get(key) is not None:
+                    yield [
+                        code, site, arm, point, key, write(stored[key]), observed_on, by,
+                        notes, source,
+                    ]  # fmt: skip
 
 
 def session_rows(study: Study, **_options) -> Iterator[list[Any]]:
     yield [
         "respondent_code",
         "site",
+        "arm",
         "postpartum_day",
         "slot",
         "planned_date",
@@ -204,6 +272,7 @@ def session_rows(study: Study, **_options) -> Iterator[list[Any]]:
         .values_list(
             "respondent__code",
             "respondent__site__name",
+            "respondent__arm",
             "postpartum_day",
             "slot",
             "planned_date",
@@ -245,11 +314,13 @@ def _history_rows(
     label: Callable[[dict], str],
     fields,
     names: dict[str, tuple[str, _Label]] | None = None,
+    expand: frozenset[str] = frozenset(),
 ):
     """One row per created record and per changed field, from consecutive history rows of the
     same object (the history is read in object order, so memory stays flat). ``names`` shows a
     foreign key by what it points to: the field's name in the file and the label of the record,
-    joined in the same query (``performed_by_id`` 4 → ``performed_by`` "bidan.sari")."""
+    joined in the same query (``performed_by_id`` 4 → ``performed_by`` "bidan.sari"). A field
+    in ``expand`` holds a mapping: each key that changed is a row of its own (``values.feeds``)."""
     names = names or {}
     joined = [need for _name, shown in names.values() for need in shown.needs]
     previous: dict[str, Any] | None = None
@@ -282,6 +353,16 @@ def _history_rows(
             for name in fields:
                 if row[name] != previous[name]:
                     old, new = previous[name], row[name]
+                    if name in expand:
+                        # A mapping (a sheet's values): one row per key that changed.
+                        old, new = old or {}, new or {}
+                        for key in [*old, *(key for key in new if key not in old)]:
+                            if old.get(key) != new.get(key):
+                                yield [
+                                    *common, "changed", f"{name}.{key}", old.get(key),
+                                    new.get(key), reason,
+                                ]  # fmt: skip
+                        continue
                     if name in names:
                         name, shown = names[name]
                         old, new = _shown(shown, previous, old), _shown(shown, row, new)
@@ -299,7 +380,7 @@ def _shown(label: _Label, row: dict, key: Any) -> Any:
 
 def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]:
     """The audit trail: who changed what, when, from what to what, and why. Records are named
-    by their mother's code (and day, slot or phase), people by username and sites by name,
+    by their mother's code (and day, slot or time point), people by username and sites by name,
     joined in each table's one query (never a lookup per row)."""
     yield AUDIT_HEADER
     codes = dict(Respondent.objects.filter(study=study).values_list("pk", "code"))
@@ -313,6 +394,7 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
     respondent_fields = [
         "code",
         "site_id",
+        "arm",
         "delivery_date",
         "enrolled_on",
         "age_years",
@@ -356,10 +438,9 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         {"performed_by_id": ("performed_by", _named("performed_by__username"))},
     )
     sheet_fields = [
-        "phase",
+        "timepoint",
         "observed_on",
-        "feed_count",
-        "urination_count",
+        "values",
         "observed_by_id",
         "notes",
         "source",
@@ -368,9 +449,12 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         Observation,
         "observation",
         Observation.history.filter(respondent_id__in=codes),
-        _Label(("respondent_id", "phase"), lambda row: f"{code_of(row)} · {row['phase']}"),
+        _Label(
+            ("respondent_id", "timepoint"), lambda row: f"{code_of(row)} · {row['timepoint']}"
+        ),
         sheet_fields,
         {"observed_by_id": ("observed_by", _named("observed_by__username"))},
+        expand=frozenset({"values"}),
     )
     yield from _history_rows(
         ProtocolDeviation,
@@ -415,7 +499,7 @@ EXPORTS: dict[str, Callable[..., Iterator[list[Any]]]] = {
     "observations": observation_rows,
     "sessions": session_rows,
     "audit": audit_rows,
-    "dictionary": lambda study, **kwargs: dictionary_rows(),
+    "dictionary": lambda study, **kwargs: dictionary_rows(study.protocol),
 }
 IDENTIFIABLE = frozenset({"cohort", "audit"})
 
@@ -431,8 +515,15 @@ def export_counts(study: Study) -> dict[str, int]:
     did), which no count of history rows gives."""
     return {
         "cohort": Respondent.objects.filter(study=study).count(),
-        "observations": Observation.objects.filter(respondent__study=study).count(),
+        "observations": sum(
+            1
+            for values in Observation.objects.filter(respondent__study=study)
+            .values_list("values", flat=True)
+            .iterator(chunk_size=2000)
+            for value in (values or {}).values()
+            if value is not None
+        ),
         "sessions": MassageSession.objects.filter(respondent__study=study).count(),
         "audit": sum(1 for _row in audit_rows(study)) - 1,
-        "dictionary": len(dictionary()),
+        "dictionary": len(dictionary(study.protocol)),
     }

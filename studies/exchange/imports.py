@@ -33,12 +33,12 @@ from ..models import (
 from .bulk import SLOT_HOURS, done_flags, write_cohort
 from .cells import restore
 from .columns import (
-    COHORT_COLUMNS,
     IDENTITY_COLUMNS,
-    KNOWN_COLUMNS,
     OPTIONAL_COLUMNS,
     choice_key,
     choice_words,
+    cohort_columns,
+    known_columns,
 )
 
 # --- the cohort import -----------------------------------------------------------------------
@@ -123,6 +123,7 @@ MAX_IMPORT_BYTES = 20 * 1024 * 1024
 FIELD_COLUMNS = {
     "code": "respondent_code",
     "site": "site",
+    "arm": "arm",
     "delivery_date": "delivery_date",
     "enrolled_on": "enrolled_on",
     "age_years": "age_years",
@@ -247,6 +248,8 @@ def _choice_lookup(choices_class) -> dict[str, str]:
 # ``1_0``, ``２９`` and ``٥``), with an optional sign, and the ``.0`` or ``,0`` of a cell formatted
 # with decimals. Three decimals are refused: ``5.000`` is five thousand in Indonesian.
 _WHOLE_NUMBER = re.compile(r"([+-]?[0-9]+)(?:[.,]0{1,2})?")
+_ASCII_NUMBER = re.compile(r"[+-]?[0-9]+(?:[.,][0-9]+)?")
+_THOUSANDS = re.compile(r"[+-]?[0-9]{1,3}(?:[.,][0-9]{3})+")
 # Dates, ASCII digits only: year first (ISO, the export's form; ``/`` or ``.`` also), or day first
 # as Indonesian sheets write them, whatever the interface language. A two-digit year is refused.
 _YEAR_FIRST = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
@@ -289,6 +292,27 @@ class _Row:
             self.error(column, _("“%(value)s” is not a whole number.") % {"value": raw[:40]})
             return None
         return int(match.group(1))
+
+    def outcome_text(self, column: str, outcome) -> str:
+        """An outcome's cell as text for the definition's check (``Outcome.check``, which takes
+        "12,5" and "12.5"). Only what a spreadsheet writes passes on: ASCII digits (``Decimal``
+        also reads ``٥`` and ``２９``), and for a whole-number outcome not ``5.000``, which is
+        five thousand in Indonesian."""
+        raw = self.values.get(column, "").strip()
+        if not raw:
+            return ""
+        whole = outcome.numeric and outcome.decimals == 0
+        if _ASCII_NUMBER.fullmatch(raw) is None or (
+            whole and _WHOLE_NUMBER.fullmatch(raw) is None and _THOUSANDS.fullmatch(raw)
+        ):
+            message = (
+                _("“%(value)s” is not a whole number.")
+                if whole or not outcome.numeric
+                else _("“%(value)s” is not a number.")
+            )
+            self.error(column, message % {"value": raw[:40]})
+            return ""
+        return raw
 
     def date(self, column: str) -> datetime.date | None:
         raw = self.values.get(column, "").strip()
@@ -390,7 +414,7 @@ def imported_sessions_done(
     hour (the file says how many, not when). Returns ``(date, start)`` pairs; fewer than
     ``completed`` when her plan has fewer sessions from her enrolment on. The importer's checks
     and its writer both use this, so what the preview reports is what is written."""
-    plan = study.session_plan(respondent.delivery_date)
+    plan = study.session_plan(respondent.delivery_date, respondent.arm)
     flags = done_flags(
         [session.planned_date for session in plan], respondent.enrolled_on, completed
     )
@@ -449,29 +473,80 @@ def _check_row_against_rules(
                 % {"count": completed, "date": formats.date_format(day)},
             )
             return
-    dates = {sheet["phase"]: sheet["observed_on"] for sheet in sheets if sheet["observed_on"]}
+    dates = {sheet["timepoint"]: sheet["observed_on"] for sheet in sheets if sheet["observed_on"]}
     today = timezone.localdate()
     for sheet in sheets:
-        phase = sheet["phase"]
-        column = f"{phase}_observed_on"
+        point = sheet["timepoint"]
+        column = f"{point}_observed_on"
         if column in row.failed or not sheet["observed_on"]:
             continue
         errors = rules.sheet_dates(
-            phase=phase,
+            protocol=study.protocol,
+            arm=respondent.arm,
+            timepoint=point,
             observed_on=sheet["observed_on"],
             delivery_date=respondent.delivery_date,
             today=today,
-            other_sheets={other: day for other, day in dates.items() if other != phase},
+            other_sheets={other: day for other, day in dates.items() if other != point},
             sessions_done_on=[day for day, _started in done],
         )
         for error in errors.values():
             message = " ".join(error.messages)
-            if phase in dated_by_protocol:
+            if point in dated_by_protocol:
                 message = _(
                     "%(message)s (The file gives no date for this sheet; by the protocol it "
                     "is %(date)s.)"
                 ) % {"message": message, "date": formats.date_format(sheet["observed_on"])}
             row.error(column, message)
+
+
+def _arm(row: _Row, protocol, site) -> str | None:
+    """The row's arm: for a study of two or more arms one of its arm keys (or an arm's label in
+    either language); with ``by_site`` allocation it must be the site's arm (an empty cell takes
+    it), with ``blocks`` or ``chosen`` the recorded arm is taken as it is (historical). A study
+    without arms has its one key. None when the cell is wrong (the error is on the row)."""
+    if not protocol.has_arms:
+        return protocol.arm_keys[0]
+    raw = row.text("arm")
+    site_arm = protocol.arm_by_site.get(site.name) if site is not None else None
+    if raw == "":
+        if protocol.allocation == "by_site" and site_arm:
+            return site_arm
+        if protocol.allocation != "by_site" or site is not None:
+            row.error("arm", _("Name the mother's arm: %(arms)s.") % {"arms": _arm_list(protocol)})
+        return None
+    wanted = choice_key(raw)
+    arm = next(
+        (
+            candidate.key
+            for candidate in protocol.arms
+            if wanted
+            in {
+                choice_key(candidate.key),
+                *(choice_key(text) for text in candidate.label.to_dict().values()),
+            }
+        ),
+        None,
+    )
+    if arm is None:
+        row.error(
+            "arm",
+            _("“%(value)s” is not one of the study's arms: %(arms)s.")
+            % {"value": raw[:40], "arms": _arm_list(protocol)},
+        )
+        return None
+    if protocol.allocation == "by_site" and site_arm and arm != site_arm:
+        row.error(
+            "arm",
+            _("The site %(site)s gives its mothers the arm %(arm)s (allocation by site).")
+            % {"site": site.name, "arm": site_arm},
+        )
+        return None
+    return arm
+
+
+def _arm_list(protocol) -> str:
+    return ", ".join(f"{arm.key} ({arm.label})" for arm in protocol.arms)
 
 
 def _parse_row(
@@ -503,10 +578,13 @@ def _parse_row(
         site = next(iter(sites.values()))
     else:
         row.error("site", _("Name the site: this study has more than one."))
+    protocol = study.protocol
+    arm = _arm(row, protocol, site)
     status = row.choice("status", Respondent.Status, default=Respondent.Status.ENROLLED)
     respondent = Respondent(
         study=study,
         site=site,
+        arm=arm or protocol.arm_keys[0],
         code=code or "",
         delivery_date=row.required("delivery_date", row.date("delivery_date")),
         enrolled_on=row.required("enrolled_on", row.date("enrolled_on")),
@@ -561,57 +639,62 @@ def _parse_row(
     )
     sheets = []
     dated_by_protocol: set[str] = set()
-    for phase in (Observation.Phase.PRE, Observation.Phase.POST):
-        feeds = row.integer(f"{phase}_feeds")
-        urinations = row.integer(f"{phase}_urinations")
-        if feeds is None and urinations is None:
+    for point in protocol.timepoints:
+        raw = {
+            outcome.key: row.outcome_text(f"{point.key}_{outcome.key}", outcome)
+            for outcome in protocol.outcomes_at(point.key)
+        }
+        if all(value == "" for value in raw.values()):
             continue
-        observed_on = row.date(f"{phase}_observed_on")
-        if observed_on is None and dates_valid and f"{phase}_observed_on" not in row.failed:
-            # A sheet without its date (the 4.4 columns carry none) is dated by the protocol.
+        # The definition's own check (the one forms and services use): type, range, decimals,
+        # categories.
+        values, problems = protocol.check_values(point.key, raw)
+        for key, message in problems.items():
+            row.error(f"{point.key}_{key}", message)
+        column = f"{point.key}_observed_on"
+        observed_on = row.date(column)
+        if observed_on is None and dates_valid and column not in row.failed:
+            # A sheet without its date (the 4.4 columns carry none) is dated by the protocol:
+            # a baseline sheet on the enrolment day, the others on their time point's day.
             observed_on = (
                 respondent.enrolled_on
-                if phase == Observation.Phase.PRE
-                else respondent.delivery_date + datetime.timedelta(days=study.post_observation_day)
+                if point.day <= protocol.enrolment_day
+                else respondent.delivery_date + datetime.timedelta(days=point.day)
             )
-            dated_by_protocol.add(phase)
+            dated_by_protocol.add(point.key)
         sheet = {
-            "phase": phase,
+            "timepoint": point.key,
             "observed_on": observed_on,
-            "feed_count": feeds,
-            "urination_count": urinations,
+            "values": values,
             "source": Source.IMPORTED,
         }
-        # The sheet's fields that come from the file, through the model's own field rules (an
-        # Observation per sheet cost more than the rest of its row). A sheet left undated by a
-        # bad delivery or enrolment date is reported there.
-        for name, column in (
-            ("observed_on", f"{phase}_observed_on"),
-            ("feed_count", f"{phase}_feeds"),
-            ("urination_count", f"{phase}_urinations"),
-        ):
-            if name == "observed_on" and not observed_on:
-                continue
+        if observed_on:
             try:
-                _clean_field(sheet, name, model=Observation)
+                _clean_field(sheet, "observed_on", model=Observation)
             except ValidationError as error:
                 for message in error.messages:
                     row.error(column, message)
         sheets.append(sheet)
     completed = row.integer("sessions_completed") or 0
-    if completed < 0 or completed > study.sessions_planned:
+    planned = study.sessions_planned(respondent.arm) if arm else 0
+    if arm and planned == 0 and completed:
+        row.error(
+            "sessions_completed",
+            _("This arm has no sessions: leave the cell empty or write 0."),
+        )
+    elif arm and (completed < 0 or completed > planned):
         row.error(
             "sessions_completed",
             _("Must be between 0 and %(planned)s (the sessions this study plans).")
-            % {"planned": study.sessions_planned},
+            % {"planned": planned},
         )
-    elif dates_valid:
+    elif arm and dates_valid:
         _check_row_against_rules(row, study, respondent, sheets, completed, dated_by_protocol)
     deviations = []
     if dates_valid:
         # The import dates its sessions done by the plan, so only the enrolment day can depart.
         deviations = rules.protocol_deviations(
-            first_session_day=study.first_session_day,
+            enrolment_day=protocol.enrolment_day,
             delivery_date=respondent.delivery_date,
             enrolled_on=respondent.enrolled_on,
         )
@@ -653,11 +736,14 @@ def read_cohort(
     while header and header[-1] == "":
         header.pop()
     report = ImportReport(delimiter=delimiter)
-    unknown = [name for name in header if name and name not in KNOWN_COLUMNS]
+    protocol = study.protocol
+    known = known_columns(protocol)
+    optional = OPTIONAL_COLUMNS | ({"arm"} if protocol.allocation == "by_site" else set())
+    unknown = [name for name in header if name and name not in known]
     unnamed = [str(number) for number, name in enumerate(header, start=1) if not name]
     duplicated = sorted({name for name in header if name and header.count(name) > 1})
     missing = [
-        name for name in COHORT_COLUMNS if name not in header and name not in OPTIONAL_COLUMNS
+        name for name in cohort_columns(protocol) if name not in header and name not in optional
     ]
     sites = {site.name.casefold(): site for site in study.sites.all()}
     if "site" not in header and len(sites) != 1:
