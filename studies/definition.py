@@ -240,6 +240,9 @@ class Outcome:
         if isinstance(value, bool):
             value = int(value)
         text = str(value).strip().replace(",", ".") if isinstance(value, str) else value
+        if isinstance(text, str) and not text.isascii():
+            # Decimal reads "٥" and "２９" as numbers; a sheet's value is typed in ASCII digits.
+            return None, _("Enter a number.")
         try:
             number = Decimal(str(text))
         except (InvalidOperation, ValueError):

@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from studies import services
 from studies.analysis import format_p, format_spss
-from studies.models import Observation, Respondent
+from studies.models import Respondent
 from studies.paper_cohort import PAPER_COHORT
 
 PSPP = shutil.which("pspp") or "/usr/bin/pspp"
@@ -41,11 +41,10 @@ def downloaded_name(response) -> str:
 def sheet(respondent, phase, user, feeds, urinations, day):
     services.record_observation(
         respondent=respondent,
-        phase=phase,
+        timepoint=phase,
         user=user,
         observed_on=respondent.delivery_date + datetime.timedelta(days=day),
-        feed_count=feeds,
-        urination_count=urinations,
+        values={"feeds": feeds, "urinations": urinations},
     )
 
 
@@ -56,17 +55,17 @@ def cohort_with_gaps(study, make_respondent, midwife_a):
     while every value of each variable would give 12 and 13."""
     for row in PAPER_COHORT[:10]:
         mother = make_respondent(row["respondent_code"], age_years=row["age_years"])
-        sheet(mother, Observation.Phase.PRE, midwife_a, row["pre_feeds"], row["pre_urinations"], 2)
+        sheet(mother, "pre", midwife_a, row["pre_feeds"], row["pre_urinations"], 2)
         sheet(
-            mother, Observation.Phase.POST, midwife_a, row["post_feeds"], row["post_urinations"], 5
+            mother, "post", midwife_a, row["post_feeds"], row["post_urinations"], 5
         )
     m01 = make_respondent("M01")
-    sheet(m01, Observation.Phase.PRE, midwife_a, 5, 4, 2)
-    sheet(m01, Observation.Phase.POST, midwife_a, 9, None, 5)
+    sheet(m01, "pre", midwife_a, 5, 4, 2)
+    sheet(m01, "post", midwife_a, 9, None, 5)
     m02 = make_respondent("M02")
-    sheet(m02, Observation.Phase.PRE, midwife_a, 7, 6, 2)
+    sheet(m02, "pre", midwife_a, 7, 6, 2)
     gone = make_respondent("W01")
-    sheet(gone, Observation.Phase.PRE, midwife_a, 4, 4, 2)
+    sheet(gone, "pre", midwife_a, 4, 4, 2)
     services.withdraw_respondent(
         respondent=gone, user=midwife_a, reason="Moved away", on=datetime.date(2026, 6, 4)
     )
