@@ -41,7 +41,7 @@ from django_tasks_db.models import DBTaskResult
 
 from studies import services
 from studies.access import Role, role_required
-from studies.models import ImportJob, MassageSession, Observation, Respondent
+from studies.models import ImportJob, MassageSession, Respondent
 
 from .conftest import DELIVERY
 
