@@ -100,5 +100,3 @@ def field_changes(
             )
         )
     return changes
-
-

@@ -123,7 +123,9 @@ def test_blocks_allocation_balances_each_site_and_never_lists_future_arms(
         response = enrol(client, study, site_a, f"B-{number}", arm="control")
         assert response.status_code == 302
         messages.append(client.get(response["Location"]).content.decode())
-    arms = list(Respondent.objects.filter(study=study).order_by("code").values_list("arm", flat=True))
+    arms = list(
+        Respondent.objects.filter(study=study).order_by("code").values_list("arm", flat=True)
+    )
     # Blocks of 2 and 4 are balanced: after four mothers at one site, two in each arm.
     assert sorted(arms) == ["control", "control", "intervention", "intervention"]
     for arm, page in zip(arms, messages, strict=True):
@@ -134,7 +136,9 @@ def test_blocks_allocation_balances_each_site_and_never_lists_future_arms(
     assert ">Arm<" in listing and listing.count("<td>Control</td>") == 2
 
 
-def test_enrolment_in_indonesian_names_the_arm(client_id, make_laktasi, site_a, midwife_a, on_fixed_day):
+def test_enrolment_in_indonesian_names_the_arm(
+    client_id, make_laktasi, site_a, midwife_a, on_fixed_day
+):
     study = make_laktasi("chosen")
     client_id.force_login(midwife_a)
     page = client_id.get(reverse("studies:respondent_enrol", args=[study.code])).content.decode()
@@ -175,9 +179,7 @@ def test_sheet_fields_follow_the_outcomes_of_the_time_point(
     assert client.get(sheet_url(mother, "later")).status_code == 404
 
 
-def test_sheet_accepts_a_decimal_comma_and_a_yes_no_value(
-    client, laktasi_mothers, midwife_a
-):
+def test_sheet_accepts_a_decimal_comma_and_a_yes_no_value(client, laktasi_mothers, midwife_a):
     mother = laktasi_mothers["control"]
     with time_machine.travel(NOW, tick=False):
         client.force_login(midwife_a)
@@ -290,9 +292,7 @@ def test_a_corrected_value_reads_per_outcome_in_the_history(
 # --- the worklist per arm and per time point -------------------------------------------------
 
 
-def test_worklist_gives_a_control_mother_sheets_but_no_sessions(
-    client, laktasi_mothers, midwife_a
-):
+def test_worklist_gives_a_control_mother_sheets_but_no_sessions(client, laktasi_mothers, midwife_a):
     with time_machine.travel(datetime.datetime(2026, 6, 3, 8, 0, tzinfo=JAKARTA), tick=False):
         client.force_login(midwife_a)
         page = client.get(reverse("studies:home")).content.decode()
@@ -342,9 +342,7 @@ def test_three_time_points_are_each_due_on_their_day(three_points, day, due):
     assert found == due
 
 
-def test_three_time_points_on_the_worklist_and_her_page(
-    client, client_id, three_points, midwife_a
-):
+def test_three_time_points_on_the_worklist_and_her_page(client, client_id, three_points, midwife_a):
     mother = three_points
     with time_machine.travel(datetime.datetime(2026, 6, 10, 9, 0, tzinfo=JAKARTA), tick=False):
         services.record_observation(
