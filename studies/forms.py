@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
+from .changes import number_text
 from .models import MassageSession, Observation, Respondent, RespondentIdentity, Slot, Study
 from .safety import integer_range
 from .services import ANY_VERSION, StaleRecordError, require_current
@@ -272,7 +273,8 @@ class RespondentForm(DeviationMixin, LancarForm):
             initial = {
                 "enrolled_on": today,
                 "consent_date": today,
-                "delivery_date": today - datetime.timedelta(days=study.first_session_day),
+                "delivery_date": today
+                - datetime.timedelta(days=study.protocol.enrolment_day),
             }
         # What the caller gives (an entry kept over a sign-in) stands over the defaults.
         kwargs["initial"] = {**initial, **kwargs.get("initial", {})}
@@ -299,16 +301,35 @@ class RespondentForm(DeviationMixin, LancarForm):
             for name in IDENTITY_FIELDS:
                 self.fields[name] = model_field(RespondentIdentity, name)
         if respondent is None:
+            self._add_arm_choice()
             self._add_checklist()
         else:
             self.fields["reason"] = reason_field()
             self.add_deviation_field_if_sent()
 
+    @property
+    def arm_chosen_here(self) -> bool:
+        """Whether the enrolling midwife picks the arm: only under ``chosen`` allocation with two
+        or more arms. ``by_site`` and ``blocks`` decide it (services.allocate_arm), and the arm
+        is revealed only once the mother is enrolled."""
+        protocol = self.study.protocol
+        return protocol.has_arms and protocol.allocation == "chosen"
+
+    def _add_arm_choice(self) -> None:
+        if not self.arm_chosen_here:
+            return
+        self.fields["arm"] = forms.ChoiceField(
+            label=_("Arm"),
+            choices=[(arm.key, str(arm.label)) for arm in self.study.protocol.arms],
+            widget=forms.RadioSelect(attrs={"class": "form-check-input-lg"}),
+            error_messages={"required": _("Choose the mother's arm.")},
+        )
+
     def _add_checklist(self) -> None:
         required = _("This criterion must be met to enrol the mother.")
         checklist = {
             "on_start_day": _("On the enrolment date the mother is on postpartum day %(day)s.")
-            % {"day": self.study.first_session_day},
+            % {"day": self.study.protocol.enrolment_day},
             "breastfeeding": _("The mother is breastfeeding her baby."),
             "consent_obtained": _("The mother gave informed consent to take part."),
         }
@@ -328,7 +349,7 @@ class RespondentForm(DeviationMixin, LancarForm):
             day = (enrolled - delivered).days
             # A delivery after the enrolment has no postpartum day ("day -2"): the model's rule
             # (enrolment not before delivery) names that error.
-            if day >= 0 and day != self.study.first_session_day:
+            if day >= 0 and day != self.study.protocol.enrolment_day:
                 self.add_error(
                     "enrolled_on",
                     ValidationError(
@@ -337,13 +358,16 @@ class RespondentForm(DeviationMixin, LancarForm):
                             "this study enrols on day %(day)s."
                         ),
                         code="not_start_day",
-                        params={"actual": day, "day": self.study.first_session_day},
+                        params={"actual": day, "day": self.study.protocol.enrolment_day},
                     ),
                 )
         return data
 
     def respondent_values(self) -> dict:
-        return {name: self.cleaned_data[name] for name in RESPONDENT_FIELDS}
+        values = {name: self.cleaned_data[name] for name in RESPONDENT_FIELDS}
+        if "arm" in self.fields:
+            values["arm"] = self.cleaned_data["arm"]
+        return values
 
     def identity_values(self) -> dict | None:
         if "full_name" not in self.fields:
@@ -366,7 +390,8 @@ def planned_start(session: MassageSession, study: Study) -> dict:
     now = timezone.localtime()
     if session.planned_date < now.date():
         return {"started_on": session.planned_date, "started_time": SLOT_START[session.slot]}
-    started = now - datetime.timedelta(minutes=study.session_min_minutes)
+    schedule = study.schedule(session.respondent.arm)
+    started = now - datetime.timedelta(minutes=schedule.min_minutes if schedule else 0)
     if started.date() != now.date():
         started = now.replace(hour=0, minute=0)
     return {
@@ -429,9 +454,11 @@ class SessionForm(DeviationMixin, LancarForm):
             label=_("Start time"), required=False, widget=time_input()
         )
         self.fields["duration_minutes"] = model_field(MassageSession, "duration_minutes")
-        self.fields["duration_minutes"].help_text = _(
-            "minutes; the protocol asks for %(low)s–%(high)s"
-        ) % {"low": study.session_min_minutes, "high": study.session_max_minutes}
+        schedule = study.schedule(session.respondent.arm)
+        if schedule is not None:
+            self.fields["duration_minutes"].help_text = _(
+                "minutes; the protocol asks for %(low)s–%(high)s"
+            ) % {"low": schedule.min_minutes, "high": schedule.max_minutes}
         self.fields["duration_minutes"].widget.attrs.update({"inputmode": "numeric"})
         self.fields["notes"] = model_field(MassageSession, "notes")
         self.fields["notes"].widget.attrs["rows"] = 2
@@ -474,37 +501,138 @@ class SessionForm(DeviationMixin, LancarForm):
         }
 
 
-class ObservationForm(LancarForm):
-    """The 24-hour observation sheet of one phase."""
+def value_field_name(outcome_key: str) -> str:
+    """The sheet form's field of one outcome: ``value_<outcome key>``."""
+    return f"value_{outcome_key}"
 
-    def __init__(self, *args, respondent: Respondent, phase: str, **kwargs) -> None:
-        self.existing = Observation.objects.filter(respondent=respondent, phase=phase).first()
+
+def _range_text(outcome) -> str:
+    """"0–500 ml": the accepted range and the unit, as the sheet shows them under a number."""
+    unit = f" {outcome.unit}" if outcome.unit and str(outcome.unit) else ""
+    return f"{number_text(outcome.min)}–{number_text(outcome.max)}{unit}"
+
+
+def _html_number(number) -> str:
+    """A bound for an HTML attribute: a point, never a comma, whatever the language."""
+    return format(number.normalize(), "f")
+
+
+def outcome_field(outcome) -> forms.Field:
+    """The input of one outcome on a sheet, from its type (``studies.definition``): a count a
+    number input with the tally buttons (static/js/tally.js), a continuous value or a score a
+    decimal input (typed with "," or "."), a binary or ordinal outcome large radio buttons with
+    its categories' labels. The value is checked by ``Outcome.check`` in the form's
+    ``clean()``: the definition states each rule once."""
+    label = str(outcome.label)
+    if not outcome.numeric:
+        return forms.ChoiceField(
+            label=label,
+            choices=[(str(category.value), str(category.label)) for category in outcome.categories]
+            + [("", _("Not recorded"))],
+            required=False,
+            widget=forms.RadioSelect(attrs={"class": "sheet-choice"}),
+        )
+    attrs = {
+        "inputmode": "numeric" if outcome.decimals == 0 else "decimal",
+        "autocomplete": "off",
+        "data-min": _html_number(outcome.min),
+        "data-max": _html_number(outcome.max),
+    }
+    if outcome.type == "count":
+        # A number input keeps the browser's own steppers; the tally buttons read its max.
+        widget = forms.NumberInput(
+            attrs={
+                **attrs,
+                "min": _html_number(outcome.min),
+                "max": _html_number(outcome.max),
+                "step": "1",
+                "data-tally": "1",
+            }
+        )
+    else:
+        # Text, not type=number: a phone's Indonesian keyboard types "12,5", which a number
+        # input would silently empty.
+        widget = forms.TextInput(attrs=attrs)
+    unit = str(outcome.unit) if outcome.unit and str(outcome.unit) else ""
+    return forms.CharField(
+        label=f"{label} ({unit})" if unit else label,
+        required=False,
+        max_length=30,
+        strip=True,
+        widget=widget,
+        help_text=_("From %(range)s.") % {"range": _range_text(outcome)}
+        + (
+            " "
+            + _("Up to %(places)s decimal places; a comma or a point.")
+            % {"places": outcome.decimals}
+            if outcome.decimals
+            else ""
+        ),
+    )
+
+
+class ObservationForm(LancarForm):
+    """The observation sheet of one time point, generated from the study definition: one field
+    ``value_<outcome key>`` for each outcome measured there (``protocol.outcomes_at``)."""
+
+    def __init__(self, *args, respondent: Respondent, timepoint: str, **kwargs) -> None:
+        self.protocol = respondent.study.protocol
+        self.timepoint = timepoint
+        self.outcomes = self.protocol.outcomes_at(timepoint)
+        self.existing = Observation.objects.filter(
+            respondent=respondent, timepoint=timepoint
+        ).first()
         self.record = self.existing
         if self.existing is not None:
             initial = {
-                name: getattr(self.existing, name)
-                for name in ("observed_on", "feed_count", "urination_count", "notes", "version")
+                name: getattr(self.existing, name) for name in ("observed_on", "notes", "version")
             }
+            for outcome in self.outcomes:
+                value = self.existing.values.get(outcome.key)
+                initial[value_field_name(outcome.key)] = "" if value is None else str(value)
         else:
             initial = {"observed_on": timezone.localdate()}
         kwargs["initial"] = {**initial, **kwargs.get("initial", {})}
         super().__init__(*args, **kwargs)
         self.fields["observed_on"] = model_field(Observation, "observed_on", widget=date_input())
-        for name in ("feed_count", "urination_count"):
-            self.fields[name] = model_field(Observation, name)
-            self.fields[name].widget.attrs.update({"inputmode": "numeric", "data-tally": "1"})
+        for outcome in self.outcomes:
+            self.fields[value_field_name(outcome.key)] = outcome_field(outcome)
         self.fields["notes"] = model_field(Observation, "notes")
         self.fields["notes"].widget.attrs["rows"] = 2
         if self.existing is not None:
             self.fields["reason"] = reason_field()
 
+    def value_fields(self) -> list:
+        """The bound fields of the outcomes, in the definition's order."""
+        return [self[value_field_name(outcome.key)] for outcome in self.outcomes]
+
+    def first_value_field(self) -> str:
+        return value_field_name(self.outcomes[0].key) if self.outcomes else "observed_on"
+
+    def clean(self):
+        data = super().clean()
+        values = {}
+        for outcome in self.outcomes:
+            name = value_field_name(outcome.key)
+            if name in self.errors:
+                continue
+            stored, message = outcome.check(data.get(name))
+            if message:
+                self.add_error(name, ValidationError(message, code="value"))
+            elif stored is not None:
+                values[outcome.key] = stored
+        data["values"] = values
+        return data
+
     def sheet_values(self) -> dict:
         data = self.cleaned_data
-        values = {name: data.get(name) for name in ("observed_on", "feed_count", "urination_count")}
-        values["notes"] = data.get("notes", "")
-        values["reason"] = data.get("reason", "")
-        values["expected_version"] = self.expected_version()
-        return values
+        return {
+            "observed_on": data.get("observed_on"),
+            "values": data.get("values", {}),
+            "notes": data.get("notes", ""),
+            "reason": data.get("reason", ""),
+            "expected_version": self.expected_version(),
+        }
 
 
 class IdentifiedExportForm(forms.Form):

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
-from django.utils import formats, timezone, translation
+from django.utils import translation
 
+from .changes import field_changes, value_text
 from .cohort import session_count
 from .models import (
     MassageSession,
@@ -69,37 +70,95 @@ def sessions_due(respondents: QuerySet[Respondent], on: datetime.date) -> QueryS
 
 @dataclass(frozen=True)
 class SheetDue:
+    """A time point's observation sheet a mother is due, and the day it is due."""
+
     respondent: Respondent
-    phase: str
+    timepoint: str
     due_on: datetime.date
 
     @property
-    def phase_label(self) -> str:
-        return str(Observation.Phase(self.phase).label)
+    def timepoint_label(self) -> str:
+        point = self.respondent.study.protocol.timepoint(self.timepoint)
+        return str(point.label) if point else self.timepoint
+
+
+def sheet_due_on(protocol, timepoint, respondent: Respondent) -> datetime.date:
+    """The day a time point's sheet is due: its postpartum day after delivery. The first time
+    point (the baseline, before the first session) is due from enrolment when she was enrolled
+    later than that day."""
+    due = respondent.delivery_date + datetime.timedelta(days=timepoint.day)
+    if timepoint.key == protocol.baseline.key and respondent.enrolled_on:
+        due = max(due, respondent.enrolled_on)
+    return due
 
 
 def sheets_due(respondents: QuerySet[Respondent], on: datetime.date) -> list[SheetDue]:
-    """Observation sheets not yet recorded for mothers in the protocol, due on ``on`` or before:
-    the pre sheet from enrolment (before the first massage), the post sheet from the day after
-    the last massage. One query."""
-    active = (
+    """Observation sheets not yet recorded for mothers in the protocol, due on ``on`` or
+    before: every time point of her study's definition from its day (:func:`sheet_due_on`).
+    Two queries, whatever the number of time points."""
+    active = list(
         respondents.filter(status=Respondent.Status.ENROLLED)
         .select_related("study", "site")
-        .annotate(
-            has_pre=Exists(Observation.objects.filter(respondent=OuterRef("pk"), phase="pre")),
-            has_post=Exists(Observation.objects.filter(respondent=OuterRef("pk"), phase="post")),
-        )
+        .order_by("code")
     )
-    due = []
-    for respondent in active.order_by("code"):
-        if not respondent.has_pre and respondent.enrolled_on <= on:
-            due.append(SheetDue(respondent, Observation.Phase.PRE, respondent.enrolled_on))
-        post_on = respondent.delivery_date + datetime.timedelta(
-            days=respondent.study.post_observation_day
+    recorded = set(
+        Observation.objects.filter(respondent__in=[r.pk for r in active]).values_list(
+            "respondent_id", "timepoint"
         )
-        if not respondent.has_post and post_on <= on:
-            due.append(SheetDue(respondent, Observation.Phase.POST, post_on))
+    ) if active else set()
+    due = []
+    for respondent in active:
+        protocol = respondent.study.protocol
+        for point in protocol.timepoints:
+            if (respondent.pk, point.key) in recorded:
+                continue
+            due_on = sheet_due_on(protocol, point, respondent)
+            if due_on <= on:
+                due.append(SheetDue(respondent, point.key, due_on))
     return due
+
+
+@dataclass(frozen=True)
+class TimelineSheet:
+    """One time point on a mother's page: when its sheet is due and the sheet, if saved."""
+
+    timepoint: object  # studies.definition.TimePoint
+    due_on: datetime.date
+    sheet: Observation | None
+    values: list  # (label, value text) per outcome measured at the time point
+
+    kind = "sheet"
+
+
+@dataclass(frozen=True)
+class TimelineSession:
+    session: MassageSession
+
+    kind = "session"
+
+
+def respondent_timeline(respondent: Respondent, sessions, sheets: dict) -> list:
+    """Her page's timeline in the order things happen: each time point's sheet on its day
+    (the baseline before that day's sessions, later sheets after them) and her arm's sessions.
+    ``sheets``: time point key → her saved sheet."""
+    protocol = respondent.study.protocol
+    entries = []
+    for point in protocol.timepoints:
+        sheet = sheets.get(point.key)
+        values = [
+            (str(outcome.label), value_text(outcome, sheet.values.get(outcome.key), unit=True))
+            for outcome in protocol.outcomes_at(point.key)
+        ] if sheet else []
+        order = 0 if point.key == protocol.baseline.key else 2
+        entries.append(
+            ((point.day, order), TimelineSheet(point, sheet_due_on(protocol, point, respondent),
+                                               sheet, values))
+        )
+    for session in sessions:
+        slot = Slot.values.index(session.slot) if session.slot in Slot.values else 9
+        entries.append(((session.postpartum_day, 1, slot), TimelineSession(session)))
+    entries.sort(key=lambda entry: entry[0])
+    return [entry for _key, entry in entries]
 
 
 def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:
@@ -151,21 +210,6 @@ def _user_names(histories: list[list]) -> dict:
     return names
 
 
-def _display(instance, field_name: str, value, names: dict) -> str:
-    if value is None or value == "":
-        return "—"
-    field = instance._meta.get_field(field_name)
-    if field.choices:
-        return str(dict(field.flatchoices).get(value, value))
-    if field.is_relation and field.related_model is get_user_model():
-        return names.get(value, "—")  # who did it by name, not the row id
-    if isinstance(value, datetime.datetime):
-        return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
-    if isinstance(value, datetime.date):
-        return formats.date_format(value, "SHORT_DATE_FORMAT")
-    return str(value)
-
-
 def history_reason(text: str) -> str:
     """A reason as the reader should see it: one the system gave (stored in English, or in the
     language of whoever saved before they were stored in English) in the reader's language; a
@@ -198,7 +242,6 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
                 RespondentIdentity._meta.verbose_name,
             )
         )
-    ignored = {"id", "created_at", "respondent"}
     changes: list[Change] = []
     histories = [
         list(history.select_related("history_user").order_by("history_date", "history_id"))
@@ -228,19 +271,17 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
                     )
                 )
             else:
-                delta = record.diff_against(previous)
-                for change in delta.changes:
-                    if change.field in ignored:
-                        continue
-                    model_field = record.instance._meta.get_field(change.field)
+                for field, old, new in field_changes(
+                    record, previous, names=names, protocol=respondent.study.protocol
+                ):
                     changes.append(
                         Change(
                             record.history_date,
                             who,
                             label,
-                            str(model_field.verbose_name),
-                            _display(record.instance, change.field, change.old, names),
-                            _display(record.instance, change.field, change.new, names),
+                            field,
+                            old,
+                            new,
                             history_reason(record.history_change_reason or ""),
                         )
                     )

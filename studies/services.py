@@ -19,6 +19,7 @@ from django.utils.translation import gettext_noop
 from . import definition as definition_module
 from . import rules
 from .access import Role
+from .changes import field_changes
 from .models import (
     MassageSession,
     Observation,
@@ -56,11 +57,9 @@ def _describe_changes(instance, seen_version: int | None) -> str:
     when = formats.date_format(timezone.localtime(latest.history_date), "SHORT_DATETIME_FORMAT")
     changes = []
     if seen is not None:
-        for change in latest.diff_against(seen, excluded_fields=["version"]).changes:
-            field = instance._meta.get_field(change.field)
-            changes.append(
-                f"{field.verbose_name}: {_plain(field, change.old)} → {_plain(field, change.new)}"
-            )
+        changes = [
+            f"{field}: {old} → {new}" for field, old, new in field_changes(latest, seen)
+        ]
     message = _("%(who)s saved this record at %(when)s, after you opened the form.") % {
         "who": who,
         "when": when,
@@ -72,16 +71,6 @@ def _describe_changes(instance, seen_version: int | None) -> str:
         + " "
         + _("Your entry was not saved. Check the values and save again to keep yours.")
     )
-
-
-def _plain(field, value) -> str:
-    if value is None or value == "":
-        return "—"
-    if field.choices:
-        return str(dict(field.flatchoices).get(value, value))
-    if isinstance(value, datetime.datetime):
-        return formats.date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
-    return str(value)
 
 
 def require_current(instance, expected_version) -> None:

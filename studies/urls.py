@@ -48,7 +48,7 @@ urlpatterns = [
         name="session_record",
     ),
     path(
-        "studies/<str:study_code>/respondents/<str:respondent_code>/sheets/<str:phase>/",
+        "studies/<str:study_code>/respondents/<str:respondent_code>/sheets/<str:timepoint>/",
         views.observation_record,
         name="observation_record",
     ),

@@ -187,13 +187,57 @@ def respondent_enrol(request, study_code: str):
                 return _to_respondent(study, twin)
             add_model_errors(form, error)
         else:
-            messages.success(
-                request,
-                _("%(code)s is enrolled; %(count)s sessions are planned.")
-                % {"code": respondent.code, "count": study.sessions_planned},
-            )
+            messages.success(request, enrolled_message(study, respondent))
             return _to_respondent(study, respondent)
-    return render(request, "studies/respondent_form.html", {"study": study, "form": form})
+    return render(
+        request,
+        "studies/respondent_form.html",
+        {"study": study, "form": form, "plan_text": enrolment_plan_text(study)},
+    )
+
+
+def enrolled_message(study, respondent) -> str:
+    """What the midwife reads after enrolling: the arm (revealed now, never before) and the
+    sessions her arm's schedule planned, or that it plans none."""
+    protocol = study.protocol
+    count = study.sessions_planned(respondent.arm)
+    if not protocol.has_arms:
+        return _("%(code)s is enrolled; %(count)s sessions are planned.") % {
+            "code": respondent.code,
+            "count": count,
+        }
+    arm = protocol.arm_label(respondent.arm)
+    if count:
+        return _("%(code)s is enrolled in the arm %(arm)s; %(count)s sessions are planned.") % {
+            "code": respondent.code,
+            "arm": arm,
+            "count": count,
+        }
+    return _("%(code)s is enrolled in the arm %(arm)s; this arm has no sessions.") % {
+        "code": respondent.code,
+        "arm": arm,
+    }
+
+
+def enrolment_plan_text(study) -> str:
+    """The enrolment page's line under its title: the enrolment day, and what saving plans. A
+    study without arms names its sessions; with arms, the plan follows the arm, which the
+    midwife chooses or (by site, by blocks) learns only once the mother is enrolled."""
+    protocol = study.protocol
+    day = _("Enrolment is on postpartum day %(day)s.") % {"day": protocol.enrolment_day}
+    if not protocol.has_arms:
+        schedule = protocol.schedule(protocol.arm_keys[0])
+        if schedule is None:
+            return day + " " + _("This study plans no sessions; the sheets are due on their days.")
+        return (
+            day
+            + " "
+            + _("Saving plans her %(count)s sessions (%(label)s).")
+            % {"count": schedule.sessions_planned, "label": schedule.label}
+        )
+    if protocol.allocation == "chosen":
+        return day + " " + _("Choose her arm; saving plans the sessions of that arm, if any.")
+    return day + " " + _("Her arm is given when she is enrolled, with its sessions, if any.")
 
 
 def _same_enrolment(study, user, values: dict):
@@ -301,31 +345,36 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
 
 @role_required(*WRITERS)
 @require_http_methods(["GET", "POST"])
-def observation_record(request, study_code: str, respondent_code: str, phase: str):
+def observation_record(request, study_code: str, respondent_code: str, timepoint: str):
     respondent = get_visible_respondent(request.user, study_code, respondent_code)
     study = respondent.study
     require_write(request.user, respondent)
-    if phase not in Observation.Phase.values:
+    point = study.protocol.timepoint(timepoint)
+    if point is None:
         raise Http404(_("No such observation sheet."))
     form = ObservationForm(
-        request.POST or None, respondent=respondent, phase=phase, initial=_kept_entry(request)
+        request.POST or None,
+        respondent=respondent,
+        timepoint=point.key,
+        initial=_kept_entry(request),
     )
     if request.method == "POST" and form.is_valid():
         try:
             services.save_observation(
-                respondent=respondent, phase=phase, user=request.user, **form.sheet_values()
+                respondent=respondent, timepoint=point.key, user=request.user, **form.sheet_values()
             )
         except services.StaleRecordError as error:
             form.add_error(None, error)
-            current = Observation.objects.filter(respondent=respondent, phase=phase).first()
+            current = Observation.objects.filter(respondent=respondent, timepoint=point.key).first()
             form.refresh_version(current.version if current else None)
         except ValidationError as error:
-            add_model_errors(form, error)
+            # The sheet's rule "at least one value" speaks of all of them: beside the first.
+            add_model_errors(form, error, aliases={"values": form.first_value_field()})
         else:
             messages.success(
                 request,
                 _("Observation sheet for %(code)s saved: %(phase)s.")
-                % {"phase": Observation.Phase(phase).label, "code": respondent.code},
+                % {"phase": point.label, "code": respondent.code},
             )
             return _back_after_save(request, study, respondent)
     return render(
@@ -334,7 +383,8 @@ def observation_record(request, study_code: str, respondent_code: str, phase: st
         {
             "study": study,
             "respondent": respondent,
-            "phase_label": Observation.Phase(phase).label,
+            "timepoint": point,
+            "phase_label": str(point.label),
             "form": form,
             "next": _safe_next(request),
         },
@@ -392,16 +442,18 @@ def respondent_detail(request, study_code: str, respondent_code: str):
         respondent.sessions.select_related("performed_by"),
         key=lambda session: (session.postpartum_day, Slot.values.index(session.slot)),
     )
-    sheets = {sheet.phase: sheet for sheet in respondent.observations.all()}
+    sheets = {sheet.timepoint: sheet for sheet in respondent.observations.all()}
+    protocol = study.protocol
     context = {
         "study": study,
         "respondent": respondent,
         "identity": identity,
         "show_identity": show_identity,
         "sessions": sessions,
+        "timeline": selectors.respondent_timeline(respondent, sessions, sheets),
+        "arm_label": protocol.arm_label(respondent.arm) if protocol.has_arms else "",
+        "schedule": protocol.schedule(respondent.arm),
         "today": timezone.localdate(),
-        "pre_sheet": sheets.get(Observation.Phase.PRE),
-        "post_sheet": sheets.get(Observation.Phase.POST),
         "sessions_done": sum(session.status == MassageSession.Status.DONE for session in sessions),
         "history": selectors.respondent_history(respondent, include_identity=show_identity),
         "deviations": list(

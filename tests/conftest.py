@@ -127,3 +127,79 @@ def make_respondent(study, site_a, midwife_a):
         )
 
     return factory
+
+
+def laktasi_definition(allocation: str = "blocks", **extra) -> dict:
+    """The second demo study (two groups, pre/post): oxytocin massage against a control arm
+    without sessions; milk volume in ml (one decimal), feeds, and "lancar" (yes/no) at post."""
+    definition = {
+        "design": "two_group_pre_post",
+        "alpha": 0.05,
+        "arms": [
+            {"key": "intervention", "label": {"id": "Pijat oksitosin", "en": "Oxytocin massage"}},
+            {"key": "control", "label": {"id": "Kontrol", "en": "Control"}},
+        ],
+        "allocation": allocation,
+        "sessions": {
+            "intervention": {
+                "first_day": 2,
+                "days": 3,
+                "per_day": 2,
+                "minutes": [15, 20],
+                "label": {"id": "Pijat oksitosin", "en": "Oxytocin massage"},
+            }
+        },
+        "timepoints": [
+            {"key": "pre", "day": 2, "label": {"id": "Sebelum", "en": "Before"}},
+            {"key": "post", "day": 5, "label": {"id": "Sesudah", "en": "After"}},
+        ],
+        "outcomes": [
+            {
+                "key": "milk_ml",
+                "label": {"id": "Volume ASI", "en": "Breast-milk volume"},
+                "type": "continuous",
+                "unit": {"id": "ml", "en": "ml"},
+                "min": 0,
+                "max": 500,
+                "decimals": 1,
+            },
+            {
+                "key": "feeds",
+                "label": {"id": "Frekuensi menyusu", "en": "Breastfeeding frequency"},
+                "type": "count",
+                "unit": {"id": "kali/24 jam", "en": "times/24 h"},
+                "min": 0,
+                "max": 40,
+                "adequate_at_least": 8,
+            },
+            {
+                "key": "lancar",
+                "label": {"id": "ASI lancar", "en": "Milk flows smoothly"},
+                "type": "binary",
+                "categories": [
+                    {"value": 0, "label": {"id": "Tidak lancar", "en": "Not smooth"}},
+                    {"value": 1, "label": {"id": "Lancar", "en": "Smooth"}},
+                ],
+                "timepoints": ["post"],
+            },
+        ],
+    }
+    definition.update(extra)
+    return definition
+
+
+@pytest.fixture
+def make_laktasi(study):
+    """A LAKTASI study at the paper's two sites (Klinik A, Klinik B) with the given allocation."""
+
+    def factory(allocation: str = "blocks", **extra):
+        if allocation == "by_site":
+            extra.setdefault("arm_by_site", {"Klinik A": "intervention", "Klinik B": "control"})
+        return services.create_study(
+            code="LAKTASI",
+            title="Pijat oksitosin dan volume ASI",
+            site_names=["Klinik A", "Klinik B"],
+            definition=laktasi_definition(allocation, **extra),
+        )
+
+    return factory

@@ -41,7 +41,7 @@ from django_tasks_db.models import DBTaskResult
 
 from studies import services
 from studies.access import Role, role_required
-from studies.models import ImportJob, MassageSession, Observation, Respondent
+from studies.models import ImportJob, MassageSession, Respondent
 
 from .conftest import DELIVERY
 
@@ -294,11 +294,10 @@ def world(make_respondent, midwife_a, midwife_b, researcher, data_manager, study
     respondent = make_respondent("R01")
     sheet = services.save_observation(
         respondent=respondent,
-        phase=Observation.Phase.PRE,
+        timepoint="pre",
         user=midwife_a,
         observed_on=DELIVERY.replace(day=2),
-        feed_count=5,
-        urination_count=4,
+        values={"feeds": 5, "urinations": 4},
     )
     session = MassageSession.objects.get(respondent=respondent, postpartum_day=2, slot="morning")
     # Not one of the users: a sign-in resets that user's recorded attempts.
@@ -327,7 +326,7 @@ def world(make_respondent, midwife_a, midwife_b, researcher, data_manager, study
         "respondent_code": respondent.code,
         "day": session.postpartum_day,
         "slot": session.slot,
-        "phase": sheet.phase,
+        "timepoint": sheet.timepoint,
         "kind": "cohort",
         "number": 2,
         "app_label": "studies",

@@ -178,11 +178,10 @@ def world(make_respondent, midwife_a, researcher, data_manager, study, site_a):
     respondent = make_respondent("R01", identity={"full_name": "Dewi", "phone": "081234567890"})
     sheet = services.save_observation(
         respondent=respondent,
-        phase=Observation.Phase.PRE,
+        timepoint="pre",
         user=midwife_a,
         observed_on=DELIVERY.replace(day=2),
-        feed_count=5,
-        urination_count=4,
+        values={"feeds": 5, "urinations": 4},
     )
     session = MassageSession.objects.get(respondent=respondent, postpartum_day=2, slot="morning")
     attempt = {"username": "intruder", "ip_address": "192.0.2.1", "user_agent": "test"}
@@ -210,7 +209,7 @@ def world(make_respondent, midwife_a, researcher, data_manager, study, site_a):
         "respondent_code": respondent.code,
         "day": session.postpartum_day,
         "slot": session.slot,
-        "phase": sheet.phase,
+        "timepoint": sheet.timepoint,
         "kind": "cohort",
         "number": 2,
         "app_label": "studies",
@@ -264,7 +263,7 @@ def half_written() -> list[str]:
     clinical record whose current version has no history row."""
     problems = []
     for respondent in Respondent.objects.select_related("study"):
-        planned = respondent.study.sessions_planned
+        planned = respondent.study.sessions_planned(respondent.arm)
         if respondent.sessions.count() != planned:
             problems.append(f"{respondent.code} has not {planned} sessions")
     for model in (Respondent, MassageSession, Observation):
@@ -635,7 +634,7 @@ def test_an_odd_version_on_a_correction_is_refused(client, make_respondent, midw
     mother = make_respondent("R01")
     client.force_login(midwife_a)
     url = reverse("studies:observation_record", args=["PIJAT", "R01", "pre"])
-    data = {"observed_on": "2026-06-02", "feed_count": "6", "urination_count": "5"}
+    data = {"observed_on": "2026-06-02", "value_feeds": "6", "value_urinations": "5"}
     response = client.post(url, {**data, "version": version})
     assert response.status_code == 200
     assert "refers to a saved version that does not exist" in response.content.decode()

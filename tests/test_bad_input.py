@@ -191,8 +191,8 @@ def test_session_form(mother, client, midwife_a, field, values):
 @pytest.mark.parametrize(
     ("field", "values"),
     [
-        ("feed_count", NUMBERS),
-        ("urination_count", NUMBERS),
+        ("value_feeds", NUMBERS),
+        ("value_urinations", NUMBERS),
         ("observed_on", DATES),
         ("notes", TEXTS),
     ],
@@ -200,9 +200,9 @@ def test_session_form(mother, client, midwife_a, field, values):
 def test_observation_form(mother, client, midwife_a, field, values):
     client.force_login(midwife_a)
     url = sheet_url(mother, "pre")
-    base = {"observed_on": "2026-06-03", "feed_count": "5", "urination_count": "4", "notes": ""}
+    base = {"observed_on": "2026-06-03", "value_feeds": "5", "value_urinations": "4", "notes": ""}
     for value in values:
-        sheet = Observation.objects.filter(respondent=mother, phase="pre").first()
+        sheet = Observation.objects.filter(respondent=mother, timepoint="pre").first()
         data = {**base, field: value, "version": str(sheet.version) if sheet else ""}
         if sheet:
             data["reason"] = "re-check"

@@ -321,12 +321,19 @@ def test_password_is_never_a_command_line_argument():
 def test_load_demo_fills_an_empty_database_once(tmp_path, client):
     credentials = tmp_path / "demo-credentials.txt"
     output = run("load_demo", "--credentials-file", str(credentials))
-    assert Respondent.objects.count() == 15
-    statuses = set(Respondent.objects.values_list("status", flat=True))
+    assert Respondent.objects.filter(study__code="PIJAT").count() == 15
+    statuses = set(Respondent.objects.filter(study__code="PIJAT").values_list("status", flat=True))
     assert statuses == {"enrolled", "completed", "withdrawn"}
     assert MassageSession.objects.filter(status="done").exists()
     assert MassageSession.objects.filter(status="planned").exists()
-    assert Observation.objects.filter(phase="post").count() == 9
+    paper_post = Observation.objects.filter(timepoint="post", respondent__study__code="PIJAT")
+    assert paper_post.count() == 9
+    # The second demo study: mothers in both arms, a control mother without sessions.
+    laktasi = Respondent.objects.filter(study__code="LAKTASI")
+    assert laktasi.count() == 8
+    assert set(laktasi.values_list("arm", flat=True)) == {"intervention", "control"}
+    assert not MassageSession.objects.filter(respondent__in=laktasi.filter(arm="control")).exists()
+    assert Observation.objects.filter(respondent__in=laktasi, timepoint="post").count() == 4
     assert Site.objects.count() == 2
 
     lines = credentials.read_text().splitlines()[1:]
@@ -347,4 +354,4 @@ def test_load_demo_fills_an_empty_database_once(tmp_path, client):
 
     again = run("load_demo", "--credentials-file", str(credentials))
     assert "already has data" in again
-    assert Respondent.objects.count() == 15
+    assert Respondent.objects.count() == 23

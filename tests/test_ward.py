@@ -405,22 +405,20 @@ def test_history_names_people_in_local_time_and_the_readers_language(
     )
     services.record_observation(
         respondent=mother,
-        phase="pre",
+        timepoint="pre",
         user=midwife_a,
         observed_on=datetime.date(2026, 6, 3),
-        feed_count=5,
-        urination_count=4,
+        values={"feeds": 5, "urinations": 4},
     )
     later = datetime.datetime(2026, 6, 6, 9, 0, tzinfo=JAKARTA)
     with time_machine.travel(later, tick=False), translation.override("id"):
         # A midwife saved it with her page in Indonesian.
         services.record_observation(
             respondent=mother,
-            phase="post",
+            timepoint="post",
             user=midwife_a,
             observed_on=later.date(),
-            feed_count=9,
-            urination_count=7,
+            values={"feeds": 9, "urinations": 7},
         )
     client_id.force_login(midwife_a)
     page = client_id.get(detail_url(mother)).content.decode()

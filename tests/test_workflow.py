@@ -217,11 +217,10 @@ def mother(make_respondent, midwife_a):
     respondent = make_respondent("R01", identity={"full_name": "Dewi Lestari"})
     services.record_observation(
         respondent=respondent,
-        phase="pre",
+        timepoint="pre",
         user=midwife_a,
         observed_on=respondent.enrolled_on,
-        feed_count=5,
-        urination_count=4,
+        values={"feeds": 5, "urinations": 4},
     )
     return respondent
 
@@ -510,20 +509,21 @@ def test_pre_sheet_through_the_form(client, make_respondent, midwife_a, on_fixed
     assert 'data-tally="1"' in page and "js/tally" in page
     response = client.post(
         sheet_url(respondent, "pre"),
-        {"observed_on": "2026-06-03", "feed_count": "6", "urination_count": ""},
+        {"observed_on": "2026-06-03", "value_feeds": "6", "value_urinations": ""},
     )
     assert response.status_code == 302
-    sheet = Observation.objects.get(respondent=respondent, phase="pre")
-    assert (sheet.feed_count, sheet.urination_count, sheet.observed_by) == (6, None, midwife_a)
+    sheet = Observation.objects.get(respondent=respondent, timepoint="pre")
+    assert (sheet.values, sheet.observed_by) == ({"feeds": 6}, midwife_a)
 
 
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"feed_count": "41"}, "feed_count", "At most 40 times in 24 hours"),
-        ({"urination_count": "-1"}, "urination_count", "A count cannot be negative."),
-        ({"feed_count": "", "urination_count": ""}, "feed_count", "Enter at least one count"),
-        ({"feed_count": "lima"}, "feed_count", "Enter a whole number."),
+        ({"value_feeds": "41"}, "value_feeds", "Enter a value between 0 and 40 times/24 h."),
+        ({"value_urinations": "-1"}, "value_urinations", "between 0 and 40 times/24 h."),
+        ({"value_feeds": "", "value_urinations": ""}, "value_feeds", "Enter at least one value"),
+        ({"value_feeds": "lima"}, "value_feeds", "Enter a number."),
+        ({"value_feeds": "6,5"}, "value_feeds", "Enter a whole number."),
         ({"observed_on": "2026-05-30"}, "observed_on", "before the delivery date"),
         ({"observed_on": "2026-06-05"}, "observed_on", "dated in the future"),
         ({"observed_on": "03/06/2026x"}, "observed_on", "Enter a valid date."),
@@ -534,7 +534,7 @@ def test_sheet_bad_input_is_refused(
 ):
     respondent = make_respondent("R02")
     client.force_login(midwife_a)
-    post = {"observed_on": "2026-06-03", "feed_count": "6", "urination_count": "4"}
+    post = {"observed_on": "2026-06-03", "value_feeds": "6", "value_urinations": "4"}
     post.update(data)
     response = client.post(sheet_url(respondent, "pre"), post)
     assert response.status_code == 200
@@ -553,20 +553,20 @@ def test_post_sheet_must_come_after_the_last_session_and_completes_the_mother(
         client.force_login(midwife_a)
         response = client.post(
             sheet_url(mother, "post"),
-            {"observed_on": "2026-06-05", "feed_count": "11", "urination_count": "9"},
+            {"observed_on": "2026-06-05", "value_feeds": "11", "value_urinations": "9"},
         )
         assert errors_of(response, "observed_on") == [
-            "The post-test sheet must be dated after the last massage (June 5, 2026)."
+            "The Post-test sheet must be dated after the last session (June 5, 2026)."
         ]
-        assert not mother.observations.filter(phase="post").exists()
+        assert not mother.observations.filter(timepoint="post").exists()
         response = client.post(
             sheet_url(mother, "post"),
-            {"observed_on": "2026-06-06", "feed_count": "11", "urination_count": "9"},
+            {"observed_on": "2026-06-06", "value_feeds": "11", "value_urinations": "9"},
         )
         assert response.status_code == 302
     mother.refresh_from_db()
     assert mother.status == Respondent.Status.COMPLETED
-    assert mother.observations.get(phase="post").feed_count == 11
+    assert mother.observations.get(timepoint="post").values["feeds"] == 11
 
 
 def test_pre_sheet_cannot_be_dated_after_the_first_massage(client, make_respondent, midwife_a):
@@ -583,10 +583,10 @@ def test_pre_sheet_cannot_be_dated_after_the_first_massage(client, make_responde
         client.force_login(midwife_a)
         response = client.post(
             sheet_url(respondent, "pre"),
-            {"observed_on": "2026-06-04", "feed_count": "6", "urination_count": "4"},
+            {"observed_on": "2026-06-04", "value_feeds": "6", "value_urinations": "4"},
         )
     assert errors_of(response, "observed_on") == [
-        "The pre-test sheet must be dated on or before the first massage (June 3, 2026)."
+        "The Pre-test sheet must be dated on or before the first session (June 3, 2026)."
     ]
     assert not Observation.objects.exists()
 
@@ -596,22 +596,22 @@ def test_correcting_a_sheet_needs_a_reason(on_fixed_day, client, mother, midwife
     url = sheet_url(mother, "pre")
     assert 'value="5"' in client.get(url).content.decode()
     response = client.post(
-        url, {"observed_on": "2026-06-03", "feed_count": "6", "urination_count": "4"}
+        url, {"observed_on": "2026-06-03", "value_feeds": "6", "value_urinations": "4"}
     )
     assert errors_of(response, "reason") == ["This field is required."]
-    assert mother.observations.get(phase="pre").feed_count == 5
+    assert mother.observations.get(timepoint="pre").values["feeds"] == 5
     response = client.post(
         url,
         {
             "observed_on": "2026-06-03",
-            "feed_count": "6",
-            "urination_count": "4",
+            "value_feeds": "6",
+            "value_urinations": "4",
             "reason": "Hitungan ulang",
         },
     )
     assert response.status_code == 302
-    sheet = mother.observations.get(phase="pre")
-    assert sheet.feed_count == 6
+    sheet = mother.observations.get(timepoint="pre")
+    assert sheet.values["feeds"] == 6
     assert sheet.history.first().history_change_reason == "Hitungan ulang"
     assert Observation.objects.count() == 1
 
@@ -624,10 +624,10 @@ def test_sheet_form_refused_for_others(client, request, mother, user_fixture, ex
         client.force_login(request.getfixturevalue(user_fixture))
     url = sheet_url(mother, "post")
     assert client.get(url).status_code == expected
-    assert client.post(url, {"observed_on": "2026-06-06", "feed_count": "9"}).status_code == (
+    assert client.post(url, {"observed_on": "2026-06-06", "value_feeds": "9"}).status_code == (
         expected
     )
-    assert not mother.observations.filter(phase="post").exists()
+    assert not mother.observations.filter(timepoint="post").exists()
 
 
 # --- corrections of the enrolment ---------------------------------------------------------
@@ -697,11 +697,10 @@ def ward(make_respondent, midwife_a, midwife_b, site_b):
         mid = make_respondent("MID")  # delivered 1 June, enrolled 3 June
         services.record_observation(
             respondent=mid,
-            phase="pre",
+            timepoint="pre",
             user=midwife_a,
             observed_on=mid.enrolled_on,
-            feed_count=5,
-            urination_count=4,
+            values={"feeds": 5, "urinations": 4},
         )
         services.record_session(
             session=first_session(mid),
@@ -718,11 +717,10 @@ def ward(make_respondent, midwife_a, midwife_b, site_b):
         )
         services.record_observation(
             respondent=late,
-            phase="pre",
+            timepoint="pre",
             user=midwife_a,
             observed_on=late.enrolled_on,
-            feed_count=5,
-            urination_count=4,
+            values={"feeds": 5, "urinations": 4},
         )
         do_all_sessions(late, midwife_a)
         make_respondent("OTHER", site=site_b, user=midwife_b)
@@ -746,8 +744,8 @@ def test_worklist_on_a_fixed_date(client, ward, midwife_a):
     assert due.index("MID") < due.index("NEW")
     assert "Morning" in due and "Afternoon" in due
     sheets = section(page, "sheets-today")
-    assert "NEW" in sheets and "Before the massage (pre-test)" in sheets
-    assert "POST" in sheets and "After the massage (post-test)" in sheets
+    assert "NEW" in sheets and "Pre-test" in sheets
+    assert "POST" in sheets and "Post-test" in sheets
     overdue = section(page, "overdue")
     assert overdue.count("<li") == 1  # MID's day-2 afternoon session
     assert "MID" in overdue and "Done late" in overdue and "Missed" in overdue

@@ -224,18 +224,18 @@ def test_focus_is_visible_the_tally_speaks_and_the_menu_closes_on_escape(
     assert_visible_focus(page, "#nav-menu a.nav-link")
     sheet = reverse("studies:observation_record", args=[study.code, mother.code, "pre"])
     page.goto(f"{base}{sheet}")
-    assert_visible_focus(page, "#id_feed_count")
+    assert_visible_focus(page, "#id_value_feeds")
     assert_visible_focus(page, "#main form button[type=submit].btn-success")
 
     # The tally buttons announce the new count in a polite live region.
-    label = page.locator("label[for=id_feed_count]").inner_text().strip()
-    page.fill("#id_feed_count", "4")
-    page.click("#id_feed_count ~ .tally .btn-success")
+    label = page.locator("label[for=id_value_feeds]").inner_text().strip()
+    page.fill("#id_value_feeds", "4")
+    page.click("#id_value_feeds ~ .tally .btn-success")
     live = page.locator("[aria-live=polite]#tally-status")
     assert live.count() == 1
     assert live.inner_text() == f"{label}: 5"
-    assert page.input_value("#id_feed_count") == "5"
-    page.click("#id_feed_count ~ .tally .btn-outline-secondary")
+    assert page.input_value("#id_value_feeds") == "5"
+    page.click("#id_value_feeds ~ .tally .btn-outline-secondary")
     assert live.inner_text() == f"{label}: 4"
     context.close()
 

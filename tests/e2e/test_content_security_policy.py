@@ -77,10 +77,10 @@ def test_main_pages_work_under_the_content_security_policy(
     assert page.locator("progress.session-progress").count() == 1
     sheet = reverse("studies:observation_record", args=[study.code, mother.code, "post"])
     visit(page, f"{base}{sheet}", mother.code)
-    feeds = page.locator("#id_feed_count")
+    feeds = page.locator("#id_value_feeds")
     before = int(feeds.input_value() or 0)
-    page.click("#id_feed_count ~ .tally .btn-success")
-    page.click("#id_feed_count ~ .tally .btn-success")
+    page.click("#id_value_feeds ~ .tally .btn-success")
+    page.click("#id_value_feeds ~ .tally .btn-success")
     assert int(feeds.input_value()) == before + 2
     context.close()
 

@@ -95,10 +95,10 @@ def test_midwife_flow_on_a_phone_in_indonesian(live_server, phone, shoot, make_u
         # The pre sheet, counted with the tally buttons.
         page.click('#sheets-today a[href*="/P-101/sheets/pre/"]')
         for _tap in range(5):
-            page.click("#id_feed_count ~ .tally .btn-success")
+            page.click("#id_value_feeds ~ .tally .btn-success")
         for _tap in range(4):
-            page.click("#id_urination_count ~ .tally .btn-success")
-        assert page.input_value("#id_feed_count") == "5"
+            page.click("#id_value_urinations ~ .tally .btn-success")
+        assert page.input_value("#id_value_feeds") == "5"
         no_horizontal_scroll(page)
         shoot(page, "04-sheet")
         page.click("#main form button[type=submit]")
@@ -127,8 +127,8 @@ def test_midwife_flow_on_a_phone_in_indonesian(live_server, phone, shoot, make_u
         clock.move_to(START + datetime.timedelta(days=3))
         sign_in(page, base, "bidan_a")
         page.click('#sheets-today a[href*="/P-101/sheets/post/"]')
-        page.fill("#id_feed_count", "11")
-        page.fill("#id_urination_count", "9")
+        page.fill("#id_value_feeds", "11")
+        page.fill("#id_value_urinations", "9")
         page.click("#main form button[type=submit]")
         page.wait_for_url(f"{base}/")
         mother.refresh_from_db()

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from studies import services
-from studies.models import MassageSession, Observation, Respondent, Study
+from studies.definition import paper_definition
+from studies.models import MassageSession, Slot, Study
 from studies.paper_cohort import PAPER_COHORT
 
 CREDENTIALS_FILE = "demo-credentials.txt"
@@ -29,6 +30,50 @@ USERS = (
 # 9 completed (both sheets), 2 mid-protocol, 2 enrolled today, 1 with overdue sessions,
 # 1 withdrawn.
 STATES = ["completed"] * 9 + ["mid", "mid", "new", "new", "overdue", "withdrawn"]
+
+
+LAKTASI_CODE = "LAKTASI"
+
+
+def laktasi_definition() -> dict:
+    """The second demo study's definition (two groups, pre/post; DESIGN.md §6)."""
+    definition = paper_definition()
+    definition.update(
+        design="two_group_pre_post",
+        arms=[
+            {"key": "intervention", "label": {"id": "Pijat oksitosin", "en": "Oxytocin massage"}},
+            {"key": "control", "label": {"id": "Kontrol", "en": "Control"}},
+        ],
+        allocation="blocks",
+        sessions={"intervention": definition["sessions"]["all"]},
+        timepoints=[
+            {"key": "pre", "day": 2, "label": {"id": "Sebelum", "en": "Before"}},
+            {"key": "post", "day": 5, "label": {"id": "Sesudah", "en": "After"}},
+        ],
+        outcomes=[
+            {
+                "key": "milk_ml",
+                "label": {"id": "Volume ASI", "en": "Breast-milk volume"},
+                "type": "continuous",
+                "unit": {"id": "ml", "en": "ml"},
+                "min": 0,
+                "max": 500,
+                "decimals": 1,
+            },
+            {**definition["outcomes"][0]},
+            {
+                "key": "lancar",
+                "label": {"id": "ASI lancar", "en": "Milk flows smoothly"},
+                "type": "binary",
+                "categories": [
+                    {"value": 0, "label": {"id": "Tidak lancar", "en": "Not smooth"}},
+                    {"value": 1, "label": {"id": "Lancar", "en": "Smooth"}},
+                ],
+                "timepoints": ["post"],
+            },
+        ],
+    )
+    return definition
 
 
 class Command(BaseCommand):
@@ -55,7 +100,11 @@ class Command(BaseCommand):
         path = Path(credentials_file)
         path.write_text("username\trole\tpassword\n" + "\n".join(lines) + "\n", encoding="utf-8")
         path.chmod(0o600)
-        self.stdout.write(self.style.SUCCESS(f"Loaded demo study {DEMO_CODE} with 15 mothers."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded demo studies {DEMO_CODE} (15 mothers) and {LAKTASI_CODE} (8 mothers)."
+            )
+        )
         self.stdout.write("Demo users (shown once; also saved in " + str(path) + "):")
         for line in lines:
             self.stdout.write("  " + line)
@@ -78,12 +127,81 @@ class Command(BaseCommand):
             site_index = index % 2
             midwife = users[USERS[site_index][0]]
             self._mother(study, study.sites.get(name=SITES[site_index]), midwife, row, state, today)
+        self._laktasi(users, today)
         return passwords
+
+    def _laktasi(self, users, today: datetime.date) -> None:
+        """The second demo study, LAKTASI: two groups (oxytocin massage, control without
+        sessions) allocated in permuted blocks, milk volume in ml, feeds and "lancar" (yes/no,
+        at post). Eight mothers at both sites: some with both sheets, some mid-protocol."""
+        study = services.create_study(
+            code=LAKTASI_CODE,
+            title="Pijat oksitosin dan volume ASI (demo)",
+            site_names=SITES,
+            definition=laktasi_definition(),
+        )
+        for index in range(8):
+            site_index = index % 2
+            midwife = users[USERS[site_index][0]]
+            day_today = 7 if index < 4 else 3
+            delivery = today - datetime.timedelta(days=day_today)
+            enrolled = delivery + datetime.timedelta(days=study.protocol.enrolment_day)
+            respondent = services.enrol_respondent(
+                study=study,
+                site=study.sites.get(name=SITES[site_index]),
+                user=midwife,
+                code=f"L{index + 1:02d}",
+                delivery_date=delivery,
+                enrolled_on=enrolled,
+                age_years=22 + 2 * index,
+                parity=1 + index % 3,
+                education=("basic", "secondary", "higher")[index % 3],
+                employment=("working", "not_working")[index % 2],
+                eligibility_confirmed=True,
+                consent_date=enrolled,
+            )
+            services.record_observation(
+                respondent=respondent,
+                timepoint="pre",
+                user=midwife,
+                observed_on=enrolled,
+                values={"milk_ml": 20 + 2.5 * index, "feeds": 5 + index % 3},
+            )
+            for session in respondent.sessions.all():
+                if session.planned_date >= today:
+                    continue
+                services.change_record(
+                    instance=session,
+                    user=midwife,
+                    reason="demo",
+                    status=MassageSession.Status.DONE,
+                    started_at=timezone.make_aware(
+                        datetime.datetime.combine(
+                            session.planned_date,
+                            datetime.time(8 if session.slot == Slot.MORNING else 16, 0),
+                        )
+                    ),
+                    duration_minutes=16,
+                    performed_by=midwife,
+                )
+            if day_today >= 6:
+                treated = respondent.arm == "intervention"
+                services.record_observation(
+                    respondent=respondent,
+                    timepoint="post",
+                    user=midwife,
+                    observed_on=delivery + datetime.timedelta(days=6),
+                    values={
+                        "milk_ml": 20 + 2.5 * index + (30.5 if treated else 8.0),
+                        "feeds": 9 + index % 3 if treated else 7,
+                        "lancar": 1 if treated else index % 2,
+                    },
+                )
 
     def _mother(self, study, site, midwife, row, state, today) -> None:
         day_today = {"completed": 12, "mid": 3, "new": 2, "overdue": 4, "withdrawn": 3}[state]
         delivery = today - datetime.timedelta(days=day_today)
-        enrolled = delivery + datetime.timedelta(days=study.first_session_day)
+        enrolled = delivery + datetime.timedelta(days=study.protocol.enrolment_day)
         respondent = services.enrol_respondent(
             study=study,
             site=site,
@@ -100,8 +218,11 @@ class Command(BaseCommand):
         )
         if state == "new":
             return
-        self._sheet(respondent, Observation.Phase.PRE, enrolled, row, "pre", midwife)
-        for session in respondent.sessions.order_by("postpartum_day", "slot"):
+        self._sheet(respondent, "pre", enrolled, row, "pre", midwife)
+        for session in sorted(
+            respondent.sessions.all(),
+            key=lambda session: (session.postpartum_day, Slot.values.index(session.slot)),
+        ):
             if session.planned_date >= today or (state == "overdue" and session.postpartum_day > 2):
                 break
             started = timezone.make_aware(
@@ -125,22 +246,19 @@ class Command(BaseCommand):
             )
         elif state == "completed":
             post_day = respondent.delivery_date + datetime.timedelta(
-                days=study.post_observation_day
+                days=study.protocol.timepoint("post").day
             )
-            self._sheet(respondent, Observation.Phase.POST, post_day, row, "post", midwife)
-            services.change_record(
-                instance=respondent,
-                user=midwife,
-                reason="demo",
-                status=Respondent.Status.COMPLETED,
-            )
+            # The last time point's sheet completes her follow-up (services.record_observation).
+            self._sheet(respondent, "post", post_day, row, "post", midwife)
 
-    def _sheet(self, respondent, phase, on, row, prefix, midwife) -> None:
+    def _sheet(self, respondent, timepoint, on, row, prefix, midwife) -> None:
         services.record_observation(
             respondent=respondent,
-            phase=phase,
+            timepoint=timepoint,
             user=midwife,
             observed_on=on,
-            feed_count=row[f"{prefix}_feeds"],
-            urination_count=row[f"{prefix}_urinations"],
+            values={
+                "feeds": row[f"{prefix}_feeds"],
+                "urinations": row[f"{prefix}_urinations"],
+            },
         )
