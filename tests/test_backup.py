@@ -50,8 +50,8 @@ print(json.dumps({
     "sessions": list(MassageSession.objects.order_by("respondent__code", "postpartum_day", "slot")
         .values_list("respondent__code", "postpartum_day", "slot", "status",
                      "duration_minutes", "version")),
-    "sheets": list(Observation.objects.order_by("respondent__code", "phase").values_list(
-        "respondent__code", "phase", "feed_count", "urination_count", "version")),
+    "sheets": list(Observation.objects.order_by("respondent__code", "timepoint").values_list(
+        "respondent__code", "timepoint", "values", "version")),
     "history": history,
     "users": list(get_user_model().objects.order_by("username").values_list(
         "username", "password")),
@@ -84,7 +84,8 @@ services.withdraw_respondent(
 )
 sheet = Observation.objects.order_by("id").first()
 services.change_record(
-    instance=sheet, user=admin, reason="typo", feed_count=(sheet.feed_count or 0) + 1
+    instance=sheet, user=admin, reason="typo",
+    values={**sheet.values, "feeds": sheet.values.get("feeds", 0) + 1},
 )
 victim = Respondent.objects.exclude(pk=sheet.respondent_id).order_by("code").last()
 Observation.objects.filter(respondent=victim).delete()
