@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.utils import formats, timezone
+from django.utils.text import capfirst
 
 IGNORED_FIELDS = frozenset({"id", "created_at", "respondent", "version"})
 
@@ -86,7 +87,7 @@ def field_changes(
                 if old.get(key) == new.get(key):
                     continue
                 outcome = protocol.outcome(key) if protocol else None
-                label = str(outcome.label) if outcome else key
+                label = capfirst(str(outcome.label)) if outcome else key
                 changes.append(
                     (label, value_text(outcome, old.get(key)), value_text(outcome, new.get(key)))
                 )

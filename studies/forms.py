@@ -523,7 +523,7 @@ def outcome_field(outcome) -> forms.Field:
     decimal input (typed with "," or "."), a binary or ordinal outcome large radio buttons with
     its categories' labels. The value is checked by ``Outcome.check`` in the form's
     ``clean()``: the definition states each rule once."""
-    label = str(outcome.label)
+    label = capfirst(str(outcome.label))
     if not outcome.numeric:
         return forms.ChoiceField(
             label=label,

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
 from django.utils import translation
+from django.utils.text import capfirst
 
 from .changes import field_changes, value_text
 from .cohort import session_count
@@ -101,11 +102,15 @@ def sheets_due(respondents: QuerySet[Respondent], on: datetime.date) -> list[She
         .select_related("study", "site")
         .order_by("code")
     )
-    recorded = set(
-        Observation.objects.filter(respondent__in=[r.pk for r in active]).values_list(
-            "respondent_id", "timepoint"
+    recorded = (
+        set(
+            Observation.objects.filter(respondent__in=[r.pk for r in active]).values_list(
+                "respondent_id", "timepoint"
+            )
         )
-    ) if active else set()
+        if active
+        else set()
+    )
     due = []
     for respondent in active:
         protocol = respondent.study.protocol
@@ -145,14 +150,23 @@ def respondent_timeline(respondent: Respondent, sessions, sheets: dict) -> list:
     entries = []
     for point in protocol.timepoints:
         sheet = sheets.get(point.key)
-        values = [
-            (str(outcome.label), value_text(outcome, sheet.values.get(outcome.key), unit=True))
-            for outcome in protocol.outcomes_at(point.key)
-        ] if sheet else []
+        values = (
+            [
+                (
+                    capfirst(str(outcome.label)),
+                    value_text(outcome, sheet.values.get(outcome.key), unit=True),
+                )
+                for outcome in protocol.outcomes_at(point.key)
+            ]
+            if sheet
+            else []
+        )
         order = 0 if point.key == protocol.baseline.key else 2
         entries.append(
-            ((point.day, order), TimelineSheet(point, sheet_due_on(protocol, point, respondent),
-                                               sheet, values))
+            (
+                (point.day, order),
+                TimelineSheet(point, sheet_due_on(protocol, point, respondent), sheet, values),
+            )
         )
     for session in sessions:
         slot = Slot.values.index(session.slot) if session.slot in Slot.values else 9

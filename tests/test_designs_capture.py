@@ -366,6 +366,6 @@ def test_three_time_points_on_the_worklist_and_her_page(client, client_id, three
     assert order == sorted(order)
     # The baseline comes before the first session, the day-5 sheet after the day-4 sessions.
     assert order[0] < detail.index("Day 2, Morning") < detail.index("Day 4, Afternoon") < order[1]
-    assert "Breastfeeding frequency: 5 times/24 h" in detail
+    assert "Feeds: 5 times/24 h" in detail
     assert "Frekuensi menyusu: 5 kali/24 jam" in detail_id
     assert "Lembar Hari 9" in detail_id
