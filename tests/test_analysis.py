@@ -539,7 +539,7 @@ def test_characteristics_boundaries_and_errors() -> None:
         (120, 2, "120.00"),
         (13.333333333333334, 1, "13.3"),
         (6.666666666666667, 1, "6.7"),
-        (2.675, 2, "2.68"),
+        (2.675, 2, "2.67"),
         (0.9996, 3, "1.000"),
         (-0.5, 2, "-.50"),
         (0.4, 0, "0"),
@@ -559,3 +559,134 @@ def test_format_spss_decimal_comma_and_p() -> None:
     assert format_p(1.0) == "1.000"
     assert format_p(0.0005, decimal_separator=",") == ",001"
     assert format_p(None) == ""
+
+
+# ---------------------------------------------------------------------------
+# Hodges-Lehmann interval from the exact signed-rank distribution (issue 15 item 6)
+# ---------------------------------------------------------------------------
+
+
+def exact_interval_by_enumeration(d: list[float], confidence: float = 0.95):
+    """Independent computation: all 2**n sign assignments of the ranks 1..n give T+'s exact
+    distribution; C = 1 + max{c: P(T+ <= c) <= alpha/2} (Hollander & Wolfe 1999, 3.3); the
+    interval is the C-th smallest and C-th largest of the listed Walsh averages."""
+    n = len(d)
+    sums = [
+        sum(rank for rank, sign in zip(range(1, n + 1), signs, strict=True) if sign)
+        for signs in itertools.product((0, 1), repeat=n)
+    ]
+    half_alpha = (1 - confidence) / 2
+    c = 0
+    while sum(1 for s in sums if s <= c) / 2**n <= half_alpha:
+        c += 1
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
+    if c == 0:
+        return None
+    return walsh[c - 1], walsh[-c], 1 - 2 * sum(1 for s in sums if s <= c - 1) / 2**n
+
+
+def test_hodges_lehmann_exact_interval_of_one_to_seven() -> None:
+    # The first check of the statistics: 1..7 gave [1.5, 6.5] from the normal approximation;
+    # the exact critical value (P(T+ <= 2) = 3/128 <= .025 < P(T+ <= 3) = 5/128) gives C = 3.
+    result = hodges_lehmann([0] * 7, [1, 2, 3, 4, 5, 6, 7])
+    assert (result["ci_low"], result["ci_high"]) == (2.0, 6.0)
+    assert result["estimate"] == 4.0
+    assert result["method"] == "exact"
+    assert result["achieved_confidence"] == pytest.approx(1 - 2 * 3 / 128)
+
+
+@pytest.mark.parametrize(
+    "d",
+    [
+        [1, 2, 3, 4, 5, 6, 7],
+        [-3, 1, 2, 2, 4, 7, 8, 11],
+        [0, 0, 1, 3, 3, 3, 5, 6, 9, -2],  # zeros and ties
+        [2.5, -1.0, 4.0, 0.5, 3.5, 6.0, -0.5, 1.5, 8.0, 2.0, 5.5, 0.0],
+        [1, 2, 3, 4, 5],  # 95% unreachable
+    ],
+)
+def test_hodges_lehmann_exact_interval_against_enumeration(d: list[float]) -> None:
+    result = hodges_lehmann([0] * len(d), d)
+    expected = exact_interval_by_enumeration([float(v) for v in d])
+    if expected is None:
+        assert result["ci_low"] is None and result["ci_high"] is None
+        assert result["achieved_confidence"] is None
+    else:
+        low, high, coverage = expected
+        assert (result["ci_low"], result["ci_high"]) == (low, high)
+        assert result["achieved_confidence"] == pytest.approx(coverage)
+        assert result["achieved_confidence"] >= 0.95
+
+
+@pytest.mark.parametrize("confidence", [0.90, 0.99, 0.875])
+def test_hodges_lehmann_other_confidences(confidence: float) -> None:
+    d = [-3.0, 1.0, 2.0, 2.0, 4.0, 7.0, 8.0, 11.0, 0.0, 5.0]
+    result = hodges_lehmann([0] * len(d), d, confidence)
+    low, high, _ = exact_interval_by_enumeration(d, confidence)
+    assert (result["ci_low"], result["ci_high"]) == (low, high)
+
+
+def test_hodges_lehmann_zero_differences_stay_in_the_walsh_averages() -> None:
+    # Rule (Hollander & Wolfe; Bauer 1972): a zero difference is an observation like any
+    # other. With d = 0, 0, 0, 5, 6, 7 the 21 Walsh averages include six zeros (the
+    # averages of zeros with zeros) and 2.5, 3, 3.5 thrice, so the median is 3, where dropping
+    # the zeros would give 6.
+    d = [0, 0, 0, 5, 6, 7]
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(6) for j in range(i, 6))
+    result = hodges_lehmann([0] * 6, d)
+    assert result["estimate"] == walsh[10] == 3.0
+    assert hodges_lehmann([0] * 3, [5, 6, 7])["estimate"] == 6.0
+    # n counts the zeros too: with n = 6 the exact 95% interval exists (C = 1).
+    assert (result["ci_low"], result["ci_high"]) == (walsh[0], walsh[-1]) == (0.0, 7.0)
+
+
+def test_hodges_lehmann_normal_approximation_above_the_cutoff() -> None:
+    from studies.analysis import HODGES_LEHMANN_EXACT_MAX, signed_rank_critical_value
+
+    rng = np.random.default_rng(3)
+    d = [float(v) for v in rng.integers(-3, 9, HODGES_LEHMANN_EXACT_MAX + 1)]
+    result = hodges_lehmann([0] * len(d), d)
+    assert result["method"] == "normal_approximation"
+    assert result["achieved_confidence"] is None
+    n = len(d)
+    c = math.floor(
+        n * (n + 1) / 4 - 1.959963984540054 * math.sqrt(n * (n + 1) * (2 * n + 1) / 24) + 0.5
+    )
+    walsh = np.sort((np.add.outer(d, d) / 2)[np.triu_indices(n)])
+    assert (result["ci_low"], result["ci_high"]) == (walsh[c - 1], walsh[-c])
+    # At the cutoff the exact C and the approximation differ by at most one order statistic.
+    exact_c, _ = signed_rank_critical_value(HODGES_LEHMANN_EXACT_MAX, 0.95)
+    m = HODGES_LEHMANN_EXACT_MAX
+    approx_c = math.floor(
+        m * (m + 1) / 4 - 1.959963984540054 * math.sqrt(m * (m + 1) * (2 * m + 1) / 24) + 0.5
+    )
+    assert abs(exact_c - approx_c) <= 1
+
+
+# ---------------------------------------------------------------------------
+# Display rounding at the half (PSPP's rule; tests/test_pspp_within.py runs PSPP itself)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "places", "expected"),
+    [
+        (0.125, 2, ".13"),  # exactly representable half: away from zero
+        (-0.125, 2, "-.13"),
+        (0.375, 2, ".38"),
+        (2.665, 2, "2.67"),  # double 2.66500000000000003553: above the half
+        (2.675, 2, "2.67"),  # double 2.67499999999999982236: below the half
+        (107 / 40, 2, "2.67"),  # a mean of counts that is 2.675 on paper
+        (1.005, 2, "1.00"),  # double 1.00499999999999989342
+        (0.145, 2, ".15"),  # double .14499999999999999556: within the 17th digit
+        (1.115, 2, "1.12"),
+        (0.0005, 3, ".001"),  # p = .0005 prints as SPSS prints it
+        (0.00049999999, 3, ".000"),
+        (2.5, 0, "3"),
+        (-2.5, 0, "-3"),
+        (0.49999999999999994, 0, "0"),
+        (-0.004, 2, ".00"),  # no "-.00"
+    ],
+)
+def test_format_spss_at_the_half(value: float, places: int, expected: str) -> None:
+    assert format_spss(value, places) == expected

@@ -20,12 +20,18 @@ from studies import analysis, charts, exchange
 
 
 def listed_hodges_lehmann(pre, post, confidence=0.95):
-    """The textbook computation: every Walsh average listed and sorted."""
+    """The textbook computation: every Walsh average listed and sorted. The order statistic C
+    is the product's (exact up to HODGES_LEHMANN_EXACT_MAX pairs, checked against an
+    enumeration in test_analysis.py); what is tested here is the counting of the averages."""
     diffs = np.asarray([b - a for a, b in zip(pre, post, strict=True)], dtype=float)
     n = len(diffs)
     walsh = np.sort((diffs[:, None] + diffs[None, :])[np.triu_indices(n)] / 2.0)
-    z = float(special.ndtri(1 - (1 - confidence) / 2))
-    c = math.floor(n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24) + 0.5)
+    if n <= analysis.HODGES_LEHMANN_EXACT_MAX:
+        critical = analysis.signed_rank_critical_value(n, confidence)
+        c = critical[0] if critical else 0
+    else:
+        z = float(special.ndtri(1 - (1 - confidence) / 2))
+        c = math.floor(n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24) + 0.5)
     low, high = (float(walsh[c - 1]), float(walsh[len(walsh) - c])) if c >= 1 else (None, None)
     return float(np.median(walsh)), low, high
 

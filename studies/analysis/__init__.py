@@ -30,7 +30,18 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+# The within-respondent tests, the normality table and the test choice (issue 15).
+from studies.analysis.choice import choose
+from studies.analysis.normality import tests_of_normality
+from studies.analysis.repeated import cochran_q, friedman
+
 __all__ = [
+    "HODGES_LEHMANN_EXACT_MAX",
+    "choose",
+    "cochran_q",
+    "friedman",
+    "signed_rank_critical_value",
+    "tests_of_normality",
     "AGE_GROUPS",
     "EDUCATION_LEVELS",
     "EMPLOYMENT_STATUSES",
@@ -314,18 +325,76 @@ def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[
     }
 
 
+# Up to this many pairs the Hodges-Lehmann interval takes its order statistic from the exact
+# signed-rank distribution; above, from its normal approximation (the two pick the same order
+# statistic or a neighbour there, and the exact table would cost O(n^3)).
+HODGES_LEHMANN_EXACT_MAX = 200
+
+
+def signed_rank_critical_value(n: int, confidence: float) -> tuple[int, float] | None:
+    """Order statistic C of the exact Hodges-Lehmann interval and the confidence it reaches.
+
+    T+ is the Wilcoxon signed-rank statistic of n untied, non-zero values; under H0 each of
+    the 2**n sign assignments of the ranks 1..n is equally likely.  With alpha = 1 -
+    confidence, C = 1 + max{c : P(T+ <= c) <= alpha / 2} (Hollander & Wolfe 1999, section 3.3,
+    C_alpha = n(n+1)/2 + 1 - t_(alpha/2); Bauer 1972; R's ``wilcox.test(conf.int=TRUE)``
+    takes ``qsignrank(alpha/2, n)``, the same C whenever alpha/2 is not itself a probability
+    of the distribution).  The interval [W_(C), W_(M + 1 - C)] of the M = n(n+1)/2 sorted
+    Walsh averages then has coverage 1 - 2 P(T+ <= C - 1) >= confidence, returned second.
+    ``None`` when even the widest interval (C = 1) falls short of the confidence (n <= 5 at
+    95%).  The distribution is built by dynamic programming over the ranks (probabilities,
+    halved at every step, so no count overflows).
+    """
+    if n < 1:
+        return None
+    total = n * (n + 1) // 2
+    dist = np.zeros(total + 1)
+    dist[0] = 1.0
+    reach = 0
+    for rank in range(1, n + 1):
+        shifted = 0.5 * dist[: reach + 1]
+        dist[: reach + 1] *= 0.5
+        dist[rank : rank + reach + 1] += shifted
+        reach += rank
+    cdf = np.cumsum(dist)
+    half_alpha = (1 - confidence) / 2
+    # The relative tolerance only absorbs float noise, so that a dyadic alpha/2 (a confidence
+    # of .875 at n = 4, say) counts as reached, as Hollander & Wolfe's "<=" says.
+    c = int(np.count_nonzero(cdf <= half_alpha * (1 + 1e-12)))
+    if c < 1:
+        return None
+    return c, 1.0 - 2.0 * float(cdf[c - 1])
+
+
 def hodges_lehmann(
     pre: Sequence[Number], post: Sequence[Number], confidence: float = 0.95
 ) -> dict[str, Any]:
     """Hodges-Lehmann estimate of the shift post - pre with its distribution-free CI.
 
-    The estimate is the median of the Walsh averages (d_i + d_j) / 2, i <= j,
-    over all analysed pairs (zero differences included, as in the usual
-    one-sample estimator).  The CI is [W_(C), W_(M + 1 - C)] of the M sorted
-    Walsh averages, with C from the large-sample approximation of Hollander &
-    Wolfe: C = n(n+1)/4 - z_(1-alpha/2) * sqrt(n(n+1)(2n+1)/24), rounded to the
-    nearest integer (no tie correction).  For very small n (C < 1) the
-    requested confidence cannot be reached and the CI bounds are ``None``.
+    d = post - pre over all n analysed pairs.  The estimate is the median of the M =
+    n(n+1)/2 Walsh averages (d_i + d_j) / 2, i <= j; the CI is [W_(C), W_(M + 1 - C)] of the
+    sorted Walsh averages (Hollander & Wolfe 1999, section 3.2-3.3; Bauer 1972).
+
+    * **C for n <= 200** (:data:`HODGES_LEHMANN_EXACT_MAX`): the exact critical value of the
+      signed-rank distribution, :func:`signed_rank_critical_value` (so 1..7 gives [2, 6]);
+      ``method`` is ``"exact"`` and ``achieved_confidence`` the interval's exact coverage
+      (at least ``confidence``; the discrete distribution rarely hits it exactly).
+    * **C for n > 200**: the large-sample approximation of Hollander & Wolfe, C =
+      n(n+1)/4 - z_(1-alpha/2) * sqrt(n(n+1)(2n+1)/24) rounded to the nearest integer;
+      ``method`` is ``"normal_approximation"`` and ``achieved_confidence`` ``None``.
+
+    **Zero differences** stay in: a pair with d = 0 is an observation of the shift like any
+    other, so it enters the Walsh averages (with itself and with every other pair) and n counts
+    it, as in Hollander & Wolfe's estimator and Bauer's interval, and as R's
+    ``wilcox.test(conf.int=TRUE)`` does in its exact branch (which runs only without zeros or
+    ties).  Only the signed-rank *test* drops zeros (SPSS's Ties row, DESIGN section 5); doing
+    the same here would pull the estimate away from 0.  R's approximate branch drops zeros
+    and solves for the interval numerically, so with zeros it can differ from this one.
+    **Tied differences** (counts always tie) keep the critical value of the untied
+    distribution, as Hollander & Wolfe's tables do; the interval is then conservative.
+
+    ``ci_low``/``ci_high`` are ``None`` when the confidence cannot be reached (n <= 5 at 95%)
+    and every figure is ``None`` with no pair.
     """
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
@@ -333,6 +402,7 @@ def hodges_lehmann(
     n = len(diffs)
     result: dict[str, Any] = {
         "estimate": None, "ci_low": None, "ci_high": None, "confidence": confidence,
+        "method": None, "achieved_confidence": None,
     }  # fmt: skip
     if n == 0:
         return result
@@ -340,11 +410,18 @@ def hodges_lehmann(
     count = n * (n + 1) // 2
     middle = walsh((count + 1) // 2)
     result["estimate"] = middle if count % 2 else (middle + walsh(count // 2 + 1)) / 2
-    z = float(special.ndtri(1 - (1 - confidence) / 2))
-    c = math.floor(n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24) + 0.5)
-    if c >= 1:
-        result["ci_low"] = walsh(c)
-        result["ci_high"] = walsh(count + 1 - c)
+    if n <= HODGES_LEHMANN_EXACT_MAX:
+        result["method"] = "exact"
+        critical = signed_rank_critical_value(n, confidence)
+        if critical is None:
+            return result
+        c, result["achieved_confidence"] = critical
+    else:
+        result["method"] = "normal_approximation"
+        z = float(special.ndtri(1 - (1 - confidence) / 2))
+        c = math.floor(n * (n + 1) / 4 - z * math.sqrt(n * (n + 1) * (2 * n + 1) / 24) + 0.5)
+    result["ci_low"] = walsh(c)
+    result["ci_high"] = walsh(count + 1 - c)
     return result
 
 
@@ -461,10 +538,14 @@ MCNEMAR_EXACT_MAX = 1000
 
 
 def mcnemar_exact(before: Sequence[bool], after: Sequence[bool]) -> dict[str, Any]:
-    """Exact McNemar test: two-sided binomial p on the discordant pairs.
+    """Exact McNemar test, as SPSS ``NPAR TESTS /MCNEMAR``: two-sided binomial p on the
+    discordant pairs.
 
-    p = min(1, 2 * P(X <= min(b, c))) with X ~ Bin(b + c, 1/2), computed with
-    integers; 1.0 when there is no discordant pair.
+    p_exact = min(1, 2 * P(X <= min(b, c))) with X ~ Bin(b + c, 1/2) (McNemar 1947; SPSS's
+    "Exact Sig. (2-tailed)"), computed with integers; 1.0 when there is no discordant pair.
+    Returns ``{"n", "both", "before_only", "after_only", "neither", "n_discordant",
+    "p_exact", "p"}``: n the pairs, the four cells of the 2x2 table (before x after) and
+    ``p`` the same number as ``p_exact`` (the key the paper's tables read).
     """
     if len(before) != len(after):
         raise ValueError(f"before and after differ in length ({len(before)} != {len(after)})")
@@ -480,11 +561,14 @@ def mcnemar_exact(before: Sequence[bool], after: Sequence[bool]) -> dict[str, An
         # summed over integers it grows as the square of the pairs (33 s at 20,000).
         p = min(1.0, 2.0 * float(special.bdtr(smaller, discordant, 0.5)))
     return {
+        "n": sum(table.values()),
         "both": table[(True, True)],
         "before_only": before_only,
         "after_only": after_only,
         "neither": table[(False, False)],
         "n_discordant": discordant,
+        "p_exact": p,
+        # The name the paper's tables and the manuscript read since the first version.
         "p": p,
     }
 
@@ -613,35 +697,57 @@ def format_spss(value: Number | None, places: int, *, decimal_separator: str = "
     """Format like an SPSS output table: fixed decimals, no leading zero below 1.
 
     0.915 -> ".915", -3.434 -> "-3.434", 8.0 (2 places) -> "8.00", None -> "".
-    Rounding is half away from zero on the shortest decimal form of the
-    float (what a reader of the table expects; Python's own formatting would
-    round 2.675 down because of its binary representation).  A value that
-    rounds to zero loses its sign (SPSS never prints "-.000").  NaN and
+
+    **Rounding rule** (GNU PSPP's ``data-out.c``, ``rounder_init``; IBM does not publish
+    SPSS's, and PSPP is the SPSS clone Lancar's tables are checked against): half away from
+    zero, decided on the stored double, not on the shortest decimal that reads back as it.
+    The double is printed with two extra decimals; when those are exactly "50" (a possible
+    half) it is printed again with 16 - floor(3 * e / 10) decimals, e the binary exponent
+    (``frexp``), i.e. about 17 significant digits, and the digit after the last kept one
+    decides: 5 or more rounds the magnitude up.  So a half that the double holds exactly or
+    from above rounds away from zero (0.125 -> ".13", 2.5 -> "3", 2.665 -> "2.67"); one whose
+    double lies below the half rounds down (2.675 is stored as 2.67499999999999982...,
+    so 2.675 -> "2.67", as PSPP prints it; 1.005 -> "1.00"); noise beyond the 17th digit is
+    ignored (0.145, stored as 0.14499999999999999556, -> ".15").  With 0 places it is C's
+    ``round``, half away from zero on the exact double.  tests/test_pspp_within.py prints the
+    boundary values with PSPP and compares every one.
+
+    A value that rounds to zero loses its sign (SPSS never prints "-.000").  NaN and
     infinities, which the analysis never produces, print as "".
     """
     if places < 0:
         raise ValueError(f"places must be >= 0, got {places!r}")
     if value is None:
         return ""
+    negative = False
     if isinstance(value, int | np.integer) and not isinstance(value, bool):
-        exact = Decimal(int(value))
+        negative = value < 0
+        digits = Decimal(abs(int(value)))
     else:
         number = float(value)
         if not math.isfinite(number):
             return ""
-        exact = Decimal(repr(number))
+        negative = number < 0
+        magnitude = abs(number)
+        if places == 0:
+            digits = Decimal(magnitude)
+        else:
+            text = f"{magnitude:.{places + 2}f}"
+            if text.endswith("50"):
+                binary_exponent = math.frexp(number)[1]
+                # C's integer division truncates towards zero, as int() does.
+                wider = 16 - int(binary_exponent * 3 / 10)
+                if wider > places + 2:
+                    text = f"{magnitude:.{wider}f}"
+            digits = Decimal(text)
     # Enough precision for any float's integer part plus the decimals, so
     # quantize never raises InvalidOperation on large values.
-    context = Context(prec=max(400, len(str(exact)) + places + 2))
-    rounded = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=context)
-    if rounded == 0:
-        rounded = abs(rounded)
+    context = Context(prec=max(400, len(str(digits)) + places + 2))
+    rounded = digits.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=context)
     text = f"{rounded:f}"
-    sign = ""
-    if text.startswith("-"):
-        sign, text = "-", text[1:]
     if places > 0 and text.startswith("0."):
         text = text[1:]
+    sign = "-" if negative and rounded != 0 else ""
     return sign + text.replace(".", decimal_separator)
 
 
