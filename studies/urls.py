@@ -52,6 +52,11 @@ urlpatterns = [
     path("studies/<str:study_code>/results/", results_views.results, name="results"),
     path("studies/<str:study_code>/results.json", results_views.results_json, name="results_json"),
     path(
+        "studies/<str:study_code>/results/tables.docx",
+        results_views.results_tables_docx,
+        name="results_tables_docx",
+    ),
+    path(
         "studies/<str:study_code>/results/table-<int:number>.csv",
         results_views.results_table_csv,
         name="results_table_csv",
