@@ -301,6 +301,26 @@ def test_an_empty_study_gives_a_sav_with_every_variable_and_no_case(
     assert len(frame) == 0
     assert meta.column_names[0] == "respondent_code"
     assert meta.variable_value_labels["site_n"] == {1.0: "Klinik A", 2.0: "Klinik B"}
+    assert meta.original_variable_types["withdrawn_on"] == "SDATE10"
+
+
+def test_a_date_no_mother_has_yet_is_still_a_date(
+    client, study, make_respondent, data_manager, tmp_path
+):
+    """No mother withdrawn, no sheet saved: those date columns are empty in every row and
+    stay SPSS dates (system-missing), not text."""
+    make_respondent("R01")
+    make_respondent("R02", parity=2)
+    client.force_login(data_manager)
+    _path, frame, meta = read_sav(
+        client.get(reverse("studies:export_sav", args=[study.code])), tmp_path
+    )
+    for name in ("withdrawn_on", "pre_observed_on", "post_observed_on"):
+        assert meta.original_variable_types[name] == "SDATE10", name
+        assert meta.readstat_variable_types[name] == "double", name
+        assert frame[name].isna().all(), name
+    assert list(frame.delivery_date) == [datetime.date(2026, 6, 1)] * 2
+    assert list(frame.parity) == [1.0, 2.0]
 
 
 @pytest.mark.parametrize("user_fixture", ["midwife_a", "researcher", None])

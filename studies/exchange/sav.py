@@ -7,7 +7,6 @@ with value labels, and an empty cell is system-missing (an empty string for text
 
 from __future__ import annotations
 
-import datetime
 import os
 import tempfile
 from typing import IO
@@ -25,14 +24,14 @@ CONTENT_TYPE = "application/x-spss-sav"
 
 def _column(variable: Variable, values: list) -> pd.Series:
     """One variable's values as pyreadstat writes them: text as str ("" when empty), dates as
-    ``datetime.date`` (None when empty: system-missing), numbers as float (NaN: system-
-    missing)."""
+    nanosecond datetimes (NaT when empty), numbers as float (NaN when empty); NaT and NaN are
+    written system-missing. Dates go as datetime64[ns] rather than ``datetime.date`` objects:
+    a column of dates that are all empty would otherwise be written as text, and pyreadstat
+    misreads pandas' second-resolution datetimes as days after 1970."""
     if variable.is_text:
         return pd.Series(["" if v is None else str(v) for v in values], dtype=object)
     if variable.is_date:
-        return pd.Series(
-            [v.date() if isinstance(v, datetime.datetime) else v for v in values], dtype=object
-        )
+        return pd.to_datetime(pd.Series(values, dtype=object)).astype("datetime64[ns]")
     return pd.Series([float("nan") if v is None else float(v) for v in values], dtype="float64")
 
 
