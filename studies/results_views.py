@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import charts, cohort, exchange, manuscript
+from . import charts, cohort, exchange, manuscript, manuscript_docx
 from .access import ANALYSTS, get_visible_study, role_required
 from .exchange import xlsx
 from .models import Respondent
@@ -165,4 +165,27 @@ def results_table_xlsx(request, study_code: str, number: int):
     response = FileResponse(sheet, content_type=xlsx.CONTENT_TYPE, as_attachment=True)
     filename = _table_filename(study, table, "xlsx")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@role_required(*ANALYSTS)
+@require_GET
+@never_cache
+def results_tables_docx(request, study_code: str):
+    """Every results table as a Word document for the manuscript, in the user's language and
+    under the results page's filters: numbered as a thesis's results chapter (Tabel 4.1 …),
+    SPSS's decimals, the conclusion after the tables."""
+    study = get_visible_study(request.user, study_code)
+    try:
+        filters = cohort.parse_filters(study, request.GET)
+    except cohort.FilterError as error:
+        return HttpResponse(str(error), status=400, content_type="text/plain; charset=utf-8")
+    document = cohort.results_document(cohort.load_cohort(study, filters))
+    body = manuscript_docx.tables_docx(
+        study=study, document=document, fmt=_formatter(), filters=filters
+    )
+    response = FileResponse(body, content_type=manuscript_docx.CONTENT_TYPE, as_attachment=True)
+    # "PIJAT-tabel-2026-11-30.docx": the study, the word "tables" in the user's language, the day.
+    filename = "-".join([study.code, slugify(_("tables")), timezone.localdate().isoformat()])
+    response["Content-Disposition"] = f'attachment; filename="{filename}.docx"'
     return response

@@ -28,6 +28,7 @@ urlpatterns = [
     path("studies/<str:study_code>/enrol/", views.respondent_enrol, name="respondent_enrol"),
     path("studies/<str:study_code>/export/", views.export_index, name="export_index"),
     path("studies/<str:study_code>/export/cohort.sps", views.export_spss, name="export_spss"),
+    path("studies/<str:study_code>/export/cohort.sav", views.export_sav, name="export_sav"),
     path("studies/<str:study_code>/export/<str:kind>.csv", views.export_csv, name="export_csv"),
     path("studies/<str:study_code>/export/<str:kind>.xlsx", views.export_xlsx, name="export_xlsx"),
     path("studies/<str:study_code>/import/", views.import_upload, name="import_upload"),
@@ -54,6 +55,11 @@ urlpatterns = [
     ),
     path("studies/<str:study_code>/results/", results_views.results, name="results"),
     path("studies/<str:study_code>/results.json", results_views.results_json, name="results_json"),
+    path(
+        "studies/<str:study_code>/results/tables.docx",
+        results_views.results_tables_docx,
+        name="results_tables_docx",
+    ),
     path(
         "studies/<str:study_code>/results/table-<int:number>.csv",
         results_views.results_table_csv,

@@ -38,7 +38,7 @@ from .access import (
     visible_sites,
     visible_studies,
 )
-from .exchange import xlsx
+from .exchange import sav, xlsx
 from .forms import (
     IdentifiedExportForm,
     ImportUploadForm,
@@ -658,6 +658,26 @@ def export_spss(request, study_code: str):
     )
     response = HttpResponse(syntax, content_type="text/plain; charset=utf-8")
     return _attachment(response, export_filename(study, "cohort", "sps", *options))
+
+
+@role_required(Role.ADMIN)
+@require_http_methods(["GET", "POST"])
+def export_sav(request, study_code: str):
+    """The cohort as an SPSS data file (.sav) with the variables, labels and measurement levels
+    that cohort.sps declares. De-identified by default (GET); names and phone numbers only on
+    a confirmed POST, written to the audit trail, as the CSV."""
+    study = get_visible_study(request.user, study_code)
+    asked = _export_request(request, study, "cohort")
+    if isinstance(asked, HttpResponse):
+        return asked
+    identified, _params = asked
+    response = FileResponse(
+        sav.cohort_sav(study, identified=identified),
+        content_type=sav.CONTENT_TYPE,
+        as_attachment=True,
+    )
+    options = ("identified" if identified else "",)
+    return _attachment(response, export_filename(study, "cohort", "sav", *options))
 
 
 # Seconds between two reloads of an import's page while the worker is on it.

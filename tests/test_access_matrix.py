@@ -88,11 +88,13 @@ MATRIX: dict[str, tuple[str, str]] = {
     "studies:results_json":        ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_table_csv":   ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_table_xlsx":  ("login 403 403 200 200",     "login 403 403 405 405"),
+    "studies:results_tables_docx": ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:export_index":        ("login 403 403 403 200",     "login 403 403 403 405"),
     "studies:designer_index":      ("login 403 403 403 200",     "login 403 403 403 405"),
     "studies:designer_new":        ("login 403 403 403 200",     "login 403 403 403 200"),
     "studies:designer_edit":       ("login 403 403 403 200",     "login 403 403 403 200"),
     "studies:export_spss":         ("login 403 403 403 200",     "login 403 403 403 405"),
+    "studies:export_sav":          ("login 403 403 403 200",     "login 403 403 403 302"),
     # An unconfirmed POST (no "names and phone numbers" tick) goes back to the export page.
     "studies:export_csv":          ("login 403 403 403 200",     "login 403 403 403 302"),
     "studies:export_xlsx":         ("login 403 403 403 200",     "login 403 403 403 302"),

@@ -1,17 +1,19 @@
-"""SPSS syntax that reads the cohort CSV with labels and runs the design's analysis. The
-variables, their labels and value labels come from one function (``spss_variables``)."""
+"""The cohort for SPSS and PSPP: one description of its variables (:func:`variables`) that both
+the syntax reading the cohort CSV (``cohort.sps``, :func:`spss_syntax`) and the SPSS data file
+(``cohort.sav``, :mod:`.sav`) are written from, so their names, formats, labels, value labels
+and measurement levels cannot drift apart."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from django.utils.translation import gettext as _
 
-from ..models import TEXT_LIMIT, Respondent, Site, Study
-from .columns import dictionary
+from ..models import TEXT_LIMIT, Respondent, RespondentIdentity, Site, Study
+from .cells import neutralise
+from .columns import IDENTITY_COLUMNS, dictionary
 from .exports import cohort_header
-
-# --- SPSS syntax -----------------------------------------------------------------------------
 
 
 def _text_format(characters: int) -> str:
@@ -21,8 +23,6 @@ def _text_format(characters: int) -> str:
     return f"A{4 * (characters + 1)}"
 
 
-# The formats of the mother's own columns; the outcome and sheet-date columns follow the study's
-# definition (spss_variables).
 SPSS_FORMATS = {
     "respondent_code": _text_format(Respondent._meta.get_field("code").max_length),
     "site": _text_format(Site._meta.get_field("name").max_length),
@@ -42,28 +42,76 @@ SPSS_FORMATS = {
     "sessions_planned": "F2.0",
     "age_group": "A6",
     "parity_group": "A10",
+    **{
+        name: _text_format(RespondentIdentity._meta.get_field(name).max_length or TEXT_LIMIT)
+        for name in IDENTITY_COLUMNS
+    },
 }
-SPSS_CATEGORIES = {
-    # numeric copy, measurement level, the categories in order
-    "education": ("education_n", "ORDINAL", Respondent.Education),
-    "employment": ("employment_n", "NOMINAL", Respondent.Employment),
-    "age_group": ("age_group_n", "ORDINAL", None),
-    "parity_group": ("parity_group_n", "NOMINAL", None),
-}
+# The outcome and sheet-date columns follow the study's definition (:func:`variables`); any other
+# column the table above does not name takes its format and level from its dictionary type.
+FORMATS_BY_TYPE = {"integer": "F8.0", "number": "F8.2", "date": "SDATE10", "boolean": "F1.0"}
+LEVELS_BY_TYPE = {"integer": "scale", "number": "scale", "date": "scale"}
+
+# Coded copies of the text columns: (numeric copy, measurement level, the text column).
+CODED = (
+    ("site_n", "nominal", "site"),
+    ("arm_n", "nominal", "arm"),
+    ("education_n", "ordinal", "education"),
+    ("employment_n", "nominal", "employment"),
+    ("status_n", "nominal", "status"),
+    ("age_group_n", "ordinal", "age_group"),
+    ("parity_group_n", "nominal", "parity_group"),
+)
+LEVELS = ("nominal", "ordinal", "scale")
 
 
 @dataclass(frozen=True)
-class SpssVariable:
-    """One variable of the cohort file as SPSS reads it: ``name``, input ``format`` (F3.0,
-    SDATE10, A484 …), ``label`` (active language), ``values`` (value → label, for a
-    category read as a number: binary and ordinal outcomes) and measurement ``level``
-    (SCALE, ORDINAL, NOMINAL or "" when SPSS decides)."""
+class Variable:
+    """One variable of the cohort for SPSS.
+
+    ``format`` is SPSS's print format (``A44`` text of 44 bytes, ``F2.0`` a whole number,
+    ``SDATE10`` a date printed 2026/06/01); ``level`` is ``nominal``, ``ordinal`` or
+    ``scale``; ``value_labels`` maps each code to its label in the active language. A coded
+    copy (``codes`` names the text column it codes) is not a column of the CSV: the syntax
+    RECODEs it from the text, the .sav writes it with the code of each text value
+    (``code_of``)."""
 
     name: str
-    format: str
     label: str
-    values: tuple[tuple[int, str], ...] = ()
-    level: str = ""
+    format: str
+    level: str
+    value_labels: dict[Any, str] = field(default_factory=dict)
+    codes: str = ""
+    code_of: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_text(self) -> bool:
+        return self.format.startswith("A")
+
+    @property
+    def is_date(self) -> bool:
+        return "DATE" in self.format
+
+
+def _categories(study: Study, column: str) -> list[tuple[str, str]]:
+    """(value in the cohort export, label) of each category of a coded column, in code
+    order."""
+    from ..cohort import characteristic_labels
+
+    if column == "site":
+        return [(site.name, site.name) for site in study.sites.order_by("name")]
+    if column == "arm":
+        return [(arm.key, str(arm.label)) for arm in study.protocol.arms]
+    choices = {
+        "education": Respondent.Education,
+        "employment": Respondent.Employment,
+        "status": Respondent.Status,
+    }
+    if column in choices:
+        return [(value, str(label)) for value, label in choices[column].choices]
+    heading = {"age_group": "age_group", "parity_group": "parity"}[column]
+    _title, mapping = characteristic_labels()[heading]
+    return [(key, str(label)) for key, label in mapping.items()]
 
 
 def _outcome_format(outcome) -> str:
@@ -77,51 +125,87 @@ def _outcome_format(outcome) -> str:
     return f"F{digits + sign}.0"
 
 
-def spss_variables(study: Study) -> list[SpssVariable]:
-    """Every column of the cohort export (``cohort_header``) as an SPSS variable, in order, with
-    its label from the data dictionary; outcome columns with their format and level (SCALE for
-    numbers, ORDINAL / NOMINAL with value labels for ordinal and binary outcomes) and ``arm``
-    with its arms' labels (the numeric copy ``arm_n`` is made by the syntax)."""
+def variables(study: Study, *, identified: bool = False) -> list[Variable]:
+    """The cohort's variables for SPSS, labels in the active language: every column of the
+    cohort export (``exports.cohort_header``, identities last when ``identified``), then the
+    coded copies of its text categories (site, arm when the study has arms, education,
+    employment, status, age group, parity group: ``<column>_n`` numbered 1, 2 … in the
+    categories' order, with value labels).
+
+    The data dictionary gives the variable labels; the study definition gives each outcome's
+    format (its range and decimals), level (scale for numbers, ordinal or nominal for
+    categories) and value labels; dates and other numbers are scale, text and flags nominal,
+    ordered categories (education, age group) ordinal."""
     protocol = study.protocol
-    labels = {column.name: str(column.label) for column in dictionary(protocol)}
+    described = {column.name: column for column in dictionary(protocol)}
     outcomes = {name: protocol.outcome(key) for name, _point, key in protocol.cohort_value_columns}
-    variables = []
-    for name in cohort_header(study):
+    columns = cohort_header(study, identified=identified)
+    found = []
+    for name in columns:
+        column = described.get(name)
         outcome = outcomes.get(name)
+        kind = column.type if column else "text"
         if outcome is not None:
-            level = (
-                "SCALE"
-                if outcome.numeric
-                else ("ORDINAL" if outcome.type == "ordinal" else "NOMINAL")
+            level = "scale" if outcome.numeric else (
+                "ordinal" if outcome.type == "ordinal" else "nominal"
             )
-            values = tuple((c.value, str(c.label)) for c in outcome.categories)
-            variables.append(
-                SpssVariable(name, _outcome_format(outcome), labels[name], values, level)
-            )
-        elif name.endswith("_observed_on"):
-            variables.append(SpssVariable(name, "SDATE10", labels[name]))
+            value_labels = {c.value: str(c.label) for c in outcome.categories}
+            found.append(
+                Variable(name, str(column.label) if column else name, _outcome_format(outcome),
+                         level, value_labels)
+            )  # fmt: skip
+            continue
+        if name.endswith("_observed_on"):
+            spss_format = "SDATE10"
         else:
-            level = "SCALE" if name in ("age_years", "parity") else ""
-            variables.append(SpssVariable(name, SPSS_FORMATS[name], labels[name], level=level))
-    return variables
+            spss_format = SPSS_FORMATS.get(name) or FORMATS_BY_TYPE.get(
+                kind, _text_format(TEXT_LIMIT)
+            )
+        value_labels = {0: _("No"), 1: _("Yes")} if kind == "boolean" else {}
+        level = "scale" if spss_format == "SDATE10" else LEVELS_BY_TYPE.get(kind, "nominal")
+        found.append(
+            Variable(name, str(column.label) if column else name, spss_format, level, value_labels)
+        )
+    for numeric, level, column in CODED:
+        if column not in columns:
+            continue
+        categories = _categories(study, column)
+        found.append(
+            Variable(
+                numeric,
+                str(described[column].label),
+                f"F{len(str(len(categories)))}.0",
+                level,
+                {code: label for code, (_value, label) in enumerate(categories, 1)},
+                codes=column,
+                code_of={value: code for code, (value, _label) in enumerate(categories, 1)},
+            )
+        )
+    return found
+
+
+# --- SPSS syntax -----------------------------------------------------------------------------
 
 
 def _spss_text(text: str) -> str:
     return "'" + str(text).replace("'", "''") + "'"
 
 
-def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> str:
-    """SPSS syntax that reads the cohort CSV with labels and measurement levels and runs the
-    design's analysis: FREQUENCIES, DESCRIPTIVES, and NPAR TESTS /WILCOXON from the baseline to
-    the last time point (one group) or /M-W by arm at the last time point (two groups). A
-    semicolon file is read with a decimal comma."""
-    from ..cohort import characteristic_labels
+def _value(variable: Variable, value: Any) -> str:
+    return _spss_text(value) if variable.is_text else str(value)
 
+
+def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> str:
+    """SPSS syntax that reads the cohort CSV with the variables of :func:`variables` (labels,
+    value labels, measurement levels) and runs the design's analysis: FREQUENCIES, DESCRIPTIVES,
+    and NPAR TESTS /WILCOXON from the baseline to the last time point (one group) or /M-W by
+    arm at the last time point (two groups). A semicolon file is read with a decimal comma."""
     protocol = study.protocol
     filename = filename or f"{study.code}-cohort.csv"
-    variables = spss_variables(study)
-    labels = {variable.name: variable.label for variable in variables}
-    group_labels = characteristic_labels()
+    every = variables(study)
+    columns = [variable for variable in every if not variable.codes]
+    coded = [variable for variable in every if variable.codes]
+    by_name = {variable.name: variable for variable in every}
     # Messages outside the f-strings: makemessages cannot read a gettext call inside one.
     title = _("Lancar: the cohort of study %(code)s") % {"code": study.code}
     where = _("Put this file next to %(file)s, or write its full path below.") % {"file": filename}
@@ -139,56 +223,45 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
         "  /QUALIFIER='\"'",
         "  /FIRSTCASE=2",
         "  /VARIABLES=",
-        *[f"    {variable.name} {variable.format}" for variable in variables],
+        *[f"    {variable.name} {variable.format}" for variable in columns],
         "  .",
         "CACHE.",
         "EXECUTE.",
         "",
         "VARIABLE LABELS",
         "  "
-        + "\n  /".join(f"{variable.name} {_spss_text(variable.label)}" for variable in variables)
+        + "\n  /".join(f"{variable.name} {_spss_text(variable.label)}" for variable in columns)
         + ".",
         "",
     ]
-    for variable in variables:
-        if variable.values:
-            lines.append(
-                f"VALUE LABELS {variable.name} "
-                + " ".join(f"{value} {_spss_text(label)}" for value, label in variable.values)
-                + "."
-            )
-    categories_of = dict(SPSS_CATEGORIES)
-    if protocol.has_arms:
-        categories_of["arm"] = ("arm_n", "NOMINAL", None)
-    for column, (numeric, level, choices_class) in categories_of.items():
-        if column == "arm":
-            categories = [(arm.key, str(arm.label)) for arm in protocol.arms]
-        elif choices_class is not None:
-            categories = [(value, str(label)) for value, label in choices_class.choices]
-        else:
-            _title, mapping = group_labels[
-                {"age_group": "age_group", "parity_group": "parity"}[column]
-            ]
-            categories = [(key, str(label)) for key, label in mapping.items()]
+    for variable in columns:
+        if variable.value_labels:
+            lines.append(_value_labels(variable))
+    for variable in coded:
+        # The export puts an apostrophe before a text a spreadsheet would run as a formula (a
+        # site named "-Klinik"): both spellings get the code.
         recode = " ".join(
-            f"({_spss_text(value)}={index})" for index, (value, _label) in enumerate(categories, 1)
+            "("
+            + " ".join(_spss_text(v) for v in dict.fromkeys((value, neutralise(value))))
+            + f"={code})"
+            for value, code in variable.code_of.items()
         )
         lines += [
-            f"RECODE {column} {recode} INTO {numeric}.",
-            f"VARIABLE LABELS {numeric} {_spss_text(labels[column])}.",
-            f"VALUE LABELS {numeric} "
-            + " ".join(
-                f"{index} {_spss_text(label)}"
-                for index, (_value, label) in enumerate(categories, 1)
-            )
-            + ".",
-            f"VARIABLE LEVEL {numeric} ({level}).",
-            f"FORMATS {numeric} (F1.0).",
+            f"RECODE {variable.codes} {recode} INTO {variable.name}."
+            if recode
+            else f"COMPUTE {variable.name} = $SYSMIS.",
+            f"VARIABLE LABELS {variable.name} {_spss_text(variable.label)}.",
         ]
-    for level in ("SCALE", "ORDINAL", "NOMINAL"):
-        names = [variable.name for variable in variables if variable.level == level]
+        if variable.value_labels:
+            lines.append(_value_labels(variable))
+        lines += [
+            f"VARIABLE LEVEL {variable.name} ({variable.level.upper()}).",
+            f"FORMATS {variable.name} ({variable.format}).",
+        ]
+    for level in LEVELS:
+        names = [v.name for v in columns if v.level == level]
         if names:
-            lines.append(f"VARIABLE LEVEL {' '.join(names)} ({level}).")
+            lines.append(f"VARIABLE LEVEL {' '.join(names)} ({level.upper()}).")
     lines += [
         "EXECUTE.",
         "",
@@ -197,8 +270,12 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
         "EXECUTE.",
         "",
         "FREQUENCIES VARIABLES="
-        + ("arm_n " if protocol.has_arms else "")
-        + "age_group_n parity_group_n education_n employment_n /ORDER=ANALYSIS.",
+        + " ".join(
+            name
+            for name in ("arm_n", "age_group_n", "parity_group_n", "education_n", "employment_n")
+            if name in by_name
+        )
+        + " /ORDER=ANALYSIS.",
         "",
     ]
     first, last = protocol.baseline.key, protocol.last_timepoint.key
@@ -242,3 +319,14 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
             "",
         ]
     return "\n".join(lines)
+
+
+def _value_labels(variable: Variable) -> str:
+    return (
+        f"VALUE LABELS {variable.name} "
+        + " ".join(
+            f"{_value(variable, code)} {_spss_text(label)}"
+            for code, label in variable.value_labels.items()
+        )
+        + "."
+    )
