@@ -137,7 +137,8 @@ def sheet_dates(
     the time points before it and before those after it; a sheet due on or before the arm's
     first session day (a baseline) on or before her first session done, a sheet due after the
     last session day after her last session done. ``other_sheets`` maps her other time points
-    to their dates; ``sessions_done_on`` are the dates of her sessions done."""
+    to their dates; ``sessions_done_on`` are the dates of her sessions done. The rules about
+    her sessions come first: the first one broken is the one reported."""
     if not observed_on:
         return {}
     if delivery_date and observed_on < delivery_date:
@@ -155,6 +156,21 @@ def sheet_dates(
     keys = protocol.timepoint_keys
     position = keys.index(timepoint)
     label = str(protocol.timepoint(timepoint).label)
+    schedule = protocol.schedule(arm)
+    done = sorted(sessions_done_on)
+    if schedule and done:
+        day = protocol.timepoint(timepoint).day
+        if day <= schedule.first_day and observed_on > done[0]:
+            return {"observed_on": _error(
+                _("The %(timepoint)s sheet must be dated on or before the first session "
+                  "(%(date)s)."),
+                "before_first_session", timepoint=label, date=_date(done[0]),
+            )}  # fmt: skip
+        if day > schedule.last_day and observed_on <= done[-1]:
+            return {"observed_on": _error(
+                _("The %(timepoint)s sheet must be dated after the last session (%(date)s)."),
+                "after_last_session", timepoint=label, date=_date(done[-1]),
+            )}  # fmt: skip
     for other in keys[:position]:
         other_on = other_sheets.get(other)
         if other_on and observed_on <= other_on:
@@ -170,21 +186,6 @@ def sheet_dates(
                 _("The %(timepoint)s sheet must be dated before the %(other)s sheet (%(date)s)."),
                 "after_later_sheet", timepoint=label,
                 other=str(protocol.timepoint(other).label), date=_date(other_on),
-            )}  # fmt: skip
-    schedule = protocol.schedule(arm)
-    done = sorted(sessions_done_on)
-    if schedule and done:
-        day = protocol.timepoint(timepoint).day
-        if day <= schedule.first_day and observed_on > done[0]:
-            return {"observed_on": _error(
-                _("The %(timepoint)s sheet must be dated on or before the first session "
-                  "(%(date)s)."),
-                "before_first_session", timepoint=label, date=_date(done[0]),
-            )}  # fmt: skip
-        if day > schedule.last_day and observed_on <= done[-1]:
-            return {"observed_on": _error(
-                _("The %(timepoint)s sheet must be dated after the last session (%(date)s)."),
-                "after_last_session", timepoint=label, date=_date(done[-1]),
             )}  # fmt: skip
     return {}
 

@@ -556,7 +556,7 @@ def test_post_sheet_must_come_after_the_last_session_and_completes_the_mother(
             {"observed_on": "2026-06-05", "value_feeds": "11", "value_urinations": "9"},
         )
         assert errors_of(response, "observed_on") == [
-            "The Post-test sheet must be dated after the last session (June 5, 2026)."
+            "The post-test sheet must be dated after the last session (June 5, 2026)."
         ]
         assert not mother.observations.filter(timepoint="post").exists()
         response = client.post(
@@ -586,7 +586,7 @@ def test_pre_sheet_cannot_be_dated_after_the_first_massage(client, make_responde
             {"observed_on": "2026-06-04", "value_feeds": "6", "value_urinations": "4"},
         )
     assert errors_of(response, "observed_on") == [
-        "The Pre-test sheet must be dated on or before the first session (June 3, 2026)."
+        "The pre-test sheet must be dated on or before the first session (June 3, 2026)."
     ]
     assert not Observation.objects.exists()
 
