@@ -52,6 +52,14 @@ class Slot(models.TextChoices):
     EVENING = "evening", _("Evening")
 
 
+# Slots sort by time of day (morning, afternoon, evening), not alphabetically, wherever sessions
+# are listed: the model's default order, the worklist, the exports.
+SLOT_ORDER = models.Case(
+    *(models.When(slot=value, then=models.Value(index)) for index, value in enumerate(Slot.values)),
+    default=models.Value(len(Slot.values)),
+)
+
+
 _LOOKUPS = {
     "exact": operator.eq,
     "gte": operator.ge,
@@ -570,7 +578,7 @@ class MassageSession(ConstraintFieldsMixin, models.Model):
     history = HistoricalRecords()
 
     class Meta:
-        ordering = ["respondent", "postpartum_day", "slot"]
+        ordering = ["respondent", "postpartum_day", SLOT_ORDER]
         verbose_name = _("massage session")
         verbose_name_plural = _("massage sessions")
         constraints = [

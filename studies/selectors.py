@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import translation
 from django.utils.text import capfirst
 
 from .changes import field_changes, value_text
 from .cohort import session_count
 from .models import (
+    SLOT_ORDER,
     MassageSession,
     Observation,
     ProtocolDeviation,
@@ -23,12 +24,6 @@ from .models import (
     Study,
 )
 from .services import SYSTEM_REASONS
-
-# Slots sort by time of day, not alphabetically.
-SLOT_ORDER = Case(
-    *(When(slot=value, then=Value(index)) for index, value in enumerate(Slot.values)),
-    default=Value(len(Slot.values)),
-)
 
 
 @dataclass(frozen=True)

@@ -71,3 +71,25 @@ def test_a_failed_enrolment_plans_nothing(make_respondent):
     with pytest.raises(ValidationError):
         make_respondent("R01")
     assert MassageSession.objects.count() == 6
+
+
+def test_sessions_sort_by_time_of_day_everywhere(db, midwife_a, site_a):
+    """Morning, afternoon, evening — not alphabetically (afternoon, evening, morning): the
+    model's default order (admin, her page) and the sessions export."""
+    from studies import exchange
+
+    definition = paper_definition()
+    definition["sessions"]["all"]["per_day"] = 3
+    study = services.create_study(
+        code="TIGA", title="Three a day", site_names=[site_a.name], definition=definition
+    )
+    respondent = services.enrol_respondent(
+        study=study, site=site_a, user=midwife_a, code="T01", delivery_date=DELIVERY,
+        enrolled_on=DELIVERY + datetime.timedelta(days=2), age_years=30, parity=2,
+        education="basic", employment="not_working",
+    )  # fmt: skip
+    day_two = ["morning", "afternoon", "evening"]
+    assert list(respondent.sessions.values_list("slot", flat=True))[:3] == day_two
+    rows = list(exchange.session_rows(study))
+    slot = rows[0].index("slot")
+    assert [row[slot] for row in rows[1:4]] == day_two

@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 
 from .. import analysis
 from ..models import (
+    SLOT_ORDER,
     AuditEvent,
     MassageSession,
     Observation,
@@ -268,7 +269,7 @@ def session_rows(study: Study, **_options) -> Iterator[list[Any]]:
     ]
     yield from (
         MassageSession.objects.filter(respondent__study=study)
-        .order_by("respondent__code", "postpartum_day", "planned_date", "id")
+        .order_by("respondent__code", "postpartum_day", "planned_date", SLOT_ORDER)
         .values_list(
             "respondent__code",
             "respondent__site__name",
