@@ -94,6 +94,7 @@ def versions(database: str, url: str) -> str:
 
 
 def child(phase: str, size: int, url: str, runs: int, workdir: Path) -> dict:
+    """Run ``bench.measure`` for one phase and size in a fresh process; its figures."""
     out = workdir / f"{phase}-{size}.json"
     env = {
         **os.environ,
@@ -107,7 +108,9 @@ def child(phase: str, size: int, url: str, runs: int, workdir: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def measure_database(database: str, sizes: list[int], runs: int, workdir: Path) -> dict:
+def measure_database(
+    database: str, sizes: list[int], runs: int, workdir: Path, import_runs: int | None = None
+) -> dict:
     results: dict = {"sizes": {}}
     for size in sizes:
         if database == "sqlite":
@@ -116,7 +119,7 @@ def measure_database(database: str, sizes: list[int], runs: int, workdir: Path) 
         else:
             url = postgres_database(POSTGRES_URL)
         print(f"  {database}: {size} mothers — import …", flush=True)
-        figures = child("load", size, url, runs, workdir)
+        figures = child("load", size, url, import_runs or runs, workdir)
         print(f"  {database}: {size} mothers — pages …", flush=True)
         figures.update(child("read", size, url, runs, workdir))
         results["sizes"][str(size)] = figures
@@ -313,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000 10000 100000")
     parser.add_argument("--databases", default="sqlite postgresql")
     parser.add_argument("--runs", type=int, default=5, help="timed runs after the warm-up")
+    parser.add_argument(
+        "--import-runs", type=int, default=None,
+        help="timed imports of the paper's study (default: --runs); the two-group study's once",
+    )
     parser.add_argument("--out", type=Path, default=BASE_DIR / "artifacts" / "bench.json")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.replace(",", " ").split()]
@@ -321,13 +328,16 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "make bench SIZES=" + repr(" ".join(map(str, sizes))),
         "runs": args.runs,
+        "import_runs": args.import_runs or args.runs,
         "machine": machine(),
         "databases": {},
     }
     workdir = Path(tempfile.mkdtemp(prefix="lancar-bench-"))
     try:
         for database in databases:
-            results["databases"][database] = measure_database(database, sizes, args.runs, workdir)
+            results["databases"][database] = measure_database(
+                database, sizes, args.runs, workdir, args.import_runs
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["machine"]["load_average_at_end"] = os.getloadavg()
