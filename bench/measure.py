@@ -9,8 +9,10 @@ mothers, at least three), a midwife at its first site, a researcher and a data m
 15-mother study ``WARM`` for warm-ups, then imports N synthetic mothers (``bench.synthetic``)
 through ``studies.exchange.import_cohort``: the first timed run is kept (it is the benchmark's
 data), the others import the same file into a scratch study inside a transaction that is
-rolled back. ``read`` times the pages through Django's test client with debug off, counts their
-SQL statements (transaction control aside), and runs the two floors.
+rolled back. It then imports N mothers of the two-group study ``BENCH2`` (sites and a midwife
+of its own) once, kept. ``read`` times the pages of both studies through Django's test client
+with debug off, counts their SQL statements (transaction control aside), and runs the two
+floors (``bench.floor`` for results.json).
 """
 
 from __future__ import annotations

@@ -6,12 +6,15 @@
 
 For each database and size: a fresh database (a SQLite file in a temporary directory; the
 PostgreSQL database ``lancar_bench``, dropped and created through psycopg, the server started
-if it is down), N synthetic mothers imported with their sessions, sheets and history (that is
-the import measurement), then the median of ``--runs`` timed runs after a warm-up of
-results.json, the results page, the midwife's worklist, the respondent list, one mother's page
-and the cohort CSV export, with each one's SQL query count and the export's peak memory growth;
-and the two floors of issue 7: (a) the same cohort read from a CSV file with pandas through the
-same ``studies.analysis`` call, (b) ``COPY (SELECT …) TO STDOUT`` of the export's rows.
+if it is down), N synthetic mothers of the paper's study and N of a two-group study imported
+with their sessions, sheets and history (that is the import measurement), then the median of
+``--runs`` timed runs after a warm-up of results.json, the results page, the midwife's
+worklist, the respondent list, one mother's page and the cohort CSV export (and for the
+two-group study its results, worklist with arms, list, a mother's page and her sheet form),
+with each one's SQL query count and the export's peak memory growth; and the two floors:
+(a) the same cohort read from its CSV file with pandas and every statistic of the results
+document computed by ``bench/floor.py`` (independent numpy/scipy), (b) ``COPY (SELECT …) TO
+STDOUT`` of the export's rows.
 
 Prints a table, checks the targets, and writes everything to artifacts/bench.json.
 """
