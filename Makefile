@@ -72,15 +72,19 @@ LOAD_SECONDS ?= 60
 loadtest: install
 	$(PY) -m bench.loadtest --users $(LOAD_USERS) --seconds $(LOAD_SECONDS)
 
-# Benchmark (issue 7): synthetic studies of SIZES mothers on SQLite and PostgreSQL (a scratch
-# database lancar_bench, created and dropped; the local cluster is started if it is down), the
-# median of BENCH_RUNS runs of each page, the export and the import against their floors.
-# Prints a table and writes artifacts/bench.json; 100,000 mothers take several minutes.
+# Benchmark (issues 7, 14, 15): the paper's study and a two-group study of SIZES mothers each on
+# SQLite and PostgreSQL (a scratch database lancar_bench, created and dropped; the local cluster
+# is started if it is down), the median of BENCH_RUNS runs of each page, the export against its
+# SQL floor, results.json against its floor (pandas and independent numpy/scipy, bench/floor.py)
+# and BENCH_IMPORT_RUNS imports. Prints a table and writes artifacts/bench.json; 100,000
+# mothers take several minutes per database.
 SIZES ?= 1000 10000 100000
 BENCH_DATABASES ?= sqlite postgresql
 BENCH_RUNS ?= 5
+BENCH_IMPORT_RUNS ?= $(BENCH_RUNS)
 bench: install
-	$(PY) -m bench.run --sizes "$(SIZES)" --databases "$(BENCH_DATABASES)" --runs $(BENCH_RUNS)
+	$(PY) -m bench.run --sizes "$(SIZES)" --databases "$(BENCH_DATABASES)" --runs $(BENCH_RUNS) \
+		--import-runs $(BENCH_IMPORT_RUNS)
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -142,7 +142,9 @@ def set_up_study(users: int, mothers: int) -> tuple[list[Midwife], datetime.date
     with transaction.atomic():
         study = services.create_study(code=STUDY_CODE, title="Load test", site_names=sites)
         site_by_name = {site.name: site for site in study.sites.all()}
-        stages = range(study.first_session_day, study.post_observation_day + 1)
+        protocol = study.protocol
+        first_sheet, last_sheet = protocol.baseline, protocol.last_timepoint
+        stages = range(protocol.enrolment_day, last_sheet.day + 1)
         for index, site_name in enumerate(sites, start=1):
             username = f"bidan{index:02d}"
             password = secrets.token_urlsafe(18)
@@ -152,7 +154,7 @@ def set_up_study(users: int, mothers: int) -> tuple[list[Midwife], datetime.date
             planned = []
             for number in range(mothers):
                 delivered = today - datetime.timedelta(days=stages[number % len(stages)])
-                enrolled = delivered + datetime.timedelta(days=study.first_session_day)
+                enrolled = delivered + datetime.timedelta(days=protocol.enrolment_day)
                 respondent = services.enrol_respondent(
                     study=study,
                     site=site_by_name[site_name],
@@ -167,7 +169,7 @@ def set_up_study(users: int, mothers: int) -> tuple[list[Midwife], datetime.date
                     employment=rng.choice(["working", "not_working"]),
                     eligibility_confirmed=True,
                 )
-                tasks = [("sheet", "pre", {"observed_on": enrolled})]
+                tasks = [("sheet", first_sheet.key, {"observed_on": enrolled})]
                 for session in respondent.sessions.order_by("postpartum_day", "pk"):
                     started = datetime.datetime.combine(
                         session.planned_date,
@@ -180,9 +182,9 @@ def set_up_study(users: int, mothers: int) -> tuple[list[Midwife], datetime.date
                         }
                         record = f"{session.postpartum_day}/{session.slot}"
                         tasks.append(("session", record, values))
-                post_on = delivered + datetime.timedelta(days=study.post_observation_day)
+                post_on = delivered + datetime.timedelta(days=last_sheet.day)
                 if post_on <= today:
-                    tasks.append(("sheet", "post", {"observed_on": post_on}))
+                    tasks.append(("sheet", last_sheet.key, {"observed_on": post_on}))
                 planned.append(Mother(respondent.code, tasks))
             midwives.append(Midwife(index, username, password, user.pk, planned))
     return midwives, now
@@ -385,7 +387,7 @@ class Save:
     user_id: int
     kind: str  # "session" or "sheet"
     respondent: str
-    record: str  # "<day>/<slot>" or the phase
+    record: str  # "<day>/<slot>" or the sheet's time point
     token: str
     correction: bool
     values: dict = field(default_factory=dict)
@@ -468,10 +470,12 @@ class VirtualMidwife:
         if kind == "session":
             values.update(status="done", duration_minutes=self.rng.randint(15, 20))
         elif record == "pre":
-            values.update(feed_count=self.rng.randint(4, 7), urination_count=self.rng.randint(4, 5))
+            values.update(
+                value_feeds=self.rng.randint(4, 7), value_urinations=self.rng.randint(4, 5)
+            )
         else:
             values.update(
-                feed_count=self.rng.randint(8, 17), urination_count=self.rng.randint(7, 14)
+                value_feeds=self.rng.randint(8, 17), value_urinations=self.rng.randint(7, 14)
             )
         reason = f"Koreksi {token}" if correction else ""
         label = f"{kind}{' correction' if correction else ''}"
@@ -526,7 +530,7 @@ def verify(log: Log) -> dict:
         if row.notes.startswith(TOKEN_PREFIX):
             history["session"][row.notes].append(row)
     for row in Observation.history.filter(respondent_id__in=respondents):
-        record = (respondents[row.respondent_id], row.phase)
+        record = (respondents[row.respondent_id], row.timepoint)
         per_record["sheet"][record] += 1
         if row.notes.startswith(TOKEN_PREFIX):
             history["sheet"][row.notes].append(row)
@@ -536,7 +540,7 @@ def verify(log: Log) -> dict:
         rows[record] += 1
         current[record] = row
     for row in Observation.objects.filter(respondent_id__in=respondents):
-        record = ("sheet", respondents[row.respondent_id], row.phase)
+        record = ("sheet", respondents[row.respondent_id], row.timepoint)
         rows[record] += 1
         current[record] = row
 
@@ -558,10 +562,13 @@ def verify(log: Log) -> dict:
             )
         else:
             expected.update(
-                phase=save.record,
+                timepoint=save.record,
                 observed_on=save.values["observed_on"],
-                feed_count=save.values["feed_count"],
-                urination_count=save.values["urination_count"],
+                values={
+                    name.removeprefix("value_"): value
+                    for name, value in save.values.items()
+                    if name.startswith("value_")
+                },
             )
         found = {name: getattr(row, name) for name in expected}
         if respondents.get(row.respondent_id) != save.respondent:
@@ -634,7 +641,7 @@ def verify(log: Log) -> dict:
     # save, a sheet one per save.
     landed_per_record: Counter = Counter()
     for kind, row in (unacknowledged[token] for token in unanswered_landed):
-        record = f"{row.postpartum_day}/{row.slot}" if kind == "session" else row.phase
+        record = f"{row.postpartum_day}/{row.slot}" if kind == "session" else row.timepoint
         landed_per_record[(kind, respondents[row.respondent_id], record)] += 1
     for kind, counts in per_record.items():
         for (respondent, record), count in counts.items():

@@ -9,8 +9,10 @@ mothers, at least three), a midwife at its first site, a researcher and a data m
 15-mother study ``WARM`` for warm-ups, then imports N synthetic mothers (``bench.synthetic``)
 through ``studies.exchange.import_cohort``: the first timed run is kept (it is the benchmark's
 data), the others import the same file into a scratch study inside a transaction that is
-rolled back. ``read`` times the pages through Django's test client with debug off, counts their
-SQL statements (transaction control aside), and runs the two floors.
+rolled back. It then imports N mothers of the two-group study ``BENCH2`` (sites and a midwife
+of its own) once, kept. ``read`` times the pages of both studies through Django's test client
+with debug off, counts their SQL statements (transaction control aside), and runs the two
+floors (``bench.floor`` for results.json).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import warnings
 from pathlib import Path
 
 STUDY = "BENCH"
+TWO_GROUP_STUDY = "BENCH2"
 WARM_STUDY = "WARM"
 PASSWORD = "bench-Password-1234"
 
@@ -36,6 +39,11 @@ def sites_for(size: int) -> list[str]:
     """A larger registry has more sites, not busier ones: one site per 2,000 mothers (at least
     three), so a midwife's day at her site is about the same at every size."""
     return [f"Site {number}" for number in range(1, max(3, size // 2000) + 1)]
+
+
+def two_group_sites(size: int) -> list[str]:
+    """The two-group study's own sites (as many), so each midwife's worklist is one study's."""
+    return [f"Site 2-{number}" for number in range(1, max(3, size // 2000) + 1)]
 
 
 def _proc_kib(field: str) -> int | None:
@@ -190,17 +198,24 @@ def load(size: int, runs: int) -> dict:
         # The rolled-back runs leave dead rows; autovacuum would clear them soon after a load.
         with connection.cursor() as cursor:
             cursor.execute("VACUUM ANALYZE")
-    # The two-group study (arms, decimals, a control arm without sessions): one timed import,
-    # rolled back, so the pages measured afterwards see the paper's study alone.
+    # The two-group study (arms, decimals, a control arm without sessions) at sites of its own
+    # with its own midwife: one timed import, kept, so its pages are measured too.
     from bench.synthetic import TWO_GROUP
 
+    two_sites = two_group_sites(size)
     two_group = services.create_study(
-        code="BENCH2", title="Two groups", site_names=sites, definition=TWO_GROUP
+        code=TWO_GROUP_STUDY, title="Two groups", site_names=two_sites, definition=TWO_GROUP
     )
-    two_group_data = cohort_csv(size, sites=sites, today=today, study_definition=TWO_GROUP)
+    services.assign_role(
+        username="bench_midwife2", role=Role.MIDWIFE, site_names=two_sites[:1], password=PASSWORD
+    )
+    two_group_data = cohort_csv(size, sites=two_sites, today=today, study_definition=TWO_GROUP)
     started = time.perf_counter()
-    import_into(two_group, two_group_data, keep=False)
+    import_into(two_group, two_group_data, keep=True)
     two_group_seconds = time.perf_counter() - started
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
     median = statistics.median(seconds)
     return {
         "import_two_group": {
@@ -266,59 +281,19 @@ def _page(client, url: str, runs: int) -> dict:
     return figures
 
 
-def pandas_floor(path: Path, study):
-    """Floor (a): the same cohort read from a CSV file with pandas, then the same
-    ``studies.analysis`` call the results document makes, serialised as JSON."""
-    import pandas as pd
-
-    from studies import analysis, cohort
-
-    def step() -> None:
-        frame = pd.read_csv(path, dtype={"status": "string"})
-        frame = frame[frame["status"] != "withdrawn"]
-        outcomes = [f"{phase}_{name}" for phase in ("pre", "post") for name in cohort.OUTCOMES]
-        columns = ["age_years", "parity", "education", "employment", *outcomes]
-        records = frame[columns].astype(object).where(frame[columns].notna(), None)
-        document = analysis.analyze(
-            records.to_dict("records"),
-            study_code=study.code,
-            n_withdrawn=int((frame["status"] == "withdrawn").sum()),
-            outcomes=cohort.OUTCOMES,
-            thresholds={
-                "feeds": study.feeds_adequate_min,
-                "urinations": study.urinations_adequate_min,
-            },
-            alpha=float(study.alpha),
-        )
-        json.dumps(document, allow_nan=False)
-
-    return step
-
-
 # The export's rows in one statement, as a hand-written pivot: what the database must do
-# whatever the application does around it.
+# whatever the application does around it. Each time point's sheet is joined once and its
+# values read by key from the JSON column, in the database's own JSON syntax.
 FLOOR_SQL = """
-SELECT r.code, s.name, r.delivery_date, r.enrolled_on, r.age_years, r.parity, r.education,
-       r.employment, o.pre_feeds, o.pre_urinations, o.post_feeds, o.post_urinations,
-       COALESCE(m.done, 0), r.status, r.withdrawal_reason, r.withdrawn_on, r.consent_date,
-       r.eligibility_confirmed, o.pre_on, o.post_on, COALESCE(m.total, 0),
+SELECT r.code, s.name, {arm}r.delivery_date, r.enrolled_on, r.age_years, r.parity, r.education,
+       r.employment, {values}COALESCE(m.done, 0), r.status, r.withdrawal_reason, r.withdrawn_on,
+       r.consent_date, r.eligibility_confirmed, {dates}COALESCE(m.total, 0),
        CASE WHEN r.age_years < 20 THEN 'lt20' WHEN r.age_years <= 35 THEN '20to35'
             ELSE 'gt35' END,
        CASE WHEN r.parity = 1 THEN 'primipara' ELSE 'multipara' END
 FROM studies_respondent r
 JOIN studies_site s ON s.id = r.site_id
-LEFT JOIN (
-    SELECT respondent_id,
-           MAX(feed_count) FILTER (WHERE phase = 'pre') AS pre_feeds,
-           MAX(urination_count) FILTER (WHERE phase = 'pre') AS pre_urinations,
-           MAX(feed_count) FILTER (WHERE phase = 'post') AS post_feeds,
-           MAX(urination_count) FILTER (WHERE phase = 'post') AS post_urinations,
-           MAX(observed_on) FILTER (WHERE phase = 'pre') AS pre_on,
-           MAX(observed_on) FILTER (WHERE phase = 'post') AS post_on
-    FROM studies_observation
-    WHERE respondent_id IN (SELECT id FROM studies_respondent WHERE study_id = {study})
-    GROUP BY respondent_id
-) o ON o.respondent_id = r.id
+{sheets}
 LEFT JOIN (
     SELECT respondent_id, COUNT(*) FILTER (WHERE status = 'done') AS done, COUNT(*) AS total
     FROM studies_massagesession
@@ -330,13 +305,43 @@ ORDER BY r.code
 """
 
 
+def floor_sql(study, vendor: str) -> str:
+    """FLOOR_SQL for ``study``'s definition: its columns in the export's order, each outcome
+    read from the sheet's JSON ``values`` (``json_extract`` on SQLite, ``->>`` on
+    PostgreSQL)."""
+    protocol = study.protocol
+    points = protocol.timepoint_keys
+    alias = {point: f"t{index}" for index, point in enumerate(points)}
+
+    def value(point: str, key: str) -> str:
+        column = f'{alias[point]}."values"'
+        if vendor == "postgresql":
+            return f"{column} ->> '{key}'"
+        return f"json_extract({column}, '$.{key}')"
+
+    sheets = "\n".join(
+        f"LEFT JOIN studies_observation {alias[point]} ON {alias[point]}.respondent_id = r.id"
+        f" AND {alias[point]}.timepoint = '{point}'"
+        for point in points
+    )
+    return FLOOR_SQL.format(
+        study=int(study.pk),
+        arm="r.arm, " if protocol.has_arms else "",
+        values="".join(
+            f"{value(point, key)}, " for _name, point, key in protocol.cohort_value_columns
+        ),
+        dates="".join(f"{alias[point]}.observed_on, " for point in points),
+        sheets=sheets,
+    )
+
+
 def export_floor(study) -> tuple[str, object]:
     """Floor (b): PostgreSQL ``COPY (SELECT …) TO STDOUT`` of the export's rows as CSV. On
     SQLite, which has no COPY, the same SELECT through the driver's cursor into
     ``csv.writer``."""
     from django.db import connection
 
-    sql = FLOOR_SQL.format(study=int(study.pk))
+    sql = floor_sql(study, connection.vendor)
 
     if connection.vendor == "postgresql":
         method = "COPY (SELECT …) TO STDOUT (CSV)"
@@ -371,7 +376,9 @@ def read(size: int, runs: int, csv_path: Path) -> dict:
     from django.urls import reverse
     from django.utils import timezone
 
+    from bench import floor
     from bench.synthetic import cohort_csv
+    from studies import definition
     from studies.models import Respondent, Study
 
     study = Study.objects.get(code=STUDY)
@@ -408,7 +415,7 @@ def read(size: int, runs: int, csv_path: Path) -> dict:
         timed_alternately(
             {
                 "results_json": lambda: _get(researcher, results_json_url),
-                "floor_pandas": pandas_floor(csv_path, study),
+                "floor_pandas": floor.floor(csv_path, definition.paper_definition()),
             },
             runs,
         )
@@ -433,6 +440,63 @@ def read(size: int, runs: int, csv_path: Path) -> dict:
         "results_json": _queries(lambda: _get(researcher, url("results_json", WARM_STUDY))),
         "export": _queries(lambda: _get(admin, url("export_csv", WARM_STUDY, kind="cohort"))),
     }
+    figures["two_group"] = read_two_group(size, runs, csv_path.with_name(f"two-{size}.csv"))
+    return figures
+
+
+def read_two_group(size: int, runs: int, csv_path: Path) -> dict:
+    """The two-group study's results.json against its floor, its results page, its midwife's
+    worklist (arms), the data manager's list, a mother's page and a sheet form."""
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from bench import floor
+    from bench.synthetic import TWO_GROUP, cohort_csv
+    from studies.models import Respondent, Study
+
+    study = Study.objects.get(code=TWO_GROUP_STUDY)
+    csv_path.write_bytes(
+        cohort_csv(
+            size, sites=two_group_sites(size), today=timezone.localdate(),
+            study_definition=TWO_GROUP,
+        )
+    )
+    midwife = _client("bench_midwife2")
+    researcher = _client("bench_researcher")
+    admin = _client("bench_admin")
+
+    def url(name: str, **kwargs) -> str:
+        return reverse(f"studies:{name}", kwargs={"study_code": TWO_GROUP_STUDY, **kwargs})
+
+    figures: dict[str, dict] = {}
+    results_json_url = url("results_json")
+    figures.update(
+        timed_alternately(
+            {
+                "results_json": lambda: _get(researcher, results_json_url),
+                "floor_pandas": floor.floor(csv_path, TWO_GROUP),
+            },
+            runs,
+        )
+    )
+    figures["results_json"].update(
+        queries=_queries(lambda: _get(researcher, results_json_url)),
+        bytes=_get(researcher, results_json_url),
+    )
+    mother = (
+        Respondent.objects.filter(study=study, site__name=two_group_sites(size)[0])
+        .order_by("code")
+        .values_list("code", flat=True)
+    )[0]
+    pages = {
+        "results_page": (researcher, url("results")),
+        "worklist": (midwife, reverse("studies:home")),
+        "respondent_list": (admin, url("respondent_list")),
+        "respondent_page": (midwife, url("respondent_detail", respondent_code=mother)),
+        "sheet_form": (midwife, url("observation_record", respondent_code=mother, timepoint="pre")),
+    }
+    for name, (client, address) in pages.items():
+        figures[name] = _page(client, address, runs)
     return figures
 
 

@@ -6,12 +6,15 @@
 
 For each database and size: a fresh database (a SQLite file in a temporary directory; the
 PostgreSQL database ``lancar_bench``, dropped and created through psycopg, the server started
-if it is down), N synthetic mothers imported with their sessions, sheets and history (that is
-the import measurement), then the median of ``--runs`` timed runs after a warm-up of
-results.json, the results page, the midwife's worklist, the respondent list, one mother's page
-and the cohort CSV export, with each one's SQL query count and the export's peak memory growth;
-and the two floors of issue 7: (a) the same cohort read from a CSV file with pandas through the
-same ``studies.analysis`` call, (b) ``COPY (SELECT …) TO STDOUT`` of the export's rows.
+if it is down), N synthetic mothers of the paper's study and N of a two-group study imported
+with their sessions, sheets and history (that is the import measurement), then the median of
+``--runs`` timed runs after a warm-up of results.json, the results page, the midwife's
+worklist, the respondent list, one mother's page and the cohort CSV export (and for the
+two-group study its results, worklist with arms, list, a mother's page and her sheet form),
+with each one's SQL query count and the export's peak memory growth; and the two floors:
+(a) the same cohort read from its CSV file with pandas and every statistic of the results
+document computed by ``bench/floor.py`` (independent numpy/scipy), (b) ``COPY (SELECT …) TO
+STDOUT`` of the export's rows.
 
 Prints a table, checks the targets, and writes everything to artifacts/bench.json.
 """
@@ -40,6 +43,15 @@ PAGES = (
     ("respondent_list", "respondent list"),
     ("respondent_page", "respondent page"),
     ("export", "cohort CSV"),
+)
+# The two-group study's pages (bench.measure.read_two_group).
+TWO_GROUP_PAGES = (
+    ("results_json", "results.json"),
+    ("results_page", "results page"),
+    ("worklist", "worklist (arms)"),
+    ("respondent_list", "respondent list"),
+    ("respondent_page", "respondent page"),
+    ("sheet_form", "sheet form"),
 )
 MAX_QUERIES = 10
 FLOOR_RATIO = 3.0
@@ -85,6 +97,7 @@ def versions(database: str, url: str) -> str:
 
 
 def child(phase: str, size: int, url: str, runs: int, workdir: Path) -> dict:
+    """Run ``bench.measure`` for one phase and size in a fresh process; its figures."""
     out = workdir / f"{phase}-{size}.json"
     env = {
         **os.environ,
@@ -98,7 +111,9 @@ def child(phase: str, size: int, url: str, runs: int, workdir: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def measure_database(database: str, sizes: list[int], runs: int, workdir: Path) -> dict:
+def measure_database(
+    database: str, sizes: list[int], runs: int, workdir: Path, import_runs: int | None = None
+) -> dict:
     results: dict = {"sizes": {}}
     for size in sizes:
         if database == "sqlite":
@@ -107,7 +122,7 @@ def measure_database(database: str, sizes: list[int], runs: int, workdir: Path) 
         else:
             url = postgres_database(POSTGRES_URL)
         print(f"  {database}: {size} mothers — import …", flush=True)
-        figures = child("load", size, url, runs, workdir)
+        figures = child("load", size, url, import_runs or runs, workdir)
         print(f"  {database}: {size} mothers — pages …", flush=True)
         figures.update(child("read", size, url, runs, workdir))
         results["sizes"][str(size)] = figures
@@ -146,14 +161,26 @@ def table(results: dict) -> str:
             "(b) memory growth": lambda f: mib(f["floor_export"]["memory_growth_mib"]),
             "import": lambda f: f"{f['import']['median_ms'] / 1000:>9.2f} s     ",
             "import rows/s": lambda f: f"{f['import']['rows_per_s']:>10,.0f}",
-            "import 2 arms rows/s": lambda f: (
-                f"{f['import_two_group']['rows_per_s']:>10,.0f}"
-                if "import_two_group" in f
-                else "—"
-            ),
+            "import 2 arms rows/s": lambda f: f"{f['import_two_group']['rows_per_s']:>10,.0f}",
+            "results page / json": lambda f: f"{ratio(f, 'results_page', 'results_json'):>8.2f}×",
         }
         for label, render in rows.items():
             cells = [render(figures["sizes"][size]).replace(",", " ") for size in sizes]
+            lines.append(f"  {label:<22}" + "".join(f"{cell:>16}" for cell in cells))
+        lines.append("  two groups (BENCH2)")
+        for key, label in TWO_GROUP_PAGES:
+            cells = []
+            for size in sizes:
+                page = figures["sizes"][size]["two_group"][key]
+                cells.append(f"{page['median_ms']:>9.1f} ms {page['queries']:>2}q")
+            lines.append(f"  {label:<22}" + "".join(f"{cell:>16}" for cell in cells))
+        two_rows = {
+            "floor (a) pandas": lambda f: f"{f['floor_pandas']['median_ms']:>9.1f} ms    ",
+            "results.json / (a)": lambda f: f"{ratio(f, 'results_json', 'floor_pandas'):>8.2f}×",
+            "results page / json": lambda f: f"{ratio(f, 'results_page', 'results_json'):>8.2f}×",
+        }
+        for label, render in two_rows.items():
+            cells = [render(figures["sizes"][size]["two_group"]) for size in sizes]
             lines.append(f"  {label:<22}" + "".join(f"{cell:>16}" for cell in cells))
         lines.append("")
     return "\n".join(lines)
@@ -178,32 +205,44 @@ def targets(results: dict) -> list[dict]:
 
     for database, figures in results["databases"].items():
         sizes = figures["sizes"]
-        for size in ("10000", "100000"):
-            if size in sizes:
-                value = ratio(sizes[size], "results_json", "floor_pandas")
+        designs = (
+            ("", lambda size, sizes=sizes: sizes[size], PAGES),
+            ("two groups: ", lambda size, sizes=sizes: sizes[size]["two_group"], TWO_GROUP_PAGES),
+        )
+        for design, at, pages in designs:
+            for size in ("10000", "100000"):
+                if size in sizes:
+                    value = ratio(at(size), "results_json", "floor_pandas")
+                    check(
+                        database,
+                        f"{design}results.json ≤ {FLOOR_RATIO:g}× floor (a) at {int(size):,}",
+                        f"{value:.2f}×",
+                        value <= FLOOR_RATIO,
+                    )
+                    value = ratio(at(size), "results_page", "results_json")
+                    check(
+                        database,
+                        f"{design}results page ≤ {FLOOR_RATIO:g}× results.json at {int(size):,}",
+                        f"{value:.2f}×",
+                        value <= FLOOR_RATIO,
+                    )
+            for key, label in pages:
+                counts = [at(size)[key]["queries"] for size in sizes]
                 check(
                     database,
-                    f"results.json ≤ {FLOOR_RATIO:g}× floor (a) at {int(size):,}",
-                    f"{value:.2f}×",
-                    value <= FLOOR_RATIO,
+                    f"{design}{label}: query count independent of N, ≤ {MAX_QUERIES}",
+                    ", ".join(map(str, counts)),
+                    len(set(counts)) == 1 and max(counts) <= MAX_QUERIES,
                 )
-        for key, label in PAGES:
-            counts = [sizes[size][key]["queries"] for size in sizes]
-            check(
-                database,
-                f"{label}: query count independent of N, ≤ {MAX_QUERIES}",
-                ", ".join(map(str, counts)),
-                len(set(counts)) == 1 and max(counts) <= MAX_QUERIES,
-            )
-        if "10000" in sizes:
-            for key in ("worklist", "respondent_list"):
-                value = sizes["10000"][key]["median_ms"]
-                check(
-                    database,
-                    f"{dict(PAGES)[key]} < {PAGE_MS} ms at 10,000",
-                    f"{value:.1f} ms",
-                    value < PAGE_MS,
-                )
+            if "10000" in sizes:
+                for key in ("worklist", "respondent_list"):
+                    value = at("10000")[key]["median_ms"]
+                    check(
+                        database,
+                        f"{design}{dict(pages)[key]} < {PAGE_MS} ms at 10,000",
+                        f"{value:.1f} ms",
+                        value < PAGE_MS,
+                    )
         # At 1,000 mothers the floor is a few milliseconds and any request costs more.
         for size, figures_at in sizes.items():
             if int(size) < 10000:
@@ -224,13 +263,14 @@ def targets(results: dict) -> list[dict]:
                 value is not None and value * 1.048576 < EXPORT_MEMORY_MIB,
             )
         for size, figures_at in sizes.items():
-            value = figures_at["import"]["rows_per_s"]
-            check(
-                database,
-                f"import ≥ {IMPORT_ROWS_PER_S:,} rows/s at {int(size):,}",
-                f"{value:,.0f} rows/s",
-                value >= IMPORT_ROWS_PER_S,
-            )
+            for design, key in (("", "import"), ("two groups: ", "import_two_group")):
+                value = figures_at[key]["rows_per_s"]
+                check(
+                    database,
+                    f"{design}import ≥ {IMPORT_ROWS_PER_S:,} rows/s at {int(size):,}",
+                    f"{value:,.0f} rows/s",
+                    value >= IMPORT_ROWS_PER_S,
+                )
     return checks
 
 
@@ -279,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="1000 10000 100000")
     parser.add_argument("--databases", default="sqlite postgresql")
     parser.add_argument("--runs", type=int, default=5, help="timed runs after the warm-up")
+    parser.add_argument(
+        "--import-runs", type=int, default=None,
+        help="timed imports of the paper's study (default: --runs); the two-group study's once",
+    )
     parser.add_argument("--out", type=Path, default=BASE_DIR / "artifacts" / "bench.json")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.replace(",", " ").split()]
@@ -287,13 +331,16 @@ def main(argv: list[str] | None = None) -> int:
         "when": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "command": "make bench SIZES=" + repr(" ".join(map(str, sizes))),
         "runs": args.runs,
+        "import_runs": args.import_runs or args.runs,
         "machine": machine(),
         "databases": {},
     }
     workdir = Path(tempfile.mkdtemp(prefix="lancar-bench-"))
     try:
         for database in databases:
-            results["databases"][database] = measure_database(database, sizes, args.runs, workdir)
+            results["databases"][database] = measure_database(
+                database, sizes, args.runs, workdir, args.import_runs
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     results["machine"]["load_average_at_end"] = os.getloadavg()

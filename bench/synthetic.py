@@ -97,7 +97,9 @@ def cohort_csv(
             post = ("", "")
             status = "enrolled"
         elif withdrawn:
-            done = rng.randint(0, 3)
+            # No more than were planned before today: a mother delivered two days ago and
+            # withdrawn already has none behind her.
+            done = min(rng.randint(0, 3), max(0, SESSIONS_PER_DAY * (age_days - FIRST_SESSION_DAY)))
             post = ("", "")
             status = "withdrawn"
         else:

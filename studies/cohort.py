@@ -14,17 +14,21 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.db import connections
 from django.db.models import (
     Count,
     F,
     FilteredRelation,
+    FloatField,
+    Func,
     IntegerField,
     OuterRef,
     Q,
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -133,19 +137,55 @@ class Cohort:
     not_per_protocol_codes: list[str] = field(default_factory=list)
 
 
-def with_sheets(respondents, columns: list[tuple[str, str, str]]):
+class SheetValue(Func):
+    """One outcome's value read by key from a joined sheet's JSON ``values``, as the number the
+    sheet stores (``Outcome.check``: ``IntegerField`` for an outcome without decimals,
+    ``FloatField`` otherwise): ``json_extract(values, '$."key"')`` on SQLite, which returns
+    the stored number as it is, and ``(values ->> 'key')::integer`` (or ``double precision``)
+    on PostgreSQL. Elsewhere Django's key transform, cast."""
+
+    def __init__(self, relation: str, key: str, output_field) -> None:
+        super().__init__(F(f"{relation}__values"), output_field=output_field)
+        self.key = key
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"json_extract({sql}, %s)", [*params, f'$."{self.key}"']
+
+    def as_postgresql(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        cast = "double precision" if isinstance(self.output_field, FloatField) else "integer"
+        return f"(({sql} ->> %s)::{cast})", [*params, self.key]
+
+    def as_sql(self, compiler, connection, **extra):
+        relation = self.source_expressions[0]
+        text = KeyTextTransform(self.key, relation)
+        return compiler.compile(Cast(text, self.output_field))
+
+
+def with_sheets(respondents, columns: list[tuple[str, str, str]], protocol=None):
     """Annotate each mother with values of her sheets: ``columns`` are ``(name, time point,
     outcome key)``. Each time point's sheet is joined once (``FilteredRelation``; one sheet per
     time point, so no row is repeated) and its values read by key in the same query, rather than
-    looked up per value and mother (make bench)."""
+    looked up per value and mother (make bench). With the study's ``protocol`` each value comes
+    back as the number the sheet stores (:class:`SheetValue`), not as JSON text parsed value by
+    value in Python."""
     relations = {
         f"{point}_sheet": FilteredRelation(
             "observations", condition=Q(observations__timepoint=point)
         )
         for point in {point for _name, point, _outcome in columns}
     }
+
+    def value(point: str, key: str):
+        if protocol is None:
+            return F(f"{point}_sheet__values__{key}")
+        outcome = protocol.outcome(key)
+        number = FloatField() if outcome.numeric and outcome.decimals else IntegerField()
+        return SheetValue(f"{point}_sheet", key, number)
+
     return respondents.annotate(**relations).annotate(
-        **{name: F(f"{point}_sheet__values__{outcome}") for name, point, outcome in columns}
+        **{name: value(point, outcome) for name, point, outcome in columns}
     )
 
 
@@ -160,6 +200,18 @@ def session_count(**conditions) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
 
 
+def _tally(**conditions) -> Subquery:
+    """The mother's sessions (under ``conditions``) counted in a correlated ``SELECT COUNT(*)``
+    without GROUP BY: one row whatever she has, read from the session index."""
+    counted = (
+        MassageSession.objects.filter(respondent=OuterRef("pk"), **conditions)
+        .order_by()
+        .annotate(n=Func(template="COUNT(*)", output_field=IntegerField()))
+        .values("n")
+    )
+    return Subquery(counted, output_field=IntegerField())
+
+
 def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     """Read the study's mothers under ``filters`` in one query."""
     filters = filters or CohortFilters()
@@ -172,27 +224,34 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         respondents = respondents.filter(parity__gt=1)
     protocol = study.protocol
     columns = protocol.cohort_value_columns
-    rows = list(
-        with_sheets(respondents, columns)
+    names = [
+        "code",
+        "arm",
+        "site__name",
+        "age_years",
+        "parity",
+        "education",
+        "employment",
+        "status",
+        "sessions_planned",
+        "sessions_done",
+        *(name for name, _point, _outcome in columns),
+    ]
+    queryset = (
+        with_sheets(respondents, columns, protocol)
         .annotate(
-            sessions_planned=session_count(),
-            sessions_done=session_count(status=MassageSession.Status.DONE),
+            sessions_planned=_tally(),
+            sessions_done=_tally(status=MassageSession.Status.DONE),
         )
         .order_by("code")
-        .values(
-            "code",
-            "arm",
-            "site__name",
-            "age_years",
-            "parity",
-            "education",
-            "employment",
-            "status",
-            "sessions_planned",
-            "sessions_done",
-            *(name for name, _point, _outcome in columns),
-        )
+        .values_list(*names)
     )
+    # Every column is text or a number the driver already returns as Python's (the values as
+    # SheetValue casts them), so the rows skip the ORM's per-value converters (make bench).
+    sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     active = [row for row in rows if row["status"] != Respondent.Status.WITHDRAWN]
     for row in active:
         row["site"] = row.pop("site__name")
@@ -203,6 +262,11 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         ]
     planned = sum(row["sessions_planned"] for row in active)
     done = sum(row["sessions_done"] for row in active)
+    # The outcome columns of each time point, named once rather than per mother.
+    at_point = [
+        [f"{point}_{o.key}" for o in protocol.outcomes_at(point)]
+        for point in protocol.timepoint_keys
+    ]
     progress = {
         "n_enrolled": len(active),
         "n_completed": sum(row["status"] == Respondent.Status.COMPLETED for row in active),
@@ -210,10 +274,7 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         "n_withdrawn": len(rows) - len(active),
         # Mothers with a sheet at every time point (some value recorded on each).
         "n_both_sheets": sum(
-            all(
-                any(row[f"{point}_{o.key}"] is not None for o in protocol.outcomes_at(point))
-                for point in protocol.timepoint_keys
-            )
+            all(any(row[name] is not None for name in names) for names in at_point)
             for row in active
         ),
         "sessions_planned": planned,

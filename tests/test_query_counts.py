@@ -23,8 +23,9 @@ SIZES = [4, 40]
 # Every signed-in request: the session, the user with her roles.
 REQUEST = 2
 PAGES = {
-    # study, sessions due, sheets due, sites, mothers in the protocol
-    "worklist": REQUEST + 5,
+    # study, sessions due, sheets due (the mothers in the protocol, then their sheets: two
+    # queries whatever the number of time points), sites, mothers in the protocol
+    "worklist": REQUEST + 6,
     # study, count, whether she may enrol, sites, one page of mothers with their progress
     "respondent_list": REQUEST + 5,
     # the mother with her study, site, identity and whether the midwife works there; sessions,
@@ -36,7 +37,8 @@ PAGES = {
     "results_page": REQUEST + 3,
 }
 EXPORTS = {
-    "cohort": REQUEST + 2,
+    # study, the mothers, the sheets of each batch of COHORT_CHUNK (2,000) mothers
+    "cohort": REQUEST + 3,
     "observations": REQUEST + 2,
     "sessions": REQUEST + 2,
     # codes, then the history of mothers, sessions, sheets and deviations, and the study's events
@@ -132,3 +134,59 @@ def test_the_import_writes_in_a_fixed_number_of_statements_per_thousand_mothers(
     with django_assert_max_num_queries(20):
         report = exchange.import_cohort(study=study, data=data, user=data_manager)
     assert report.created == 40
+
+
+# --- a two-group study (issue 14): arms, a control arm without sessions, decimals ------------
+
+TWO_GROUP_PAGES = {
+    # as the paper's study: arms change nothing
+    "worklist": PAGES["worklist"],
+    # the mother with her study and site, her sheet of that time point
+    "sheet_form": REQUEST + 2,
+    "respondent_list": PAGES["respondent_list"],
+    "results_json": PAGES["results_json"],
+    # the studies (each one's design is parsed from its definition, no query per study)
+    "designer_index": REQUEST + 1,
+    "designer_edit": REQUEST + 3,
+}
+
+
+@pytest.fixture(params=SIZES, ids=lambda size: f"{size}-mothers")
+def two_group(request, db, data_manager):
+    """A two-group study at the paper's sites with ``size`` mothers over the last ten days,
+    alternating arms; returns a mother of Klinik A with a pre-test sheet."""
+    from bench.synthetic import TWO_GROUP
+
+    study = services.create_study(
+        code="DUA", title="Two groups", site_names=["Klinik A", "Klinik B"], definition=TWO_GROUP
+    )
+    data = cohort_csv(request.param, sites=["Klinik A", "Klinik B"], days=10,
+                      study_definition=TWO_GROUP)  # fmt: skip
+    report = exchange.import_cohort(study=study, data=data, user=data_manager)
+    assert report.ok, report.errors
+    return (
+        Respondent.objects.filter(study=study, site__name="Klinik A", observations__timepoint="pre")
+        .order_by("code")
+        .first()
+    )
+
+
+def test_the_two_group_pages(
+    client, two_group, midwife_a, data_manager, researcher, django_assert_num_queries
+):
+    code = two_group.study.code
+    pages = {
+        "worklist": (midwife_a, reverse("studies:home")),
+        "sheet_form": (
+            midwife_a,
+            reverse("studies:observation_record", args=[code, two_group.code, "pre"]),
+        ),
+        "respondent_list": (data_manager, reverse("studies:respondent_list", args=[code])),
+        "results_json": (researcher, reverse("studies:results_json", args=[code])),
+        "designer_index": (data_manager, reverse("studies:designer_index")),
+        "designer_edit": (data_manager, reverse("studies:designer_edit", args=[code])),
+    }
+    for name, (user, url) in pages.items():
+        client.force_login(user)
+        with django_assert_num_queries(TWO_GROUP_PAGES[name]):
+            fetch(client, url)
