@@ -92,18 +92,20 @@ def phones(browser):
 
 @pytest.fixture
 def shoot_also():
-    """Like ``shoot``, and a copy under ``LANCAR_E2E_SHOTS`` when it is set (a folder to look
-    at the screenshots of one run, e.g. /tmp/e2e-shots/postgresql)."""
+    """Like ``shoot`` (a page whole, or one element given as a locator), and a copy under
+    ``LANCAR_E2E_SHOTS`` when it is set (a folder to look at the screenshots of one run, e.g.
+    /tmp/e2e-shots/postgresql)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     extra = os.environ.get("LANCAR_E2E_SHOTS")
     if extra:
         Path(extra).mkdir(parents=True, exist_ok=True)
 
-    def take(page, name: str) -> Path:
+    def take(target, name: str) -> Path:
+        options = {"full_page": True} if hasattr(target, "goto") else {}
         path = SCREENSHOTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        target.screenshot(path=str(path), **options)
         if extra:
-            page.screenshot(path=str(Path(extra) / f"{name}.png"), full_page=True)
+            target.screenshot(path=str(Path(extra) / f"{name}.png"), **options)
         return path
 
     return take

@@ -155,7 +155,8 @@ def define_study(page, base: str, spec: dict, shoot) -> Study:
             measured = outcome.get("timepoints", point["key"]) == point["key"]
             assert card.locator(f'[data-outcome="{outcome["key"]}"]').count() == int(measured)
     no_horizontal_scroll(page)
-    shoot(page, f"designs-{code.lower()}-1-designer-preview")
+    shoot(page.locator("#list-outcomes .designer-row").first, f"designs-{code.lower()}-1-outcome")
+    shoot(preview, f"designs-{code.lower()}-1-preview")
     page.click("#designer-form button[name=save]")
     page.wait_for_url(f"{base}/designer/")
     assert code in page.locator("#main").inner_text()
