@@ -208,7 +208,10 @@ def fill_sheet(page, base, study, code, timepoint, observed_on, values, shot=Non
                 page.click(f"{field} ~ .tally .btn-success")
             assert page.input_value(field) == str(value)
         else:
-            page.check(f'input[name="value_{key}"][value="{value}"]')
+            radio = page.locator(f'input[name="value_{key}"][value="{value}"]')
+            box = radio.bounding_box()
+            assert box["width"] >= 24 and box["height"] >= 24, box  # large enough to tap
+            radio.check()
     no_horizontal_scroll(page)
     if shot:
         shot(page)
