@@ -91,7 +91,7 @@ def test_second_correction_of_a_sheet_is_refused(client, mother, midwife_a, make
     )
     response = other.post(url, {**sheet, "value_feeds": "7", "reason": "Salah tulis"})
     page = response.content.decode()
-    assert "feeds: 5 → 6" in page and "Your entry was not saved." in page
+    assert "Feeds: 5 → 6" in page and "Your entry was not saved." in page
     assert Observation.objects.get(respondent=mother, timepoint="pre").values["feeds"] == 6
 
 
