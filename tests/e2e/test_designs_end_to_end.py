@@ -142,6 +142,7 @@ def define_study(page, base: str, spec: dict, shoot) -> Study:
     page.goto(f"{base}/designer/")
     page.click('a[href="/designer/new/"]')
     page.wait_for_url(f"{base}/designer/new/")
+    assert page.locator("h1").inner_text() == indonesian("New study")
     fill_designer(page, spec)
     page.click("#designer-form button[name=preview]")
     preview = page.locator("#preview")
@@ -169,6 +170,7 @@ def define_study(page, base: str, spec: dict, shoot) -> Study:
 def enrol(page, base: str, study: Study, code: str, mother: dict, today: datetime.date) -> None:
     """Enrol one mother through the form; dates are the protocol's (enrolled on its day)."""
     page.goto(f"{base}/studies/{study.code}/enrol/")
+    assert page.locator("h1").inner_text() == indonesian("Enrol a mother")
     delivered = today - datetime.timedelta(days=mother["days_since_delivery"])
     enrolled = delivered + datetime.timedelta(days=study.protocol.enrolment_day)
     page.fill("#id_code", code)
@@ -198,6 +200,8 @@ def fill_sheet(page, base, study, code, timepoint, observed_on, values, shot=Non
     page.goto(f"{base}/studies/{study.code}/respondents/{code}/")
     page.click(f'a[href="/studies/{study.code}/respondents/{code}/sheets/{timepoint}/"]')
     page.wait_for_url(re.compile(rf"/sheets/{timepoint}/$"))
+    label = study.protocol.timepoint(timepoint).label.id
+    assert page.locator("h1").inner_text() == f"{indonesian('Observation sheet')}: {label}"
     page.fill("#id_observed_on", observed_on.isoformat())
     for key, (how, value) in values.items():
         field = f"#id_value_{key}"
