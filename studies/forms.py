@@ -321,7 +321,7 @@ class RespondentForm(DeviationMixin, LancarForm):
         self.fields["arm"] = forms.ChoiceField(
             label=_("Arm"),
             choices=[(arm.key, str(arm.label)) for arm in self.study.protocol.arms],
-            widget=forms.RadioSelect(attrs={"class": "form-check-input-lg"}),
+            widget=forms.RadioSelect,
             error_messages={"required": _("Choose the mother's arm.")},
         )
 
@@ -530,7 +530,7 @@ def outcome_field(outcome) -> forms.Field:
             choices=[(str(category.value), str(category.label)) for category in outcome.categories]
             + [("", _("Not recorded"))],
             required=False,
-            widget=forms.RadioSelect(attrs={"class": "sheet-choice"}),
+            widget=forms.RadioSelect,
         )
     attrs = {
         "inputmode": "numeric" if outcome.decimals == 0 else "decimal",

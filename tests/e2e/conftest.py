@@ -59,3 +59,53 @@ def shoot():
         return path
 
     return take
+
+
+def _phone_context(browser):
+    return browser.new_context(
+        viewport={"width": 360, "height": 740},
+        locale="id-ID",
+        timezone_id="Asia/Jakarta",
+        has_touch=True,
+        is_mobile=True,
+        accept_downloads=True,
+    )
+
+
+@pytest.fixture
+def phones(browser):
+    """A factory of 360×740 phones asking for Indonesian, one per person (each with her own
+    cookies), all closed at the end of the test."""
+    contexts = []
+
+    def make():
+        context = _phone_context(browser)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def shoot_also():
+    """Like ``shoot`` (a page whole, or one element given as a locator), and a copy under
+    ``LANCAR_E2E_SHOTS`` when it is set (a folder to look at the screenshots of one run, e.g.
+    /tmp/e2e-shots/postgresql)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    extra = os.environ.get("LANCAR_E2E_SHOTS")
+    if extra:
+        Path(extra).mkdir(parents=True, exist_ok=True)
+
+    def take(target, name: str) -> Path:
+        options = {"full_page": True} if hasattr(target, "goto") else {}
+        path = SCREENSHOTS / f"{name}.png"
+        target.screenshot(path=str(path), **options)
+        if extra:
+            target.screenshot(path=str(Path(extra) / f"{name}.png"), **options)
+        return path
+
+    return take
