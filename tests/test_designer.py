@@ -365,7 +365,7 @@ def test_the_designer_speaks_indonesian(client_id, data_manager):
     client_id.force_login(data_manager)
     page = client_id.get(NEW).content.decode()
     assert "Studi baru" in page
-    assert "Lembar observasi: pre-test (hari nifas ke-2)" in page
+    assert "Lembar observasi: pre-test (hari postpartum ke-2)" in page
     assert "Pijat oksitosin: 6 sesi masing-masing 15–20 menit" in page
     response = client_id.post(NEW, form_data(**laktasi(outcomes=_outcome(0, max=-1)), save="1"))
     page = response.content.decode()
