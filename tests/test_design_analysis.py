@@ -209,6 +209,7 @@ def test_one_group_repeated_friedman_and_cochran() -> None:
     assert doc["chosen"] == {
         "within": "friedman", "between": None, "reason": "repeated_rank_test", "reason_args": {},
         "overridden": False, "override_reason": None,
+        "allowed": {"within": ["friedman"], "between": []},
     }  # fmt: skip
 
     yes_no = np.array([[0, 1, 1], [0, 0, 1], [0, 1, 1], [1, 1, 1], [0, 0, 0], [0, 1, 0]], float)

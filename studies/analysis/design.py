@@ -44,7 +44,7 @@ from studies.analysis import (
     wilcoxon_signed_rank,
 )
 from studies.analysis.between import independent_t, mann_whitney
-from studies.analysis.choice import BINARY, ORDINAL, _require, choose
+from studies.analysis.choice import BINARY, ORDINAL, _require, allowed_tests, choose
 from studies.analysis.crosstab import chi_square, crosstab
 from studies.analysis.normality import tests_of_normality
 from studies.analysis.repeated import cochran_q, friedman
@@ -185,8 +185,9 @@ def analyze_outcome(
     * ``between`` ``{time point | "change": {...}}``: ``mann_whitney`` and ``independent_t``
       for numeric outcomes, ``chi_square`` (with ``fisher_exact`` for 2 x 2) for binary ones;
     * ``chosen`` ``{"within", "between", "reason", "reason_args", "overridden",
-      "override_reason"}``: the test of each comparison (``None`` where there is none) and the
-      reason key of :data:`~studies.analysis.choice.REASONS`.
+      "override_reason", "allowed"}``: the test of each comparison (``None`` where there is
+      none), the reason key of :data:`~studies.analysis.choice.REASONS` and the tests an
+      override may choose per comparison (``[]`` where the outcome makes no such comparison).
 
     Errors: ValueError for an unknown design or type, alpha outside (0, 1), values that do not
     match the arms and time points, infinite values, a binary value other than 0/1, or a bad
@@ -280,6 +281,7 @@ def analyze_outcome(
     }
     chosen = choose(design, outcome_type, groups_tested, alpha, override, min_expected=min_expected)
     override_reason = chosen["reason_args"].get("text") if chosen["reason"] == "override" else None
+    row = allowed_tests(design, outcome_type)
     result["chosen"] = {
         "within": chosen["within"] if plan["within"] else None,
         "between": chosen["between"] if plan["between"] else None,
@@ -287,5 +289,6 @@ def analyze_outcome(
         "reason_args": chosen["reason_args"],
         "overridden": override_reason is not None,
         "override_reason": override_reason,
+        "allowed": {side: list(row[side]) if plan[side] else [] for side in ("within", "between")},
     }
     return _json_safe(result)

@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from .. import analysis
 from ..models import (
     AuditEvent,
+    ChoiceOverride,
     MassageSession,
     Observation,
     ProtocolDeviation,
@@ -475,6 +476,14 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
                 ),
             )
         },
+    )
+    # The researcher's test choices (results page): who chose which test of which outcome, why.
+    yield from _history_rows(
+        ChoiceOverride,
+        "test_choice",
+        ChoiceOverride.history.filter(study_id=study.pk),
+        _Label(("outcome", "comparison"), lambda row: f"{row['outcome']} · {row['comparison']}"),
+        ["test", "reason"],
     )
     if identified:
         yield from _history_rows(
