@@ -148,10 +148,8 @@ def variables(study: Study, *, identified: bool = False) -> list[Variable]:
         outcome = outcomes.get(name)
         kind = column.type if column else "text"
         if outcome is not None:
-            level = (
-                "scale"
-                if outcome.numeric
-                else ("ordinal" if outcome.type == "ordinal" else "nominal")
+            level = "scale" if outcome.numeric else (
+                "ordinal" if outcome.type == "ordinal" else "nominal"
             )
             value_labels = {c.value: str(c.label) for c in outcome.categories}
             found.append(
