@@ -352,3 +352,74 @@ def check_chi_square(rows, test) -> None:
             test["fisher_exact"]["p_one_sided"],
         )
     same("chi-square N", by_name["N of Valid Cases"][1], test["n_valid"])
+
+
+REPEATED = {
+    "design": "one_group_repeated",
+    "alpha": 0.05,
+    "arms": [],
+    "allocation": "chosen",
+    "sessions": {
+        "all": {"first_day": 2, "days": 3, "per_day": 2, "minutes": [15, 20],
+                "label": {"id": "Pijat", "en": "Massage"}},
+    },
+    "timepoints": [
+        {"key": "pre", "day": 2, "label": {"id": "Sebelum", "en": "Before"}},
+        {"key": "mid", "day": 4, "label": {"id": "Tengah", "en": "Midway"}},
+        {"key": "post", "day": 5, "label": {"id": "Sesudah", "en": "After"}},
+    ],
+    "outcomes": [
+        {"key": "score", "label": {"id": "Skor", "en": "Score"}, "type": "score",
+         "min": 0, "max": 10, "decimals": 1},
+        {"key": "flow", "label": {"id": "Aliran ASI", "en": "Milk flow"}, "type": "ordinal",
+         "categories": [{"value": v, "label": {"id": str(v), "en": str(v)}} for v in (1, 2, 3)]},
+        {"key": "lancar", "label": {"id": "ASI lancar", "en": "Smooth"}, "type": "binary",
+         "categories": [{"value": 0, "label": {"id": "Tidak", "en": "No"}},
+                        {"value": 1, "label": {"id": "Ya", "en": "Yes"}}]},
+    ],
+}  # fmt: skip
+# pre, mid, post of each outcome per mother: ties within rows, a missing value in two rows.
+REPEATED_ROWS = [
+    ((2.0, 3.5, 3.5), (1, 2, 3), (0, 1, 1)), ((1.5, 1.5, 4.0), (1, 1, 2), (0, 0, 1)),
+    ((3.0, 4.0, 5.5), (2, 2, 3), (0, 1, 1)), ((2.5, 2.0, 3.0), (2, 3, 3), (1, 1, 1)),
+    ((1.0, 3.0, 2.0), (1, 3, 2), (0, 0, 0)), ((2.0, None, 4.5), (1, 2, None), (0, 1, 0)),
+    ((4.0, 4.0, 4.0), (3, 3, 3), (1, 0, 1)), ((0.5, 2.5, 6.0), (1, 2, 3), (0, 1, 1)),
+    ((3.5, 5.0, 4.5), (2, 3, 3), (0, 0, 1)), ((2.0, 3.0, 3.0), (2, 2, 2), (1, 1, 1)),
+]  # fmt: skip
+
+
+def test_one_group_over_three_time_points(pspp, client, study, data_manager, tmp_path) -> None:
+    rows = []
+    for index, values in enumerate(REPEATED_ROWS):
+        cells = {}
+        for key, triple in zip(("score", "flow", "lancar"), values, strict=True):
+            for point, value in zip(("pre", "mid", "post"), triple, strict=True):
+                cells[f"{point}_{key}"] = "" if value is None else value
+        rows.append(mother(f"U{index:02d}", index, sessions_completed=6, **cells))
+    repeated = import_study("ULANG", REPEATED, rows, data_manager)
+    client.force_login(data_manager)
+    tables, document = run_pspp(pspp, client, repeated, tmp_path)
+    outcomes = document["outcomes"]
+    assert [outcomes[k]["n_missing"] for k in ("score", "flow", "lancar")] == [1, 1, 0]
+    statistics = named(tables, "Test Statistics")
+    friedman_rows = [rows for rows in statistics if rows[1][0] == "Chi-Square"]
+    friedman_ranks = named(tables, "Ranks")
+    assert len(friedman_rows) == len(friedman_ranks) == 2
+    for rows, ranks, name in zip(friedman_rows, friedman_ranks, ("score", "flow"), strict=True):
+        test = outcomes[name]["within"]["all"]["friedman"]
+        by_label = {row[0]: row[1] for row in rows}
+        same("friedman N", by_label["N"], test["n"])
+        same("friedman chi-square", by_label["Chi-Square"], test["chi_square"])
+        same("friedman df", by_label["df"], test["df"])
+        same("friedman p", by_label["Asymp. Sig."], test["p"])
+        for row, point in zip(ranks[1:], ("pre", "mid", "post"), strict=True):
+            same("friedman mean rank", row[1], test["mean_ranks"][point])
+    (cochran,) = [rows for rows in statistics if rows[2][0] == "Cochran's Q"]
+    test = outcomes["lancar"]["within"]["all"]["cochran_q"]
+    by_label = {row[0]: row[1] for row in cochran[1:]}
+    same("cochran N", by_label["N"], test["n"])
+    same("cochran Q", by_label["Cochran's Q"], test["q"])
+    same("cochran df", by_label["df"], test["df"])
+    same("cochran p", by_label["Asymp. Sig."], test["p"])
+    assert outcomes["score"]["chosen"]["within"] == "friedman"
+    assert outcomes["lancar"]["chosen"]["within"] == "cochran_q"
