@@ -329,12 +329,9 @@ def _outcome_syntax(protocol, outcome) -> list[str]:
         plan["normality"]["change"] or analysis_design.CHANGE in plan["between"]
     )
     if uses_change:
-        lines += [
-            f"COMPUTE {change} = {last} - {first}.",
-            f"VARIABLE LABELS {change} "
-            + _spss_text(_("%(outcome)s: change") % {"outcome": label})
-            + ".",
-        ]
+        # Computed here, not a column of the cohort: left unlabelled, so the .sps and the .sav
+        # declare the same labels (tests/test_sav.py).
+        lines.append(f"COMPUTE {change} = {last} - {first}.")
     tested = [f"{point}_{outcome.key}" for point in plan["normality"]["points"]]
     if plan["normality"]["change"]:
         tested.append(change)
