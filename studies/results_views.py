@@ -260,4 +260,4 @@ def results_test_choice(request, study_code: str):
         )
         return redirect(target)
     messages.success(request, _("The test choice was saved with its reason."))
-    return redirect(f"{target}#outcome-{data['outcome']}")
+    return redirect(f"{target}#choice-{data['outcome']}")

@@ -4,13 +4,18 @@ refused with nothing saved."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
+from django.template.loader import render_to_string
+from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import translation
 
-from studies import services
+from studies import cohort, services
 from studies.exchange.exports import audit_rows
 from studies.models import ChoiceOverride
 
@@ -46,7 +51,7 @@ def test_a_researcher_overrides_the_within_test_with_a_reason(client, laktasi, r
         headers={"accept-language": "en"},
     )  # fmt: skip
     assert response.status_code == 302
-    assert response["Location"].endswith("/studies/LAKTASI/results/#outcome-milk_ml")
+    assert response["Location"].endswith("/studies/LAKTASI/results/#choice-milk_ml")
     saved = ChoiceOverride.objects.get()
     assert (saved.study, saved.outcome, saved.comparison, saved.test, saved.user) == (
         laktasi, "milk_ml", "within", "paired_t", researcher,
@@ -146,3 +151,45 @@ def test_the_paper_keeps_its_tables_and_says_the_override(client, study, researc
     # Every §4.5 key of the paper's document is unchanged by the choice.
     for key in ("n_missing", "pre", "post", "wilcoxon", "paired_t", "hodges_lehmann"):
         assert feeds[key] == before["outcomes"]["feeds"][key]
+
+
+def test_the_partial_shows_the_choice_and_offers_only_the_row(client_id, laktasi, researcher):
+    client = client_id  # the document's reason in Indonesian
+    client.force_login(researcher)
+    services.override_test_choice(
+        study=laktasi, outcome="milk_ml", comparison="between", test="independent_t",
+        reason="Planned in the protocol", user=researcher,
+    )  # fmt: skip
+    outcomes = document(client)["outcomes"]
+    request = RequestFactory().get("/")
+    with translation.override("id"):
+        html = render_to_string(
+            "studies/results/_choice.html",
+            {"study": laktasi, "name": "milk_ml", "outcome": outcomes["milk_ml"],
+             "test_labels": cohort.TEST_LABELS},
+            request=request,
+        )  # fmt: skip
+    assert "Dipilih oleh peneliti: Planned in the protocol" in html
+    assert 'data-chosen-between="independent_t"' in html
+    assert 'value="paired_t"' in html and 'value="friedman"' not in html
+    assert 'value="chi_square"' not in html
+    assert reverse("studies:results_test_choice", args=["LAKTASI"]) in html
+    binary = render_to_string(
+        "studies/results/_choice.html",
+        {"study": laktasi, "name": "lancar", "outcome": outcomes["lancar"],
+         "test_labels": cohort.TEST_LABELS},
+        request=request,
+    )  # fmt: skip
+    # Measured after only: no within comparison to choose.
+    assert 'value="within"' not in binary and 'value="fisher_exact"' in binary
+
+
+def test_analyze_json_is_the_endpoints_document_for_two_groups(client, laktasi, researcher):
+    services.override_test_choice(
+        study=laktasi, outcome="feeds", comparison="within", test="paired_t", reason="Planned",
+        user=researcher,
+    )  # fmt: skip
+    client.force_login(researcher)
+    out = io.StringIO()
+    call_command("analyze", "LAKTASI", "--json", stdout=out)
+    assert json.loads(out.getvalue()) == document(client)
