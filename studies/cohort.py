@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.db import connections
 from django.db.models import (
     Count,
@@ -34,8 +35,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import analysis
+from .analysis import design as analysis_design
+from .analysis.crosstab import chi_square
 from .definition import plain_number
-from .models import MassageSession, Respondent, Site, Study
+from .models import ChoiceOverride, MassageSession, Respondent, Site, Study
 
 AGE_GROUP_LABELS = {
     "lt20": gettext_lazy("< 20 years"),
@@ -354,15 +357,141 @@ def _paper_records(study: Study, records: list[dict[str, Any]]) -> list[dict[str
     ]
 
 
-def design_summary(study: Study, records: list[dict[str, Any]]) -> dict[str, Any]:
+# The tests of DESIGN.md section 7 by the names the document and the overrides use.
+TEST_LABELS = {
+    "paired_t": gettext_lazy("Paired t-test"),
+    "wilcoxon": gettext_lazy("Wilcoxon signed-rank test"),
+    "independent_t": gettext_lazy("Independent-samples t-test"),
+    "mann_whitney": gettext_lazy("Mann–Whitney U test"),
+    "friedman": gettext_lazy("Friedman test"),
+    "mcnemar": gettext_lazy("McNemar test"),
+    "cochran_q": gettext_lazy("Cochran's Q test"),
+    "chi_square": gettext_lazy("Chi-square test"),
+    "fisher_exact": gettext_lazy("Fisher's exact test"),
+}
+# Why a test was chosen (analysis.choice.REASONS), as a sentence for the page and the document.
+REASON_TEXTS = {
+    "all_normal": gettext_lazy(
+        "Every tested distribution is normal (Shapiro–Wilk p ≥ %(alpha)s): parametric tests."
+    ),
+    "not_normal": gettext_lazy(
+        "%(group)s is not normally distributed (%(test)s p = %(p)s < %(alpha)s): rank tests."
+    ),
+    "normality_not_computed": gettext_lazy(
+        "The normality of %(group)s could not be tested (%(why)s): rank tests."
+    ),
+    "normality_not_tested": gettext_lazy("No distribution was tested for normality: rank tests."),
+    "repeated_rank_test": gettext_lazy("Three or more time points: the Friedman test."),
+    "ordinal": gettext_lazy("An ordinal outcome: rank tests whatever the distribution."),
+    "binary_paired": gettext_lazy("A yes/no outcome before and after: McNemar's exact test."),
+    "binary_repeated": gettext_lazy(
+        "A yes/no outcome over three or more time points: Cochran's Q test."
+    ),
+    "binary_independent": gettext_lazy(
+        "A yes/no outcome between arms, every expected count at least 5: the chi-square test."
+    ),
+    "binary_small_expected": gettext_lazy(
+        "A yes/no outcome between arms with an expected count below 5 (smallest %(min_expected)s):"
+        " Fisher's exact test."
+    ),
+    "override": gettext_lazy("Chosen by the researcher: %(text)s"),
+}
+NOT_COMPUTED_TEXTS = {
+    "too_few": gettext_lazy("fewer than 3 values"),
+    "too_many": gettext_lazy("more than 5,000 values"),
+    "constant": gettext_lazy("every value the same"),
+}
+NORMALITY_TEST_LABELS = {
+    "shapiro_wilk": gettext_lazy("Shapiro–Wilk"),
+    "kolmogorov_smirnov": gettext_lazy("Kolmogorov–Smirnov"),
+}
+
+
+def _group_label(study: Study, group: str) -> str:
+    """``"intervention/change"`` → "Oxytocin massage, change" in the active language."""
+    protocol = study.protocol
+    arm, _slash, key = group.partition("/")
+    if key == analysis_design.CHANGE:
+        what = _("the change")
+    else:
+        point = protocol.timepoint(key)
+        what = str(point.label) if point else key
+    return f"{protocol.arm_label(arm)}, {what}" if protocol.has_arms else str(capfirst(what))
+
+
+def reason_text(study: Study, chosen: Mapping[str, Any]) -> str:
+    """The sentence saying why ``chosen`` (a document's ``chosen``) was chosen, in the active
+    language."""
+    args = dict(chosen.get("reason_args") or {})
+    key = chosen.get("reason", "")
+    template = REASON_TEXTS.get(key)
+    if template is None:
+        return key
+    values = {
+        "alpha": analysis.format_spss(args.get("alpha"), 2) if args.get("alpha") else "",
+        "group": _group_label(study, args["group"]) if args.get("group") else "",
+        "test": str(NORMALITY_TEST_LABELS.get(args.get("test"), args.get("test") or "")),
+        "p": analysis.format_p(args.get("p")) if args.get("p") is not None else "",
+        "why": str(NOT_COMPUTED_TEXTS.get(args.get("why"), args.get("why") or "")),
+        "min_expected": analysis.format_spss(args.get("min_expected"), 2)
+        if args.get("min_expected") is not None
+        else "",
+        "text": args.get("text", ""),
+    }
+    return str(capfirst(str(template) % values))
+
+
+def test_choice_overrides(study: Study) -> dict[str, dict[str, Any]]:
+    """The researcher's choices of the study's tests, as ``analysis.design.analyze_outcome``
+    takes them: ``{outcome: {"within": test, "between": test, "reason": text}}`` (one query;
+    a comparison given back to the automatic choice is left out)."""
+    overrides: dict[str, dict[str, Any]] = {}
+    if study.pk is None:  # a study built in memory (a document of a file, a test) has none
+        return overrides
+    rows = ChoiceOverride.objects.filter(study=study).exclude(test="").order_by("comparison")
+    for outcome, comparison, test, reason in rows.values_list(
+        "outcome", "comparison", "test", "reason"
+    ):
+        entry = overrides.setdefault(outcome, {"reasons": []})
+        entry[comparison] = test
+        if reason not in entry["reasons"]:
+            entry["reasons"].append(reason)
+    for entry in overrides.values():
+        entry["reason"] = " · ".join(entry.pop("reasons"))
+    return overrides
+
+
+def _outcome_arrays(records, arms, names) -> dict[str, np.ndarray]:
+    """Each arm's values of one outcome: mothers x time points, NaN where not recorded."""
+    return {
+        arm: np.array(
+            [
+                [np.nan if r.get(name) is None else float(r[name]) for name in names]
+                for r in records
+                if r["arm"] == arm
+            ],
+            dtype=float,
+        ).reshape(-1, len(names))
+        for arm in arms
+    }
+
+
+def design_summary(
+    study: Study,
+    records: list[dict[str, Any]],
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
     """The keys DESIGN.md §7 adds for every study: ``design``, ``arms`` (key, label,
-    n_enrolled) and per outcome its ``type``, ``unit``, ``timepoints``, ``n_missing`` (mothers
-    without a value at every time point where it is measured) and the ``descriptives`` of the
-    analysed mothers by arm and time point (plus ``frequencies`` of each category for ordinal
-    and binary outcomes)."""
+    n_enrolled), ``timepoints`` and per outcome its ``type``, ``unit``, ``timepoints`` and the
+    analyses of ``analysis.design.analyze_outcome`` (``n_missing``, ``descriptives`` by arm and
+    time point, ``normality``, ``within``, ``between``, ``chosen`` with its ``reason_text``),
+    plus ``frequencies`` of each category for ordinal and binary outcomes. ``overrides`` are
+    the researcher's test choices (:func:`test_choice_overrides`); one that the definition no
+    longer allows is set aside and the automatic choice stands."""
     protocol = study.protocol
     arms = protocol.arm_keys
     records = [{**r, "arm": r.get("arm", arms[0])} for r in records] if len(arms) == 1 else records
+    alpha = _alpha(study)
     summary: dict[str, Any] = {
         "design": protocol.design.key,
         "arms": [
@@ -381,29 +510,39 @@ def design_summary(study: Study, records: list[dict[str, Any]]) -> dict[str, Any
     }
     for outcome in protocol.outcomes:
         names = [f"{point}_{outcome.key}" for point in outcome.timepoints]
-        analysed = [r for r in records if all(r.get(name) is not None for name in names)]
+        arguments = (
+            protocol.design.key,
+            outcome.type,
+            arms,
+            outcome.timepoints,
+            _outcome_arrays(records, arms, names),
+            alpha,
+        )
+        categories = None if outcome.numeric else outcome.category_values
+        override = (overrides or {}).get(outcome.key)
+        try:
+            analysed = analysis_design.analyze_outcome(
+                *arguments, override, categories=categories
+            )
+        except ValueError:
+            if override is None:
+                raise
+            analysed = analysis_design.analyze_outcome(*arguments, None, categories=categories)
+        analysed["chosen"]["reason_text"] = reason_text(study, analysed["chosen"])
         entry: dict[str, Any] = {
             "type": outcome.type,
             "unit": str(outcome.unit) if outcome.unit else "",
             "timepoints": list(outcome.timepoints),
-            "n_missing": len(records) - len(analysed),
-            "descriptives": {
-                arm: {
-                    point: analysis.describe(
-                        [r[f"{point}_{outcome.key}"] for r in analysed if r["arm"] == arm]
-                    )
-                    for point in outcome.timepoints
-                }
-                for arm in arms
-            },
+            **analysed,
         }
         if not outcome.numeric:
+            complete = [r for r in records if all(r.get(name) is not None for name in names)]
             entry["frequencies"] = {
                 arm: {
                     point: {
                         str(value): sum(
                             r[f"{point}_{outcome.key}"] == value
-                            for r in analysed
+                            for r in complete
                             if r["arm"] == arm
                         )
                         for value in outcome.category_values
@@ -416,11 +555,43 @@ def design_summary(study: Study, records: list[dict[str, Any]]) -> dict[str, Any
     return summary
 
 
+def characteristics_by_arm(study: Study, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Table 1 by arm: ``{characteristic: {arm: [{"key", "label", "n", "percent"}], "test":
+    chi_square}}`` over the cohort's mothers (as Table 1), with the baseline comparison of the
+    arms (SPSS's ``CROSSTABS /STATISTICS=CHISQ`` of arm by category,
+    ``analysis.crosstab.chi_square``) in two-group designs only; percentages are of the arm's
+    mothers."""
+    protocol = study.protocol
+    arms = protocol.arm_keys
+    labels = characteristic_labels()
+    tables = {
+        arm: analysis.characteristics(
+            [r for r in records if len(arms) == 1 or r.get("arm") == arm]
+        )
+        for arm in arms
+    }
+    result: dict[str, Any] = {}
+    for name, (_heading, category_labels) in labels.items():
+        entry: dict[str, Any] = {}
+        for arm in arms:
+            entry[arm] = [
+                {**row, "label": str(category_labels[row["key"]])} for row in tables[arm][name]
+            ]
+        if protocol.has_arms:
+            entry["test"] = chi_square(
+                {arm: {row["key"]: row["n"] for row in tables[arm][name]} for arm in arms}
+            )
+        result[name] = entry
+    return analysis._json_safe(result)
+
+
 def results_document(cohort: Cohort) -> dict[str, Any]:
     """The results document (DESIGN.md §4.5 and §7) with labels in the active language, plus
     the filters applied, enrolment progress and the per-protocol exclusions. A one-group
-    pre/post study gets the paper's analyses of its numeric outcomes; every study gets its
-    design, arms and the descriptives of every outcome by arm and time point."""
+    pre/post study gets the paper's analyses of its numeric outcomes (every §4.5 key); every
+    study gets its design, arms, time points, ``characteristics_by_arm`` and per outcome the
+    §7 analyses of its design (:func:`design_summary`), the researcher's test choices
+    included."""
     study = cohort.study
     protocol = study.protocol
     paired = paired_outcomes(study)
@@ -436,7 +607,9 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
         },
         alpha=_alpha(study),
     )
-    summary = analysis._json_safe(design_summary(study, cohort.records))
+    summary = analysis._json_safe(
+        design_summary(study, cohort.records, test_choice_overrides(study))
+    )
     document["design"] = summary["design"]
     document["arms"] = summary["arms"]
     document["timepoints"] = summary["timepoints"]
@@ -444,6 +617,7 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
         outcome = document["outcomes"].setdefault(name, {})
         for key, value in extra.items():
             outcome.setdefault(key, value)
+    document["characteristics_by_arm"] = characteristics_by_arm(study, cohort.records)
     labels = characteristic_labels()
     for name, rows in document["characteristics"].items():
         _heading, category_labels = labels[name]

@@ -852,6 +852,60 @@ class ProtocolDeviation(models.Model):
         }
 
 
+class ChoiceOverride(models.Model):
+    """The researcher's choice of the test of one outcome's comparison, in place of the one the
+    design, the outcome's type and normality choose (DESIGN.md section 7), with the reason.
+
+    One row per study, outcome and comparison; a new choice changes the row, so its history
+    (and the audit export) keeps every earlier choice with who, when and why. An empty
+    ``test`` gives the comparison back to the automatic choice. Only a test of the design's
+    row is accepted (``services.override_test_choice`` checks it with
+    ``analysis.choice.allowed_tests``)."""
+
+    class Comparison(models.TextChoices):
+        WITHIN = "within", _("Within each arm")
+        BETWEEN = "between", _("Between arms")
+
+    study = models.ForeignKey(
+        Study, on_delete=models.PROTECT, related_name="choice_overrides", verbose_name=_("study")
+    )
+    outcome = models.CharField(_("outcome"), max_length=30)
+    comparison = models.CharField(_("comparison"), max_length=10, choices=Comparison.choices)
+    test = models.CharField(
+        _("test"),
+        max_length=30,
+        blank=True,
+        help_text=_("Empty: the test chosen from the design and the normality check."),
+    )
+    reason = models.TextField(_("reason"), validators=[MaxLengthValidator(TEXT_LIMIT)])
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("chosen by"),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    changed_at = models.DateTimeField(_("changed"), auto_now=True)
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["study", "outcome", "comparison"]
+        verbose_name = _("test choice")
+        verbose_name_plural = _("test choices")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "outcome", "comparison"],
+                name="one_choice_per_outcome_and_comparison",
+            ),
+            models.CheckConstraint(condition=~Q(reason=""), name="choice_has_a_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study} · {self.outcome} · {self.comparison}: {self.test or '—'}"
+
+
 class AuditEvent(models.Model):
     """What the history of the clinical records cannot show: an identified export, an import."""
 

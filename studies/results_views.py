@@ -6,19 +6,24 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import get_format
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from . import charts, cohort, exchange, manuscript, manuscript_docx
+from . import charts, cohort, exchange, manuscript, manuscript_docx, services
 from .access import ANALYSTS, get_visible_study, role_required
 from .exchange import xlsx
-from .models import Respondent
+from .models import TEXT_LIMIT, ChoiceOverride, Respondent
 from .safety import choice_param
 
 
@@ -189,3 +194,70 @@ def results_tables_docx(request, study_code: str):
     filename = "-".join([study.code, slugify(_("tables")), timezone.localdate().isoformat()])
     response["Content-Disposition"] = f'attachment; filename="{filename}.docx"'
     return response
+
+
+class TestChoiceForm(forms.Form):
+    """The researcher's choice of one outcome's test (the partial
+    ``studies/results/_choice.html``); the service checks that the test is of the design's
+    row."""
+
+    outcome = forms.CharField(max_length=30, widget=forms.HiddenInput)
+    comparison = forms.ChoiceField(
+        label=gettext_lazy("Comparison"), choices=ChoiceOverride.Comparison.choices
+    )
+    test = forms.ChoiceField(
+        label=gettext_lazy("Test"),
+        required=False,
+        choices=[("", gettext_lazy("Automatic (from the design and normality)"))]
+        + list(cohort.TEST_LABELS.items()),
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        max_length=TEXT_LIMIT,
+        widget=forms.Textarea(attrs={"rows": 2, "required": True}),
+        help_text=gettext_lazy("Kept in the audit trail with your name and the time."),
+    )
+
+
+TestChoiceForm.__test__ = False  # a form, not a pytest class
+
+
+@role_required(*ANALYSTS)
+@require_POST
+def results_test_choice(request, study_code: str):
+    """Record the researcher's choice of one outcome's test with its reason (researchers and
+    the data manager), then back to the results page, which says the choice and the reason.
+    A refused choice (a test outside the design's row, no reason) changes nothing and says
+    why."""
+    study = get_visible_study(request.user, study_code)
+    form = TestChoiceForm(request.POST)
+    target = reverse("studies:results", kwargs={"study_code": study.code})
+    if not form.is_valid():
+        problems = [
+            f"{form.fields[name].label or name}: {' '.join(errors)}"
+            for name, errors in form.errors.items()
+        ]
+        messages.error(
+            request,
+            _("The test choice was not saved. %(problems)s") % {"problems": " ".join(problems)},
+        )
+        return redirect(target)
+    data = form.cleaned_data
+    try:
+        services.override_test_choice(
+            study=study,
+            outcome=data["outcome"],
+            comparison=data["comparison"],
+            test=data["test"],
+            reason=data["reason"],
+            user=request.user,
+        )
+    except ValidationError as error:
+        messages.error(
+            request,
+            _("The test choice was not saved. %(problems)s")
+            % {"problems": " ".join(error.messages)},
+        )
+        return redirect(target)
+    messages.success(request, _("The test choice was saved with its reason."))
+    return redirect(f"{target}#choice-{data['outcome']}")

@@ -19,8 +19,12 @@ from django.utils.translation import gettext_noop
 from . import definition as definition_module
 from . import rules
 from .access import Role
+from .analysis.choice import allowed_tests
+from .analysis.design import comparisons
 from .changes import field_changes
+from .cohort import TEST_LABELS
 from .models import (
+    ChoiceOverride,
     MassageSession,
     Observation,
     ProtocolDeviation,
@@ -226,6 +230,66 @@ def allocate_arm(*, study: Study, site: Site, chosen: str = "") -> str:
     if chosen not in protocol.arm_keys:
         raise ValidationError({"arm": _("Choose the mother's arm.")})
     return chosen
+
+
+@transaction.atomic
+def override_test_choice(
+    *, study: Study, outcome: str, comparison: str, test: str, reason: str, user
+) -> ChoiceOverride:
+    """Choose the test of one outcome's comparison (``within`` or ``between``) in place of the
+    automatic choice of DESIGN.md section 7, with the reason (kept in the history and the audit
+    export); ``test`` empty gives the comparison back to the automatic choice. Refused
+    (``ValidationError``) for an outcome the definition does not have, a comparison the outcome
+    does not make, a test outside the design's row (``analysis.choice.allowed_tests``) or no
+    reason."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": _("Say why this test is chosen.")})
+    protocol = study.protocol
+    found = protocol.outcome(outcome)
+    if found is None:
+        raise ValidationError(
+            {"outcome": _("The study has no outcome %(outcome)s.") % {"outcome": outcome}}
+        )
+    if comparison not in ChoiceOverride.Comparison.values:
+        raise ValidationError({"comparison": _("Choose within each arm or between arms.")})
+    test = test.strip()
+    if test:
+        plan = comparisons(protocol.design.key, found.type, found.timepoints)
+        allowed = (
+            allowed_tests(protocol.design.key, found.type)[comparison] if plan[comparison] else ()
+        )
+        if test not in allowed:
+            raise ValidationError(
+                {
+                    "test": _(
+                        "%(test)s is not a test of this design for %(outcome)s; choose "
+                        "one of: %(allowed)s."
+                    )
+                    % {
+                        "test": TEST_LABELS.get(test, test),
+                        "outcome": str(found.label),
+                        "allowed": ", ".join(str(TEST_LABELS[t]) for t in allowed) or "—",
+                    }
+                }
+            )
+    choice = (
+        ChoiceOverride.objects.select_for_update()
+        .filter(study=study, outcome=outcome, comparison=comparison)
+        .first()
+    ) or ChoiceOverride(study=study, outcome=outcome, comparison=comparison)
+    choice.test = test
+    choice.reason = reason
+    choice.user = _signed_in(user)
+    choice.full_clean()
+    choice._history_user = choice.user
+    choice._change_reason = reason
+    try:
+        with transaction.atomic():
+            choice.save()
+    except IntegrityError as error:
+        raise ValidationError(_("This record could not be saved; please try again.")) from error
+    return choice
 
 
 def plan_sessions(*, respondent: Respondent, user) -> list[MassageSession]:

@@ -56,6 +56,11 @@ urlpatterns = [
     path("studies/<str:study_code>/results/", results_views.results, name="results"),
     path("studies/<str:study_code>/results.json", results_views.results_json, name="results_json"),
     path(
+        "studies/<str:study_code>/results/test-choice/",
+        results_views.results_test_choice,
+        name="results_test_choice",
+    ),
+    path(
         "studies/<str:study_code>/results/tables.docx",
         results_views.results_tables_docx,
         name="results_tables_docx",

@@ -86,6 +86,8 @@ MATRIX: dict[str, tuple[str, str]] = {
     "studies:observation_record":  ("login 200 404 403 200",     "login 200 404 403 200"),
     "studies:results":             ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_json":        ("login 403 403 200 200",     "login 403 403 405 405"),
+    # An empty POST is refused with a message and nothing saved: back to the results page.
+    "studies:results_test_choice": ("login 403 403 405 405",     "login 403 403 302 302"),
     "studies:results_table_csv":   ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_table_xlsx":  ("login 403 403 200 200",     "login 403 403 405 405"),
     "studies:results_tables_docx": ("login 403 403 200 200",     "login 403 403 405 405"),

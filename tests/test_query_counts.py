@@ -31,18 +31,19 @@ PAGES = {
     # the mother with her study, site, identity and whether the midwife works there; sessions,
     # sheets, four histories, her protocol deviations
     "respondent_page": REQUEST + 8,
-    # study, sites (for the filters), the cohort in one query
-    "results_json": REQUEST + 3,
-    # study, sites, the cohort
-    "results_page": REQUEST + 3,
+    # study, sites (for the filters), the cohort in one query, the researcher's test choices
+    "results_json": REQUEST + 4,
+    # study, sites, the cohort, the test choices
+    "results_page": REQUEST + 4,
 }
 EXPORTS = {
     # study, the mothers, the sheets of each batch of COHORT_CHUNK (2,000) mothers
     "cohort": REQUEST + 3,
     "observations": REQUEST + 2,
     "sessions": REQUEST + 2,
-    # codes, then the history of mothers, sessions, sheets and deviations, and the study's events
-    "audit": REQUEST + 7,
+    # codes, then the history of mothers, sessions, sheets, deviations and test choices, and the
+    # study's events
+    "audit": REQUEST + 8,
 }
 
 

@@ -16,6 +16,7 @@ from .. import analysis
 from ..models import (
     SLOT_ORDER,
     AuditEvent,
+    ChoiceOverride,
     MassageSession,
     Observation,
     ProtocolDeviation,
@@ -476,6 +477,14 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
                 ),
             )
         },
+    )
+    # The researcher's test choices (results page): who chose which test of which outcome, why.
+    yield from _history_rows(
+        ChoiceOverride,
+        "test_choice",
+        ChoiceOverride.history.filter(study_id=study.pk),
+        _Label(("outcome", "comparison"), lambda row: f"{row['outcome']} · {row['comparison']}"),
+        ["test", "reason"],
     )
     if identified:
         yield from _history_rows(

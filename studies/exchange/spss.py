@@ -10,6 +10,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
+from ..analysis import design as analysis_design
+from ..analysis.design import comparisons
 from ..models import TEXT_LIMIT, Respondent, RespondentIdentity, Site, Study
 from .cells import neutralise
 from .columns import IDENTITY_COLUMNS, dictionary
@@ -197,9 +199,10 @@ def _value(variable: Variable, value: Any) -> str:
 
 def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> str:
     """SPSS syntax that reads the cohort CSV with the variables of :func:`variables` (labels,
-    value labels, measurement levels) and runs the design's analysis: FREQUENCIES, DESCRIPTIVES,
-    and NPAR TESTS /WILCOXON from the baseline to the last time point (one group) or /M-W by
-    arm at the last time point (two groups). A semicolon file is read with a decimal comma."""
+    value labels, measurement levels) and runs the tests of the design that the results page
+    computes (DESIGN.md §7; :func:`_outcome_syntax`): FREQUENCIES, the arms' baseline
+    comparison, and per outcome DESCRIPTIVES, EXAMINE, NPAR TESTS, T-TEST and CROSSTABS. A
+    semicolon file is read with a decimal comma."""
     protocol = study.protocol
     filename = filename or f"{study.code}-cohort.csv"
     every = variables(study)
@@ -278,47 +281,92 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
         + " /ORDER=ANALYSIS.",
         "",
     ]
-    first, last = protocol.baseline.key, protocol.last_timepoint.key
-    for outcome in protocol.outcomes:
-        if not outcome.numeric and outcome.type != "ordinal":
-            continue
-        label = str(outcome.label)
-        if protocol.has_arms:
-            if last not in outcome.timepoints:
-                continue
-            post = f"{last}_{outcome.key}"
-            lines += [
-                "* "
-                + _("%(outcome)s: the arms compared at the last time point (Mann–Whitney U)")
-                % {"outcome": label}
-                + ".",
-                f"DESCRIPTIVES VARIABLES={post} /STATISTICS=MEAN STDDEV MIN MAX.",
-                "NPAR TESTS",
-                f"  /M-W={post} BY arm_n (1 2)",
-                "  /MISSING ANALYSIS.",
-                "",
-            ]
-            continue
-        if first == last or not {first, last} <= set(outcome.timepoints):
-            continue
-        pre, post = f"{first}_{outcome.key}", f"{last}_{outcome.key}"
+    if protocol.has_arms:
+        baseline = [
+            name
+            for name in ("age_group_n", "parity_group_n", "education_n", "employment_n")
+            if name in by_name
+        ]
         lines += [
-            "* "
-            + _(
-                "%(outcome)s: only the mothers with both a pre-test and a post-test value, "
-                "as on Lancar's results page (Tables 2-4 speak of the same mothers)"
-            )
-            % {"outcome": label}
-            + ".",
-            "TEMPORARY.",
-            f"SELECT IF (NOT MISSING({pre}) AND NOT MISSING({post})).",
-            f"DESCRIPTIVES VARIABLES={pre} {post} /STATISTICS=MEAN STDDEV MIN MAX.",
-            "NPAR TESTS",
-            f"  /WILCOXON={pre} WITH {post} (PAIRED)",
-            "  /MISSING ANALYSIS.",
+            "* " + _("The arms compared on the mothers' characteristics (chi-square)") + ".",
+            f"CROSSTABS /TABLES=arm_n BY {' '.join(baseline)} /STATISTICS=CHISQ.",
             "",
         ]
+    for outcome in protocol.outcomes:
+        lines += _outcome_syntax(protocol, outcome)
     return "\n".join(lines)
+
+
+def _outcome_syntax(protocol, outcome) -> list[str]:
+    """The tests of one outcome that the results page computes (``analysis.design``), as SPSS
+    syntax, over the same mothers (those with a value at every time point where the outcome is
+    measured): Tests of Normality (EXAMINE) where the choice rests on them; within each arm
+    NPAR TESTS /WILCOXON and T-TEST PAIRS (last minus first, as the page), /MCNEMAR,
+    /FRIEDMAN or /COCHRAN; between the arms T-TEST GROUPS and NPAR TESTS /M-W (numbers, the
+    change included) or CROSSTABS /STATISTICS=CHISQ (yes/no)."""
+    plan = comparisons(protocol.design.key, outcome.type, outcome.timepoints)
+    if not plan["within"] and not plan["between"]:
+        return []
+    binary = outcome.type == "binary"
+    names = [f"{point}_{outcome.key}" for point in outcome.timepoints]
+    first, last = names[0], names[-1]
+    analysed, change = f"analysed_{outcome.key}", f"change_{outcome.key}"
+    label = str(outcome.label)
+    lines = [
+        "* "
+        + _(
+            "%(outcome)s: only the mothers with a value at every time point where it is "
+            "measured, as on Lancar's results page (every table speaks of the same mothers)"
+        )
+        % {"outcome": label}
+        + ".",
+        f"COMPUTE {analysed} = NMISS({', '.join(names)}) = 0.",
+        f"FILTER BY {analysed}.",
+    ]
+    if not binary:
+        lines.append(f"DESCRIPTIVES VARIABLES={' '.join(names)} /STATISTICS=MEAN STDDEV MIN MAX.")
+    uses_change = not binary and (
+        plan["normality"]["change"] or analysis_design.CHANGE in plan["between"]
+    )
+    if uses_change:
+        # Computed here, not a column of the cohort: left unlabelled, so the .sps and the .sav
+        # declare the same labels (tests/test_sav.py).
+        lines.append(f"COMPUTE {change} = {last} - {first}.")
+    tested = [f"{point}_{outcome.key}" for point in plan["normality"]["points"]]
+    if plan["normality"]["change"]:
+        tested.append(change)
+    if tested:
+        by = " BY arm_n" if protocol.has_arms else ""
+        lines.append(f"EXAMINE VARIABLES={' '.join(tested)}{by} /PLOT NPPLOT.")
+    if plan["within"]:
+        split = protocol.has_arms
+        if split:
+            lines += ["SORT CASES BY arm_n.", "SPLIT FILE LAYERED BY arm_n."]
+        if plan["within"] == "paired" and binary:
+            lines.append(f"NPAR TESTS /MCNEMAR={first} WITH {last} (PAIRED).")
+        elif plan["within"] == "paired":
+            lines += [
+                "NPAR TESTS",
+                f"  /WILCOXON={first} WITH {last} (PAIRED)",
+                "  /MISSING ANALYSIS.",
+                f"T-TEST PAIRS={last} WITH {first} (PAIRED).",
+            ]
+        elif binary:
+            lines.append(f"NPAR TESTS /COCHRAN={' '.join(names)}.")
+        else:
+            lines.append(f"NPAR TESTS /FRIEDMAN={' '.join(names)}.")
+        if split:
+            lines.append("SPLIT FILE OFF.")
+    for key in plan["between"]:
+        variable = change if key == analysis_design.CHANGE else f"{key}_{outcome.key}"
+        if binary:
+            lines.append(f"CROSSTABS /TABLES=arm_n BY {variable} /STATISTICS=CHISQ.")
+        else:
+            lines += [
+                f"T-TEST GROUPS=arm_n(1 2) /VARIABLES={variable}.",
+                f"NPAR TESTS /M-W={variable} BY arm_n (1 2).",
+            ]
+    return [*lines, "FILTER OFF.", ""]
 
 
 def _value_labels(variable: Variable) -> str:
