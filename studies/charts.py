@@ -224,3 +224,141 @@ def _charts(key: tuple) -> tuple[Chart, Chart]:
         paired_chart(outcome, label, before, after, hours=hours),
         box_chart(outcome, label, before, after, hours=hours, sep=sep),
     )
+
+
+# ---------------------------------------------------------------------------
+# Charts of the other designs (DESIGN.md §7): means over time points by arm, boxes by arm
+# ---------------------------------------------------------------------------
+
+ARM_COLOURS = ("#198754", "#0d6efd", "#6f42c1", "#fd7e14")  # success, primary, purple, orange
+
+
+def _analysed(records: Sequence[dict], name: str, points: Sequence[str]) -> list[dict]:
+    """The mothers the outcome is analysed over: a value at every time point (DESIGN §7)."""
+    return [r for r in records if all(r.get(f"{p}_{name}") is not None for p in points)]
+
+
+def _point_labels(document: dict) -> dict[str, str]:
+    return {p["key"]: p["label"] for p in document.get("timepoints", [])}
+
+
+def means_chart(document: dict, name: str, *, sep: str = ".") -> Chart | None:
+    """A line per arm through its mean at each time point, with the medians dashed: both arms'
+    before/after lines in pre/post designs, the course over time in repeated designs."""
+    outcome = document["outcomes"][name]
+    points = outcome.get("timepoints") or []
+    descriptives = outcome.get("descriptives") or {}
+    arms = [a for a in document.get("arms", []) if a["key"] in descriptives]
+    if len(points) < 2 or not arms:
+        return None
+    if not any(descriptives[a["key"]][p]["n"] for a in arms for p in points):
+        return None
+    labels = _point_labels(document)
+    slug = f"chart-{name}-means"
+    title = _("%(outcome)s: mean by time point") % {"outcome": outcome["label"]}
+    parts = []
+    with matplotlib.rc_context(RC):
+        figure, axes = _figure()
+        positions = list(range(len(points)))
+        for index, arm in enumerate(arms):
+            stats = [descriptives[arm["key"]][p] for p in points]
+            colour = ARM_COLOURS[index % len(ARM_COLOURS)]
+            means = [s["mean"] for s in stats]
+            medians = [s["median"] for s in stats]
+            name_shown = arm["label"] if len(arms) > 1 else _("Mean")
+            axes.plot(positions, means, color=colour, marker="o", linewidth=2, label=name_shown)
+            axes.plot(positions, medians, color=colour, linestyle="--", linewidth=1, alpha=0.7)
+            parts.append(
+                _("%(arm)s: means %(means)s, medians %(medians)s")
+                % {
+                    "arm": arm["label"] or outcome["label"],
+                    "means": ", ".join(format_spss(m, 2, decimal_separator=sep) for m in means),
+                    "medians": ", ".join(
+                        format_spss(m, 2, decimal_separator=sep) for m in medians
+                    ),
+                }
+            )
+        axes.set_xticks(positions, [labels.get(p, p) for p in points])
+        axes.set_xlim(-0.3, len(points) - 0.7)
+        unit = f" ({outcome['unit']})" if outcome.get("unit") else ""
+        axes.set_ylabel(outcome["label"] + unit)
+        axes.set_title(title, fontsize=10)
+        if len(arms) > 1:
+            axes.legend(fontsize=8, frameon=False)
+    description = _(
+        "%(outcome)s at %(points)s (solid line: mean; dashed: median). %(figures)s."
+    ) % {
+        "outcome": outcome["label"],
+        "points": ", ".join(labels.get(p, p) for p in points),
+        "figures": "; ".join(parts),
+    }
+    return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
+
+
+def arm_box_chart(
+    document: dict, name: str, records: Sequence[dict], *, sep: str = "."
+) -> Chart | None:
+    """A box per arm and time point (median, quartiles as the tables, whiskers to 1.5 IQR)."""
+    outcome = document["outcomes"][name]
+    points = outcome.get("timepoints") or []
+    arms = document.get("arms", [])
+    analysed = _analysed(records, name, points)
+    single_arm = len(arms) == 1
+    boxes, parts = [], []
+    labels = _point_labels(document)
+    for arm in arms:
+        for point in points:
+            values = [
+                r[f"{point}_{name}"] for r in analysed if single_arm or r.get("arm") == arm["key"]
+            ]
+            if not values:
+                continue
+            label = labels.get(point, point)
+            if len(arms) > 1:
+                label = f"{arm['label']}\n{label}" if len(points) > 1 else arm["label"]
+            boxes.append(_box_stats(values, label))
+            stats = describe(values)
+            parts.append(
+                _("%(group)s: median %(median)s (quartiles %(q1)s–%(q3)s, n = %(n)s)")
+                % {
+                    "group": label.replace("\n", " "),
+                    "median": format_spss(stats["median"], 1, decimal_separator=sep),
+                    "q1": format_spss(stats["q1"], 1, decimal_separator=sep),
+                    "q3": format_spss(stats["q3"], 1, decimal_separator=sep),
+                    "n": stats["n"],
+                }
+            )
+    if not boxes:
+        return None
+    slug = f"chart-{name}-arms"
+    title = _("%(outcome)s: distribution by arm") % {"outcome": outcome["label"]}
+    if single_arm:
+        title = _("%(outcome)s: distribution by time point") % {"outcome": outcome["label"]}
+    with matplotlib.rc_context(RC):
+        figure, axes = _figure()
+        axes.bxp(
+            boxes,
+            showfliers=True,
+            patch_artist=True,
+            boxprops={"facecolor": "#d1e7dd"},
+            medianprops={"color": "#0f5132", "linewidth": 2},
+        )
+        axes.tick_params(axis="x", labelsize=8)
+        unit = f" ({outcome['unit']})" if outcome.get("unit") else ""
+        axes.set_ylabel(outcome["label"] + unit)
+        axes.set_title(title, fontsize=10)
+    description = "; ".join(parts) + "."
+    return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
+
+
+def design_charts(
+    document: dict, name: str, records: Sequence[dict], *, sep: str = "."
+) -> list[Chart]:
+    """The charts that fit the design for one numeric outcome: the arms' means over the time
+    points (pre/post and repeated designs) and boxes by arm (and time point). None for a
+    binary or ordinal outcome, whose crosstabulation is the picture."""
+    outcome = document["outcomes"].get(name) or {}
+    if outcome.get("type") in ("binary", "ordinal"):
+        return []
+    found = [means_chart(document, name, sep=sep), arm_box_chart(document, name, records, sep=sep)]
+    return [chart for chart in found if chart is not None]

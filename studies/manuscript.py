@@ -1256,6 +1256,258 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
     return " ".join([sentence, caveat % values, advice % values])
 
 
+# The conclusion of every design: one sentence per comparison of the chosen test, then which test
+# was chosen and why (DESIGN.md §7's ``chosen``).
+
+
+def _stats_text(test: str, result: dict, fmt: Formatter, pick: str = "") -> str:
+    """The test's statistic as a thesis reports it: "Z = -2.201", "t(7) = 4.512" …"""
+    if test == "wilcoxon":
+        return "Z = " + fmt.fixed(result.get("z"), STATISTIC_PLACES)
+    if test == "paired_t":
+        return f"t({fmt.count(result.get('df'))}) = {fmt.fixed(result.get('t'), STATISTIC_PLACES)}"
+    if test in ("mcnemar", "fisher_exact"):
+        return _("exact test")
+    if test == "friedman":
+        return (f"χ²({fmt.count(result.get('df'))}) = "
+                f"{fmt.fixed(result.get('chi_square'), STATISTIC_PLACES)}")  # fmt: skip
+    if test == "cochran_q":
+        return f"Q({fmt.count(result.get('df'))}) = {fmt.fixed(result.get('q'), STATISTIC_PLACES)}"
+    if test == "mann_whitney":
+        return (f"U = {fmt.fixed(result.get('u'), STATISTIC_PLACES)}, "
+                f"Z = {fmt.fixed(result.get('z'), STATISTIC_PLACES)}")  # fmt: skip
+    if test == "independent_t":
+        row = result.get(pick) or {}
+        df = row.get("df")
+        shown = fmt.count(df) if pick == "equal_variances" else fmt.fixed(df, STATISTIC_PLACES)
+        return f"t({shown}) = {fmt.fixed(row.get('t'), STATISTIC_PLACES)}"
+    if test == "chi_square":
+        pearson = result.get("pearson") or {}
+        return (f"χ²({fmt.count(pearson.get('df'))}) = "
+                f"{fmt.fixed(pearson.get('value'), STATISTIC_PLACES)}")  # fmt: skip
+    return ""
+
+
+def _t_row(result: dict, alpha: float) -> str:
+    """SPSS's reading of the Independent Samples Test: the Welch row when Levene's test finds
+    the variances unequal at α, else the equal-variances row."""
+    levene_p = result.get("levene_p")
+    return "unequal_variances" if levene_p is not None and levene_p < alpha else "equal_variances"
+
+
+def _decision(test: str, result: dict, alpha: float, pick: str = "") -> tuple[Any, Any]:
+    """(the p the decision rests on, the other p that may disagree at α or None)."""
+    if test in ("wilcoxon", "mann_whitney"):
+        return result.get("p_asymptotic"), result.get("p_exact")
+    if test == "mcnemar":
+        return result.get("p_exact"), None
+    if test == "independent_t":
+        return (result.get(pick) or {}).get("p"), None
+    if test == "chi_square":
+        fisher = result.get("fisher_exact") or {}
+        return (result.get("pearson") or {}).get("p"), fisher.get("p_two_sided")
+    if test == "fisher_exact":
+        return (result.get("fisher_exact") or {}).get("p_two_sided"), None
+    return result.get("p"), None
+
+
+def _caveat(p: float, other: float | None, alpha: float, values: dict) -> str:
+    if other is None or (other < alpha) == (p < alpha):
+        return ""
+    if p < alpha:
+        return " " + _("But the exact p (%(p_exact)s) is not below α = %(alpha)s.") % values
+    return " " + _("But the exact p (%(p_exact)s) is below α = %(alpha)s.") % values
+
+
+def _within_direction(test: str, result: dict, outcome: dict, arm: str) -> int:
+    """+1 when the outcome rose from the first to the last time point, -1 when it fell."""
+    if test == "wilcoxon":
+        up = result["positive_ranks"]["sum_of_ranks"] - result["negative_ranks"]["sum_of_ranks"]
+        return (up > 0) - (up < 0)
+    points = outcome.get("timepoints") or []
+    stats = (outcome.get("descriptives") or {}).get(arm) or {}
+    means = [(stats.get(p) or {}).get("mean") for p in (points[0], points[-1])] if points else []
+    if len(means) < 2 or None in means:
+        return 0
+    return (means[1] > means[0]) - (means[1] < means[0])
+
+
+def _within_sentence(document, name, arm, test, fmt) -> str:
+    outcome = document["outcomes"][name]
+    result = outcome["within"][arm][test]
+    alpha = document.get("alpha", 0.05)
+    labels = {p["key"]: p["label"] for p in document.get("timepoints", [])}
+    points = outcome.get("timepoints") or list(labels)
+    p, other = _decision(test, result, alpha)
+    subject = outcome["label"]
+    if _two_groups(document):
+        subject = _("%(outcome)s in the %(arm)s arm") % {
+            "outcome": outcome["label"], "arm": _arm_label(document, arm)}  # fmt: skip
+    values = {
+        "subject": subject,
+        "first": labels.get(points[0], points[0]),
+        "last": labels.get(points[-1], points[-1]),
+        "test": TEST_NAMES[test],
+        "stats": _stats_text(test, result, fmt),
+        "p": fmt.p_in_prose(p),
+        "p_exact": fmt.p_in_prose(other),
+        "alpha": fmt.alpha(alpha),
+    }
+    if p is None:
+        return _("%(subject)s: the %(test)s cannot be computed yet (too few values or no "
+                 "variation).") % values  # fmt: skip
+    if test in ("friedman", "cochran_q"):
+        if p < alpha:
+            sentence = _("%(subject)s differed significantly between the time points (%(test)s, "
+                         "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+        else:
+            sentence = _("%(subject)s did not differ significantly between the time points "
+                         "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
+        return sentence % values
+    direction = _within_direction(test, result, outcome, arm)
+    if p < alpha and direction > 0:
+        sentence = _("%(subject)s rose significantly from %(first)s to %(last)s (%(test)s, "
+                     "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+    elif p < alpha:
+        sentence = _("%(subject)s fell significantly from %(first)s to %(last)s (%(test)s, "
+                     "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+    else:
+        sentence = _("%(subject)s did not change significantly from %(first)s to %(last)s "
+                     "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
+    return sentence % values + _caveat(p, other, alpha, values)
+
+
+def _between_direction(test: str, result: dict, arms: list[str], pick: str) -> int:
+    """+1 when the first arm is higher than the second, -1 when lower."""
+    if test == "mann_whitney":
+        ranks = result.get("ranks") or {}
+        a, b = ((ranks.get(arm) or {}).get("mean_rank") for arm in arms[:2])
+        difference = (a or 0) - (b or 0)
+    else:
+        difference = (result.get(pick) or {}).get("mean_difference") or 0
+    return (difference > 0) - (difference < 0)
+
+
+def _between_sentence(document, name, point, test, fmt) -> str:
+    outcome = document["outcomes"][name]
+    comparison = outcome["between"][point]
+    source = "chi_square" if test == "fisher_exact" else test
+    result = comparison[source]
+    alpha = document.get("alpha", 0.05)
+    arms = [arm["key"] for arm in _arms(document)]
+    pick = _t_row(result, alpha) if test == "independent_t" else ""
+    p, other = _decision(test, result, alpha, pick)
+    labels = {p_["key"]: p_["label"] for p_ in document.get("timepoints", [])}
+    points = outcome.get("timepoints") or list(labels)
+    if point == "change":
+        where = _("For the change from %(first)s to %(last)s") % {
+            "first": labels.get(points[0], points[0]), "last": labels.get(points[-1], points[-1])}
+    else:
+        where = _("At %(timepoint)s") % {"timepoint": labels.get(point, point)}
+    values = {
+        "where": where,
+        "outcome": outcome["label"],
+        "first_arm": _arm_label(document, arms[0]),
+        "second_arm": _arm_label(document, arms[-1]),
+        "test": TEST_NAMES[test],
+        "stats": _stats_text(source if test != "fisher_exact" else test, result, fmt, pick),
+        "p": fmt.p_in_prose(p),
+        "p_exact": fmt.p_in_prose(other),
+        "alpha": fmt.alpha(alpha),
+    }
+    if p is None:
+        return _("%(where)s, the %(test)s of %(outcome)s cannot be computed yet (too few values "
+                 "or no variation).") % values  # fmt: skip
+    if source == "chi_square":
+        table = result["table"]
+        last = list(next(iter(table.values())))[-1]
+        shares = []
+        for arm in arms:
+            total = sum(table[arm].values())
+            shares.append(100 * table[arm][last] / total if total else 0.0)
+        higher = 0 if shares[0] >= shares[-1] else -1
+        values.update(
+            category=_category_label(outcome, last)
+            if _category_label(outcome, last) != str(last) else outcome["label"],
+            higher=_arm_label(document, arms[higher]),
+            lower=_arm_label(document, arms[-1 - higher]),
+            high_share=fmt.fixed(shares[higher], 1),
+            low_share=fmt.fixed(shares[-1 - higher], 1),
+        )  # fmt: skip
+        if p < alpha:
+            sentence = _("%(where)s, %(category)s was significantly more frequent in %(higher)s "
+                         "(%(high_share)s%%) than in %(lower)s (%(low_share)s%%) (%(test)s, "
+                         "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+        else:
+            sentence = _("%(where)s, %(category)s was not significantly more frequent in "
+                         "%(higher)s (%(high_share)s%%) than in %(lower)s (%(low_share)s%%) "
+                         "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
+        return sentence % values + _caveat(p, other, alpha, values)
+    direction = _between_direction(test, result, arms, pick)
+    higher = 0 if direction >= 0 else -1
+    values.update(higher=_arm_label(document, arms[higher]),
+                  lower=_arm_label(document, arms[-1 - higher]))  # fmt: skip
+    if p < alpha:
+        sentence = _("%(where)s, %(outcome)s was significantly higher in %(higher)s than in "
+                     "%(lower)s (%(test)s, %(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+    else:
+        sentence = _("%(where)s, %(outcome)s did not differ significantly between %(first_arm)s "
+                     "and %(second_arm)s (%(test)s, %(stats)s, %(p)s, not below α = "
+                     "%(alpha)s).")  # fmt: skip
+    return sentence % values + _caveat(p, other, alpha, values)
+
+
+def chosen_sentence(outcome: dict) -> str:
+    """Which test was chosen for the outcome and why, or by whom when overridden."""
+    chosen = outcome.get("chosen") or {}
+    names = [str(TEST_NAMES[chosen[side]]) for side in ("within", "between")
+             if chosen.get(side) in TEST_NAMES]  # fmt: skip
+    if not names:
+        return ""
+    values = {
+        "outcome": outcome["label"],
+        "tests": _(" and ").join(names) if len(names) > 1 else names[0],
+        "reason": str(chosen.get("reason_text") or chosen.get("reason") or "").rstrip("."),
+        "override": str(chosen.get("override_reason") or "").rstrip("."),
+    }
+    if chosen.get("overridden"):
+        return _("%(outcome)s: the researcher chose the %(tests)s; reason given: "
+                 "%(override)s.") % values  # fmt: skip
+    return _("%(outcome)s: test chosen: %(tests)s; why: %(reason)s.") % values
+
+
+def outcome_conclusions(document: dict, name: str, fmt: Formatter) -> list[str]:
+    """The outcome's conclusion: the paper's sentence for its design (``conclusion``), else one
+    sentence per comparison of the chosen test (within each arm, then between the arms at each
+    time point and on the change), each naming the test, the groups or time points, the
+    direction and p, and saying when the exact p falls on the other side of α; then which test
+    was chosen and why."""
+    outcome = document["outcomes"][name]
+    sentences = []
+    if name in paired(document):
+        sentences.append(conclusion(document, name, fmt))
+    chosen = outcome.get("chosen") or {}
+    within = chosen.get("within")
+    if within and not (name in paired(document) and within == "wilcoxon"):
+        for arm in _arms(document):
+            if within in ((outcome.get("within") or {}).get(arm["key"]) or {}):
+                sentences.append(_within_sentence(document, name, arm["key"], within, fmt))
+    between = chosen.get("between")
+    if between:
+        source = "chi_square" if between == "fisher_exact" else between
+        for point, tests in (outcome.get("between") or {}).items():
+            if source in tests:
+                sentences.append(_between_sentence(document, name, point, between, fmt))
+    if sentence := chosen_sentence(outcome):
+        sentences.append(sentence)
+    return sentences
+
+
+def conclusions(document: dict, fmt: Formatter) -> list[str]:
+    """Every outcome's conclusion sentences, in the definition's order (page, .docx, CLI)."""
+    return [s for name in document["outcomes"] for s in outcome_conclusions(document, name, fmt)]
+
+
 def left_out_rows(document: dict) -> list[tuple[str, str]]:
     """The mothers left out, as (code, why) in the active language, for the results page."""
     labels = {name: outcome["label"] for name, outcome in document["outcomes"].items()}

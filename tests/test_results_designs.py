@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from django.utils import translation
 
-from studies import analysis, cohort, manuscript
+from studies import analysis, charts, cohort, manuscript
 from studies.analysis import (
     chi_square,
     choose,
@@ -588,3 +588,124 @@ def test_the_papers_design_keeps_tables_1_to_4_and_adds_the_rest_after():
     assert later[0] == "Tests of Normality"
     assert not any("Wilcoxon" in title for title in later)  # Table 4 is the Wilcoxon test
     assert any("paired-samples t test" in title for title in later)
+
+
+# ---------------------------------------------------------------------------
+# Conclusions
+# ---------------------------------------------------------------------------
+
+
+def test_conclusions_name_the_test_the_groups_the_direction_and_p():
+    document = two_group_pre_post()
+    fmt = manuscript.Formatter(".")
+    milk = document["outcomes"]["milk_ml"]
+    assert milk["chosen"]["between"] in ("mann_whitney", "independent_t")
+    sentences = manuscript.outcome_conclusions(document, "milk_ml", fmt)
+    within = milk["chosen"]["within"]
+    assert len(sentences) == 2 + 3 + 1  # each arm, pre/post/change between the arms, the choice
+    treated = sentences[0]
+    assert treated.startswith("Breast-milk volume in the Pijat oksitosin arm rose significantly "
+                              "from Pre to Post (")  # fmt: skip
+    if within == "wilcoxon":
+        w = milk["within"]["intervention"]["wilcoxon"]
+        assert f"Z = {f(w['z'], 3)}, {fmt.p_in_prose(w['p_asymptotic'])}" in treated
+    else:
+        t = milk["within"]["intervention"]["paired_t"]
+        assert f"t(7) = {f(t['t'], 3)}, {fmt.p_in_prose(t['p'])}" in treated
+    at_post = sentences[3]
+    assert at_post.startswith("At Post, Breast-milk volume was significantly higher in Pijat "
+                              "oksitosin than in Kontrol (")  # fmt: skip
+    at_pre = sentences[2]
+    assert "did not differ significantly between Pijat oksitosin and Kontrol" in at_pre
+    assert sentences[-1] == (
+        f"Breast-milk volume: test chosen: {manuscript.TEST_NAMES[within]} and "
+        f"{manuscript.TEST_NAMES[milk['chosen']['between']]}; why: "
+        f"{milk['chosen']['reason_text']}."
+    )
+
+
+def test_conclusion_of_a_binary_outcome_and_fishers_exact_test():
+    document = two_group_pre_post()
+    fmt = manuscript.Formatter(".")
+    sentences = manuscript.outcome_conclusions(document, "lancar", fmt)
+    fisher = document["outcomes"]["lancar"]["chosen"]
+    test = document["outcomes"]["lancar"]["between"]["post"]["chi_square"]
+    assert fisher["between"] == "fisher_exact"
+    expected_p = fmt.p_in_prose(test["fisher_exact"]["p_two_sided"])
+    significant = test["fisher_exact"]["p_two_sided"] < 0.05
+    verb = ("was significantly more frequent" if significant
+            else "was not significantly more frequent")  # fmt: skip
+    assert sentences[0] == (
+        f"At Post, Milk flows smoothly {verb} in Pijat oksitosin (87.5%) than in Kontrol "
+        f"(33.3%) (Fisher's exact test, exact test, {expected_p}, "
+        f"{'below' if significant else 'not below'} α = .05)."
+    )
+
+
+def test_conclusion_says_when_the_exact_p_disagrees_with_the_asymptotic_one():
+    document = two_group_pre_post()
+    milk = document["outcomes"]["milk_ml"]
+    milk["chosen"] = {**milk["chosen"], "between": "mann_whitney"}
+    test = milk["between"]["pre"]["mann_whitney"]
+    test["p_asymptotic"], test["p_exact"] = 0.049, 0.062  # on either side of α
+    sentence = manuscript.outcome_conclusions(document, "milk_ml", manuscript.Formatter("."))[2]
+    assert sentence.endswith("p = .049, below α = .05). But the exact p (p = .062) is not below "
+                             "α = .05.")  # fmt: skip
+    with translation.override("id"):
+        sentence = manuscript.outcome_conclusions(document, "milk_ml",
+                                                  manuscript.Formatter(","))[2]  # fmt: skip
+    assert "p = ,049" in sentence and "p = ,062" in sentence
+    assert "Tetapi" in sentence or "Namun" in sentence
+
+
+def test_conclusion_of_repeated_designs_and_an_override():
+    document = one_group_repeated()
+    fmt = manuscript.Formatter(".")
+    friedman_result = document["outcomes"]["score"]["within"]["all"]["friedman"]
+    sentences = manuscript.outcome_conclusions(document, "score", fmt)
+    assert sentences[0] == (
+        f"Comfort score differed significantly between the time points (Friedman test, "
+        f"χ²(2) = {f(friedman_result['chi_square'], 3)}, {fmt.p_in_prose(friedman_result['p'])}, "
+        "below α = .05)."
+    )
+    document["outcomes"]["score"]["chosen"].update(overridden=True,
+                                                   override_reason="Protocol said so.")  # fmt: skip
+    assert manuscript.outcome_conclusions(document, "score", fmt)[-1] == (
+        "Comfort score: the researcher chose the Friedman test; reason given: Protocol said so."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Charts that fit the design
+# ---------------------------------------------------------------------------
+
+
+def records_of(values: dict, name: str, points: list[str]) -> list[dict]:
+    return [{"arm": arm, **{f"{p}_{name}": v for p, v in zip(points, row, strict=True)}}
+            for arm, rows in values.items() for row in rows]  # fmt: skip
+
+
+def test_charts_of_a_two_group_pre_post_outcome():
+    document = two_group_pre_post()
+    found = charts.design_charts(document, "milk_ml", records_of(MILK, "milk_ml", ["pre", "post"]))
+    assert [chart.slug for chart in found] == ["chart-milk_ml-means", "chart-milk_ml-arms"]
+    means, boxes = found
+    assert means.svg.startswith("<svg") and 'role="img"' in means.svg and "style=" not in means.svg
+    treated = document["outcomes"]["milk_ml"]["descriptives"]["intervention"]
+    assert (f"Pijat oksitosin: means {f(treated['pre']['mean'], 2)}, "
+            f"{f(treated['post']['mean'], 2)}") in means.description  # fmt: skip
+    assert "Pijat oksitosin Post: median 54.0" in boxes.description
+    assert "Kontrol" in means.svg and "Pijat oksitosin" in means.svg  # the legend names the arms
+    assert charts.design_charts(document, "lancar", []) == []
+
+
+def test_charts_of_post_only_and_repeated_designs():
+    post = post_only()
+    found = charts.design_charts(post, "milk_ml", records_of(
+        {arm: [[row[1]] for row in rows] for arm, rows in MILK.items()}, "milk_ml", ["post"]))
+    assert [chart.slug for chart in found] == ["chart-milk_ml-arms"]  # boxes by arm, no line
+    repeated = one_group_repeated()
+    found = charts.design_charts(repeated, "score",
+                                 records_of(SCORES, "score", ["day2", "day4", "day6"]))  # fmt: skip
+    assert found[0].slug == "chart-score-means"
+    assert "Day2, Day4, Day6" in found[0].description
