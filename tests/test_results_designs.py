@@ -310,7 +310,10 @@ def test_two_group_pre_post_mann_whitney_cells(language, sep):
         table = find(tables, milk["label"], "Mann")
         ranks, statistics = table.parts
         assert statistics.caption == translation.gettext("Test Statistics")
-    assert [c.text for c in statistics.header[1:]] == ["Pre", "Post", "Change (Post − Pre)"]
+        change = translation.gettext("Change (%(last)s − %(first)s)") % {"last": "Post",
+                                                                         "first": "Pre"}
+    assert [c.text for c in statistics.header[1:]] == ["Pre", "Post", change]
+    assert change == {"en": "Change (Post − Pre)", "id": "Perubahan (Post − Pre)"}[language]
     rows = grid(statistics)
     for column, point in enumerate(["pre", "post", "change"], start=1):
         test = milk["between"][point]["mann_whitney"]
@@ -336,7 +339,9 @@ def test_two_group_pre_post_mann_whitney_cells(language, sep):
 def test_two_group_pre_post_independent_t_cells(language, sep):
     document = two_group_pre_post()
     milk = document["outcomes"]["milk_ml"]
-    table = find(built(document, language, sep), milk["label"], "t test between")
+    with translation.override(language):
+        title = translation.gettext("%(outcome)s: independent-samples t test between the arms")
+    table = find(built(document, language, sep), title % {"outcome": milk["label"]})
     groups, test = table.parts
     rows = grid(test)
     for index, point in enumerate(["pre", "post", "change"]):
