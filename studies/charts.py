@@ -254,44 +254,56 @@ def means_chart(document: dict, name: str, *, sep: str = ".") -> Chart | None:
     if not any(descriptives[a["key"]][p]["n"] for a in arms for p in points):
         return None
     labels = _point_labels(document)
+    lines = tuple(
+        (
+            arm["label"],
+            tuple(descriptives[arm["key"]][p]["mean"] for p in points),
+            tuple(descriptives[arm["key"]][p]["median"] for p in points),
+        )
+        for arm in arms
+    )
+    key = (name, outcome["label"], outcome.get("unit") or "", sep, translation.get_language(),
+           tuple(labels.get(p, p) for p in points), lines)  # fmt: skip
+    return _means_chart(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _means_chart(key: tuple) -> Chart:
+    """The means chart drawn from what it shows (kept while the figures and the language stay
+    the same, as ``_charts``)."""
+    name, label, unit, sep, _language, point_labels, lines = key
     slug = f"chart-{name}-means"
-    title = _("%(outcome)s: mean by time point") % {"outcome": outcome["label"]}
+    title = _("%(outcome)s: mean by time point") % {"outcome": label}
     parts = []
     with matplotlib.rc_context(RC):
         figure, axes = _figure()
-        positions = list(range(len(points)))
-        for index, arm in enumerate(arms):
-            stats = [descriptives[arm["key"]][p] for p in points]
+        positions = list(range(len(point_labels)))
+        for index, (arm_label, means, medians) in enumerate(lines):
             colour = ARM_COLOURS[index % len(ARM_COLOURS)]
-            means = [s["mean"] for s in stats]
-            medians = [s["median"] for s in stats]
-            name_shown = arm["label"] if len(arms) > 1 else _("Mean")
-            axes.plot(positions, means, color=colour, marker="o", linewidth=2, label=name_shown)
-            axes.plot(positions, medians, color=colour, linestyle="--", linewidth=1, alpha=0.7)
+            shown = arm_label if len(lines) > 1 else _("Mean")
+            axes.plot(positions, [m if m is not None else float("nan") for m in means],
+                      color=colour, marker="o", linewidth=2, label=shown)  # fmt: skip
+            axes.plot(positions, [m if m is not None else float("nan") for m in medians],
+                      color=colour, linestyle="--", linewidth=1, alpha=0.7)  # fmt: skip
             parts.append(
                 _("%(arm)s: means %(means)s, medians %(medians)s")
                 % {
-                    "arm": arm["label"] or outcome["label"],
+                    "arm": arm_label or label,
                     "means": ", ".join(format_spss(m, 2, decimal_separator=sep) for m in means),
                     "medians": ", ".join(
                         format_spss(m, 2, decimal_separator=sep) for m in medians
                     ),
                 }
             )
-        axes.set_xticks(positions, [labels.get(p, p) for p in points])
-        axes.set_xlim(-0.3, len(points) - 0.7)
-        unit = f" ({outcome['unit']})" if outcome.get("unit") else ""
-        axes.set_ylabel(outcome["label"] + unit)
+        axes.set_xticks(positions, list(point_labels))
+        axes.set_xlim(-0.3, len(point_labels) - 0.7)
+        axes.set_ylabel(label + (f" ({unit})" if unit else ""))
         axes.set_title(title, fontsize=10)
-        if len(arms) > 1:
+        if len(lines) > 1:
             axes.legend(fontsize=8, frameon=False)
     description = _(
         "%(outcome)s at %(points)s (solid line: mean; dashed: median). %(figures)s."
-    ) % {
-        "outcome": outcome["label"],
-        "points": ", ".join(labels.get(p, p) for p in points),
-        "figures": "; ".join(parts),
-    }
+    ) % {"outcome": label, "points": ", ".join(point_labels), "figures": "; ".join(parts)}
     return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
 
 
@@ -304,7 +316,7 @@ def arm_box_chart(
     arms = document.get("arms", [])
     analysed = _analysed(records, name, points)
     single_arm = len(arms) == 1
-    boxes, parts = [], []
+    boxes = []
     labels = _point_labels(document)
     for arm in arms:
         for point in points:
@@ -316,39 +328,52 @@ def arm_box_chart(
             label = labels.get(point, point)
             if len(arms) > 1:
                 label = f"{arm['label']}\n{label}" if len(points) > 1 else arm["label"]
-            boxes.append(_box_stats(values, label))
-            stats = describe(values)
-            parts.append(
-                _("%(group)s: median %(median)s (quartiles %(q1)s–%(q3)s, n = %(n)s)")
-                % {
-                    "group": label.replace("\n", " "),
-                    "median": format_spss(stats["median"], 1, decimal_separator=sep),
-                    "q1": format_spss(stats["q1"], 1, decimal_separator=sep),
-                    "q3": format_spss(stats["q3"], 1, decimal_separator=sep),
-                    "n": stats["n"],
-                }
-            )
+            stats = _box_stats(values, label)
+            boxes.append((label, stats["med"], stats["q1"], stats["q3"], stats["whislo"],
+                          stats["whishi"], tuple(stats["fliers"]), len(values)))  # fmt: skip
     if not boxes:
         return None
+    key = (name, outcome["label"], outcome.get("unit") or "", single_arm, sep,
+           translation.get_language(), tuple(boxes))  # fmt: skip
+    return _arm_box_chart(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _arm_box_chart(key: tuple) -> Chart:
+    """The boxes drawn from what they show (kept as ``_charts`` keeps its charts)."""
+    name, label, unit, single_arm, sep, _language, boxes = key
     slug = f"chart-{name}-arms"
-    title = _("%(outcome)s: distribution by arm") % {"outcome": outcome["label"]}
+    title = _("%(outcome)s: distribution by arm") % {"outcome": label}
     if single_arm:
-        title = _("%(outcome)s: distribution by time point") % {"outcome": outcome["label"]}
+        title = _("%(outcome)s: distribution by time point") % {"outcome": label}
+    parts = [
+        _("%(group)s: median %(median)s (quartiles %(q1)s–%(q3)s, n = %(n)s)")
+        % {
+            "group": group.replace("\n", " "),
+            "median": format_spss(median, 1, decimal_separator=sep),
+            "q1": format_spss(q1, 1, decimal_separator=sep),
+            "q3": format_spss(q3, 1, decimal_separator=sep),
+            "n": n,
+        }
+        for group, median, q1, q3, _low, _high, _fliers, n in boxes
+    ]
     with matplotlib.rc_context(RC):
         figure, axes = _figure()
         axes.bxp(
-            boxes,
+            [
+                {"label": group, "med": median, "q1": q1, "q3": q3, "whislo": low,
+                 "whishi": high, "fliers": list(fliers)}  # fmt: skip
+                for group, median, q1, q3, low, high, fliers, _n in boxes
+            ],
             showfliers=True,
             patch_artist=True,
             boxprops={"facecolor": "#d1e7dd"},
             medianprops={"color": "#0f5132", "linewidth": 2},
         )
         axes.tick_params(axis="x", labelsize=8)
-        unit = f" ({outcome['unit']})" if outcome.get("unit") else ""
-        axes.set_ylabel(outcome["label"] + unit)
+        axes.set_ylabel(label + (f" ({unit})" if unit else ""))
         axes.set_title(title, fontsize=10)
-    description = "; ".join(parts) + "."
-    return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
+    return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), "; ".join(parts) + ".")
 
 
 def design_charts(
