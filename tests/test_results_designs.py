@@ -824,3 +824,44 @@ def test_the_results_page_of_a_two_group_study(
     missing = client.get(reverse("studies:results_table_csv",
                                  args=[laktasi.code, last.number + 1]))  # fmt: skip
     assert missing.status_code == 404
+
+
+def test_analyze_prints_the_same_tables_and_the_conclusion(laktasi, section7_keys):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("analyze", laktasi.code, stdout=out, no_color=True)
+    text = out.getvalue()
+    with translation.override("en"):
+        document = cohort.results_document(cohort.load_cohort(laktasi))
+        tables = manuscript.tables(document, manuscript.Formatter("."))
+        for table in tables:
+            assert manuscript.table_text(table) in text
+        assert text.count("(the test chosen for this comparison)") == sum(t.chosen for t in tables)
+        for sentence in manuscript.conclusions(document, manuscript.Formatter(".")):
+            assert f"  {sentence}" in text
+
+
+def test_tables_docx_numbers_every_table_of_the_design(client_id, laktasi, researcher,
+                                                       section7_keys):  # fmt: skip
+    import io
+
+    import docx
+    from django.urls import reverse
+
+    client_id.force_login(researcher)
+    response = client_id.get(reverse("studies:results_tables_docx", args=[laktasi.code]))
+    assert response.status_code == 200
+    word = docx.Document(io.BytesIO(b"".join(response.streaming_content)))
+    captions = [p.text for p in word.paragraphs if p.style.name == "Caption"]
+    with translation.override("id"):
+        document = cohort.results_document(cohort.load_cohort(laktasi))
+        tables = manuscript.tables(document, manuscript.Formatter(","))
+        sentences = manuscript.conclusions(document, manuscript.Formatter(","))
+    assert captions == [f"Tabel 4.{index} {t.title}" for index, t in enumerate(tables, start=1)]
+    assert len(tables) >= 10  # Table 1, descriptives, normality and every test of the row
+    body = [p.text for p in word.paragraphs]
+    for sentence in sentences:
+        assert sentence in body
