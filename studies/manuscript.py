@@ -554,9 +554,13 @@ def table_1_by_arm(document: dict, fmt: Formatter) -> Table | None:
     labels = characteristic_labels()
     rows = []
     fisher_used = False
+    tests = by_arm.get("test") if isinstance(by_arm.get("test"), dict) else {}
     for name, entry in by_arm.items():
-        heading, category_labels = labels.get(name, (name, {}))
-        test = entry.get("test") or {}
+        if name not in labels or not all(arm["key"] in entry for arm in arms):
+            continue
+        heading, category_labels = labels[name]
+        # The baseline comparison beside the arms' rows, or in a "test" mapping by characteristic.
+        test = entry.get("test") or tests.get(name) or {}
         p = (test.get("pearson") or {}).get("p")
         note = ""
         fisher = test.get("fisher_exact")
@@ -574,6 +578,8 @@ def table_1_by_arm(document: dict, fmt: Formatter) -> Table | None:
                 ]
             cells.append(Cell(fmt.p(p), note) if index == 0 else Cell(""))
             rows.append(cells)
+    if not rows:
+        return None
     header = [Cell(_("Characteristic")), Cell(_("Category"))]
     for arm in arms:
         header += [Cell(_("%(arm)s: N") % {"arm": arm["label"]}),
