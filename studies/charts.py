@@ -224,3 +224,166 @@ def _charts(key: tuple) -> tuple[Chart, Chart]:
         paired_chart(outcome, label, before, after, hours=hours),
         box_chart(outcome, label, before, after, hours=hours, sep=sep),
     )
+
+
+# ---------------------------------------------------------------------------
+# Charts of the other designs (DESIGN.md §7): means over time points by arm, boxes by arm
+# ---------------------------------------------------------------------------
+
+ARM_COLOURS = ("#198754", "#0d6efd", "#6f42c1", "#fd7e14")  # success, primary, purple, orange
+
+
+def _analysed(records: Sequence[dict], name: str, points: Sequence[str]) -> list[dict]:
+    """The mothers the outcome is analysed over: a value at every time point (DESIGN §7)."""
+    return [r for r in records if all(r.get(f"{p}_{name}") is not None for p in points)]
+
+
+def _point_labels(document: dict) -> dict[str, str]:
+    return {p["key"]: p["label"] for p in document.get("timepoints", [])}
+
+
+def means_chart(document: dict, name: str, *, sep: str = ".") -> Chart | None:
+    """A line per arm through its mean at each time point, with the medians dashed: both arms'
+    before/after lines in pre/post designs, the course over time in repeated designs."""
+    outcome = document["outcomes"][name]
+    points = outcome.get("timepoints") or []
+    descriptives = outcome.get("descriptives") or {}
+    arms = [a for a in document.get("arms", []) if a["key"] in descriptives]
+    if len(points) < 2 or not arms:
+        return None
+    if not any(descriptives[a["key"]][p]["n"] for a in arms for p in points):
+        return None
+    labels = _point_labels(document)
+    lines = tuple(
+        (
+            arm["label"],
+            tuple(descriptives[arm["key"]][p]["mean"] for p in points),
+            tuple(descriptives[arm["key"]][p]["median"] for p in points),
+        )
+        for arm in arms
+    )
+    key = (name, outcome["label"], outcome.get("unit") or "", sep, translation.get_language(),
+           tuple(labels.get(p, p) for p in points), lines)  # fmt: skip
+    return _means_chart(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _means_chart(key: tuple) -> Chart:
+    """The means chart drawn from what it shows (kept while the figures and the language stay
+    the same, as ``_charts``)."""
+    name, label, unit, sep, _language, point_labels, lines = key
+    slug = f"chart-{name}-means"
+    title = _("%(outcome)s: mean by time point") % {"outcome": label}
+    parts = []
+    with matplotlib.rc_context(RC):
+        figure, axes = _figure()
+        positions = list(range(len(point_labels)))
+        for index, (arm_label, means, medians) in enumerate(lines):
+            colour = ARM_COLOURS[index % len(ARM_COLOURS)]
+            shown = arm_label if len(lines) > 1 else _("Mean")
+            axes.plot(positions, [m if m is not None else float("nan") for m in means],
+                      color=colour, marker="o", linewidth=2, label=shown)  # fmt: skip
+            axes.plot(positions, [m if m is not None else float("nan") for m in medians],
+                      color=colour, linestyle="--", linewidth=1, alpha=0.7)  # fmt: skip
+            parts.append(
+                _("%(arm)s: means %(means)s, medians %(medians)s")
+                % {
+                    "arm": arm_label or label,
+                    "means": ", ".join(format_spss(m, 2, decimal_separator=sep) for m in means),
+                    "medians": ", ".join(
+                        format_spss(m, 2, decimal_separator=sep) for m in medians
+                    ),
+                }
+            )
+        axes.set_xticks(positions, list(point_labels))
+        axes.set_xlim(-0.3, len(point_labels) - 0.7)
+        axes.set_ylabel(label + (f" ({unit})" if unit else ""))
+        axes.set_title(title, fontsize=10)
+        if len(lines) > 1:
+            axes.legend(fontsize=8, frameon=False)
+    description = _(
+        "%(outcome)s at %(points)s (solid line: mean; dashed: median). %(figures)s."
+    ) % {"outcome": label, "points": ", ".join(point_labels), "figures": "; ".join(parts)}
+    return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
+
+
+def arm_box_chart(
+    document: dict, name: str, records: Sequence[dict], *, sep: str = "."
+) -> Chart | None:
+    """A box per arm and time point (median, quartiles as the tables, whiskers to 1.5 IQR)."""
+    outcome = document["outcomes"][name]
+    points = outcome.get("timepoints") or []
+    arms = document.get("arms", [])
+    analysed = _analysed(records, name, points)
+    single_arm = len(arms) == 1
+    boxes = []
+    labels = _point_labels(document)
+    for arm in arms:
+        for point in points:
+            values = [
+                r[f"{point}_{name}"] for r in analysed if single_arm or r.get("arm") == arm["key"]
+            ]
+            if not values:
+                continue
+            label = labels.get(point, point)
+            if len(arms) > 1:
+                label = f"{arm['label']}\n{label}" if len(points) > 1 else arm["label"]
+            stats = _box_stats(values, label)
+            boxes.append((label, stats["med"], stats["q1"], stats["q3"], stats["whislo"],
+                          stats["whishi"], tuple(stats["fliers"]), len(values)))  # fmt: skip
+    if not boxes:
+        return None
+    key = (name, outcome["label"], outcome.get("unit") or "", single_arm, sep,
+           translation.get_language(), tuple(boxes))  # fmt: skip
+    return _arm_box_chart(key)
+
+
+@functools.lru_cache(maxsize=64)
+def _arm_box_chart(key: tuple) -> Chart:
+    """The boxes drawn from what they show (kept as ``_charts`` keeps its charts)."""
+    name, label, unit, single_arm, sep, _language, boxes = key
+    slug = f"chart-{name}-arms"
+    title = _("%(outcome)s: distribution by arm") % {"outcome": label}
+    if single_arm:
+        title = _("%(outcome)s: distribution by time point") % {"outcome": label}
+    parts = [
+        _("%(group)s: median %(median)s (quartiles %(q1)s–%(q3)s, n = %(n)s)")
+        % {
+            "group": group.replace("\n", " "),
+            "median": format_spss(median, 1, decimal_separator=sep),
+            "q1": format_spss(q1, 1, decimal_separator=sep),
+            "q3": format_spss(q3, 1, decimal_separator=sep),
+            "n": n,
+        }
+        for group, median, q1, q3, _low, _high, _fliers, n in boxes
+    ]
+    with matplotlib.rc_context(RC):
+        figure, axes = _figure()
+        axes.bxp(
+            [
+                {"label": group, "med": median, "q1": q1, "q3": q3, "whislo": low,
+                 "whishi": high, "fliers": list(fliers)}  # fmt: skip
+                for group, median, q1, q3, low, high, fliers, _n in boxes
+            ],
+            showfliers=True,
+            patch_artist=True,
+            boxprops={"facecolor": "#d1e7dd"},
+            medianprops={"color": "#0f5132", "linewidth": 2},
+        )
+        axes.tick_params(axis="x", labelsize=8)
+        axes.set_ylabel(label + (f" ({unit})" if unit else ""))
+        axes.set_title(title, fontsize=10)
+    return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), "; ".join(parts) + ".")
+
+
+def design_charts(
+    document: dict, name: str, records: Sequence[dict], *, sep: str = "."
+) -> list[Chart]:
+    """The charts that fit the design for one numeric outcome: the arms' means over the time
+    points (pre/post and repeated designs) and boxes by arm (and time point). None for a
+    binary or ordinal outcome, whose crosstabulation is the picture."""
+    outcome = document["outcomes"].get(name) or {}
+    if outcome.get("type") in ("binary", "ordinal"):
+        return []
+    found = [means_chart(document, name, sep=sep), arm_box_chart(document, name, records, sep=sep)]
+    return [chart for chart in found if chart is not None]

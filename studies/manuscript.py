@@ -15,12 +15,10 @@ from typing import Any
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 
 from .analysis import SHAPIRO_WILK_MAX, format_p, format_spss
 from .cohort import characteristic_labels
-
-TABLE_NUMBERS = (1, 2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -57,6 +55,8 @@ class Table:
     label: str  # "Table 4" / "Tabel 4"
     title: str
     parts: list[TablePart]
+    chosen: bool = False  # the test DESIGN §7 (or the researcher) chose for this comparison
+    outcome: str = ""  # the outcome key the table speaks of ("" for the whole cohort)
 
     @property
     def heading(self) -> str:
@@ -447,22 +447,721 @@ def descriptives_table(document: dict, fmt: Formatter) -> Table:
     )
 
 
-def _builders(document: dict) -> dict:
-    if paired(document):
-        return {1: table_1, 2: table_2, 3: table_3, 4: table_4}
-    return {1: table_1, 2: descriptives_table}
-
-
 def tables(document: dict, fmt: Formatter) -> list[Table]:
-    """The study's tables in order: the paper's Tables 1–4 for its design, else Table 1 and the
-    descriptives by arm and time point (the tests of every design come with issue 15)."""
-    return [build(document, fmt) for build in _builders(document).values()]
+    """Every table of the study's design in order, numbered 1, 2, … (the .docx numbers them
+    Tabel 4.1 …): the paper's Tables 1–4 for its design, else Table 1 (by arm, with the
+    baseline comparison, in two-group designs) and the descriptives; then SPSS's tables of every
+    test of the design's row (DESIGN.md §7), each outcome's within-arm tests before its
+    between-arm ones. Only the §7 keys the document holds are read."""
+    if paired(document):
+        built = [table_1(document, fmt), table_2(document, fmt), table_3(document, fmt),
+                 table_4(document, fmt)]  # fmt: skip
+    else:
+        built = [table_1_by_arm(document, fmt) or table_1(document, fmt),
+                 descriptives_table(document, fmt)]  # fmt: skip
+    built += design_tables(document, fmt, skip_wilcoxon=set(paired(document)))
+    for number, table in enumerate(built, start=1):
+        table.number = number
+        table.label = table_label(number)
+    return built
 
 
 def manuscript_table(document: dict, fmt: Formatter, number: int) -> Table | None:
-    """Table ``number`` of the study, or None when its design has no such table."""
-    build = _builders(document).get(number)
-    return build(document, fmt) if build else None
+    """Table ``number`` (1-based) of the study, or None when its design has no such table."""
+    built = tables(document, fmt)
+    return built[number - 1] if 1 <= number <= len(built) else None
+
+
+# ---------------------------------------------------------------------------
+# SPSS's tables of every design (DESIGN.md §7, issue 15): built from the document's §7 keys
+# ---------------------------------------------------------------------------
+
+# SPSS's display decimals in these tables: means 2, SDs, standard errors and test statistics 3,
+# rank means and sums 2, p-values 3 (format_p), counts and integer df 0.
+MEAN_PLACES, SD_PLACES, STATISTIC_PLACES, RANK_PLACES = 2, 3, 3, 2
+
+TEST_NAMES = {
+    "wilcoxon": gettext_lazy("Wilcoxon signed-rank test"),
+    "paired_t": gettext_lazy("paired-samples t test"),
+    "mcnemar": gettext_lazy("McNemar test"),
+    "friedman": gettext_lazy("Friedman test"),
+    "cochran_q": gettext_lazy("Cochran's Q test"),
+    "mann_whitney": gettext_lazy("Mann–Whitney U test"),
+    "independent_t": gettext_lazy("independent-samples t test"),
+    "chi_square": gettext_lazy("Pearson chi-square test"),
+    "fisher_exact": gettext_lazy("Fisher's exact test"),
+}
+
+
+def _arms(document: dict) -> list[dict]:
+    return document.get("arms") or [{"key": "all", "label": ""}]
+
+
+def _arm_label(document: dict, key: str) -> str:
+    for arm in _arms(document):
+        if arm["key"] == key:
+            return arm["label"] or key
+    return key
+
+
+def _two_groups(document: dict) -> bool:
+    return str(document.get("design", "")).startswith("two_group")
+
+
+def point_label(document: dict, outcome: dict, point: str) -> str:
+    """A time point's label, or for ``change`` "Change (last − first)"."""
+    labels = {p["key"]: p["label"] for p in document.get("timepoints", [])}
+    if point == "change":
+        points = outcome.get("timepoints") or list(labels)
+        return _("Change (%(last)s − %(first)s)") % {
+            "last": labels.get(points[-1], points[-1]),
+            "first": labels.get(points[0], points[0]),
+        }
+    return labels.get(point, point)
+
+
+def _pair_label(document: dict, outcome: dict) -> str:
+    """The within-arm pair as SPSS names it: "last − first" (d = last − first)."""
+    points = outcome.get("timepoints") or [p["key"] for p in document.get("timepoints", [])]
+    labels = {p["key"]: p["label"] for p in document.get("timepoints", [])}
+    return f"{labels.get(points[-1], points[-1])} − {labels.get(points[0], points[0])}"
+
+
+def _titled(outcome: dict) -> str:
+    return outcome["label"] + (f" ({outcome['unit']})" if outcome.get("unit") else "")
+
+
+def _design_table(title: str, parts: list[TablePart], *, chosen: bool = False,
+                  outcome: str = "") -> Table:  # fmt: skip
+    return Table(None, "", title, parts, chosen=chosen, outcome=outcome)
+
+
+def _se(stats: dict) -> float | None:
+    if stats.get("sd") is None or not stats.get("n"):
+        return None
+    return stats["sd"] / stats["n"] ** 0.5
+
+
+def table_1_by_arm(document: dict, fmt: Formatter) -> Table | None:
+    """Table 1 of a two-group design: each characteristic's n and % per arm, and the baseline
+    comparison between the arms (Pearson chi-square's p; Fisher's exact two-sided p, footnoted,
+    when a 2 × 2 table has an expected count below 5). None for one-group designs or a document
+    without ``characteristics_by_arm``."""
+    by_arm = document.get("characteristics_by_arm")
+    arms = _arms(document)
+    if not by_arm or len(arms) < 2:
+        return None
+    labels = characteristic_labels()
+    rows = []
+    fisher_used = False
+    tests = by_arm.get("test") if isinstance(by_arm.get("test"), dict) else {}
+    for name, entry in by_arm.items():
+        if name not in labels or not all(arm["key"] in entry for arm in arms):
+            continue
+        heading, category_labels = labels[name]
+        # The baseline comparison beside the arms' rows, or in a "test" mapping by characteristic.
+        test = entry.get("test") or tests.get(name) or {}
+        p = (test.get("pearson") or {}).get("p")
+        note = ""
+        fisher = test.get("fisher_exact")
+        if fisher and (test.get("min_expected") or 0) < 5:
+            p, note, fisher_used = fisher.get("p_two_sided"), "a", True
+        first_arm = entry[arms[0]["key"]]
+        for index, row in enumerate(first_arm):
+            category = category_labels.get(row["key"], row.get("label", row["key"]))
+            cells = [Cell(heading if index == 0 else ""), Cell(str(category))]
+            for arm in arms:
+                match = next((r for r in entry[arm["key"]] if r["key"] == row["key"]), None)
+                cells += [
+                    Cell(fmt.count(match["n"] if match else 0)),
+                    Cell(fmt.fixed(match["percent"] if match else None, 1)),
+                ]
+            cells.append(Cell(fmt.p(p), note) if index == 0 else Cell(""))
+            rows.append(cells)
+    if not rows:
+        return None
+    header = [Cell(_("Characteristic")), Cell(_("Category"))]
+    for arm in arms:
+        header += [Cell(_("%(arm)s: N") % {"arm": arm["label"]}),
+                   Cell(_("%(arm)s: %%") % {"arm": arm["label"]})]  # fmt: skip
+    header.append(Cell(_("p")))
+    footnotes = ["p: " + _("Pearson chi-square test between the arms (Asymp. Sig.).")]
+    if fisher_used:
+        footnotes.append(
+            "a. " + _("Fisher's exact test (2-sided): an expected count is below 5.")
+        )
+    n = sum(arm.get("n_enrolled", 0) for arm in arms)
+    return Table(
+        1,
+        table_label(1),
+        _("Characteristics of the respondents by arm and their comparison at baseline "
+          "(N = %(n)s)") % {"n": n},  # fmt: skip
+        [TablePart("", header, rows, footnotes, label_columns=2)],
+    )
+
+
+def normality_table(document: dict, fmt: Formatter) -> Table | None:
+    """SPSS's Tests of Normality (EXAMINE): Kolmogorov–Smirnov with Lilliefors' correction and
+    Shapiro–Wilk for every distribution the test choice looked at (``normality``)."""
+    arms = _arms(document)
+    rows = []
+    lower_bound = False
+    for outcome in document["outcomes"].values():
+        for arm_key, points in (outcome.get("normality") or {}).items():
+            for point, result in points.items():
+                ks = result.get("kolmogorov_smirnov") or {}
+                sw = result.get("shapiro_wilk") or {}
+                bound = bool(ks.get("p_is_lower_bound"))
+                lower_bound |= bound
+                rows.append([
+                    Cell(_titled(outcome)),
+                    Cell(_arm_label(document, arm_key) if len(arms) > 1 else ""),
+                    Cell(point_label(document, outcome, point)),
+                    Cell(fmt.fixed(ks.get("statistic"), STATISTIC_PLACES)),
+                    Cell(fmt.count(ks.get("df"))),
+                    Cell(fmt.p(ks.get("p")), "*" if bound else ""),
+                    Cell(fmt.fixed(sw.get("statistic"), STATISTIC_PLACES)),
+                    Cell(fmt.count(sw.get("df"))),
+                    Cell(fmt.p(sw.get("p"))),
+                ])  # fmt: skip
+    if not rows:
+        return None
+    header = [Cell(_("Outcome")), Cell(_("Arm")), Cell(_("Time point")),
+              Cell(_("Kolmogorov-Smirnov Statistic"), "a"), Cell(_("df")), Cell(_("Sig.")),
+              Cell(_("Shapiro-Wilk Statistic")), Cell(_("df")), Cell(_("Sig."))]  # fmt: skip
+    footnotes = []
+    if lower_bound:
+        footnotes.append("*. " + _("This is a lower bound of the true significance."))
+    footnotes.append("a. " + _("Lilliefors Significance Correction"))
+    return _design_table(
+        _("Tests of Normality"),
+        [TablePart(_("Tests of Normality"), header, rows, footnotes, label_columns=3)],
+    )
+
+
+def _chosen(outcome: dict, side: str, *names: str) -> bool:
+    return (outcome.get("chosen") or {}).get(side) in names
+
+
+def paired_t_table(document: dict, fmt: Formatter, name: str) -> Table | None:
+    """SPSS's Paired Samples Statistics and Paired Samples Test, one pair per arm."""
+    outcome = document["outcomes"][name]
+    within = outcome.get("within") or {}
+    arms = [arm for arm in _arms(document) if "paired_t" in within.get(arm["key"], {})]
+    if not arms:
+        return None
+    points = outcome.get("timepoints") or []
+    first, last = points[0], points[-1]
+    show_arm = len(_arms(document)) > 1
+    statistics, tests = [], []
+    for arm in arms:
+        label = arm["label"] if show_arm else ""
+        for index, point in enumerate((first, last)):
+            stats = outcome["descriptives"][arm["key"]][point]
+            statistics.append(_cells(
+                label if index == 0 else "",
+                point_label(document, outcome, point),
+                fmt.fixed(stats["mean"], MEAN_PLACES),
+                fmt.count(stats["n"]),
+                fmt.fixed(stats["sd"], SD_PLACES),
+                fmt.fixed(_se(stats), SD_PLACES),
+            ))  # fmt: skip
+        t = within[arm["key"]]["paired_t"]
+        tests.append(_cells(
+            label,
+            _pair_label(document, outcome),
+            fmt.fixed(t.get("mean_difference"), MEAN_PLACES),
+            fmt.fixed(t.get("sd"), SD_PLACES),
+            fmt.fixed(t.get("se"), SD_PLACES),
+            fmt.fixed(t.get("ci_lower"), MEAN_PLACES),
+            fmt.fixed(t.get("ci_upper"), MEAN_PLACES),
+            fmt.fixed(t.get("t"), STATISTIC_PLACES),
+            fmt.count(t.get("df")),
+            fmt.p(t.get("p")),
+        ))  # fmt: skip
+    confidence = f"{round(100 * (1 - document.get('alpha', 0.05)), 1):g}"
+    return _design_table(
+        _("%(outcome)s: paired-samples t test within each arm") % {"outcome": outcome["label"]},
+        [
+            TablePart(
+                _("Paired Samples Statistics"),
+                _cells(_("Arm"), _("Time point"), _("Mean"), _("N"), _("Std. Deviation"),
+                       _("Std. Error Mean")),  # fmt: skip
+                statistics,
+                label_columns=2,
+            ),
+            TablePart(
+                _("Paired Samples Test"),
+                _cells(_("Arm"), _("Pair"), _("Mean"), _("Std. Deviation"), _("Std. Error Mean"),
+                       _("%(c)s%% CI of the Difference: Lower") % {"c": confidence},
+                       _("%(c)s%% CI of the Difference: Upper") % {"c": confidence},
+                       _("t"), _("df"), _("Sig. (2-tailed)")),  # fmt: skip
+                tests,
+                label_columns=2,
+            ),
+        ],
+        chosen=_chosen(outcome, "within", "paired_t"),
+        outcome=name,
+    )
+
+
+def wilcoxon_table(document: dict, fmt: Formatter, name: str) -> Table | None:
+    """SPSS's Ranks and Test Statistics of NPAR TESTS /WILCOXON, one pair per arm."""
+    outcome = document["outcomes"][name]
+    within = outcome.get("within") or {}
+    arms = [arm for arm in _arms(document) if "wilcoxon" in within.get(arm["key"], {})]
+    if not arms:
+        return None
+    show_arm = len(_arms(document)) > 1
+    pair = _pair_label(document, outcome)
+    rows = []
+    for arm in arms:
+        w = within[arm["key"]]["wilcoxon"]
+        negative, positive = w["negative_ranks"], w["positive_ranks"]
+        label = arm["label"] if show_arm else ""
+        rows += [
+            _cells(label, pair, _("Negative Ranks"), Cell(fmt.count(negative["n"]), "a"),
+                   fmt.fixed(negative["mean_rank"], RANK_PLACES),
+                   fmt.fixed(negative["sum_of_ranks"], RANK_PLACES)),
+            _cells("", "", _("Positive Ranks"), Cell(fmt.count(positive["n"]), "b"),
+                   fmt.fixed(positive["mean_rank"], RANK_PLACES),
+                   fmt.fixed(positive["sum_of_ranks"], RANK_PLACES)),
+            _cells("", "", _("Ties"), Cell(fmt.count(w["ties"]), "c"), "", ""),
+            _cells("", "", _("Total"), fmt.count(w["total"]), "", ""),
+        ]  # fmt: skip
+    points = outcome.get("timepoints") or []
+    labels = {p["key"]: p["label"] for p in document.get("timepoints", [])}
+    last, first = labels.get(points[-1], ""), labels.get(points[0], "")
+    ranks = TablePart(
+        _("Ranks"),
+        _cells(_("Arm"), _("Pair"), "", _("N"), _("Mean Rank"), _("Sum of Ranks")),
+        rows,
+        [f"a. {last} < {first}", f"b. {last} > {first}", f"c. {last} = {first}"],
+        label_columns=3,
+    )
+    basis_text = {
+        "negative_ranks": _("Based on negative ranks."),
+        "positive_ranks": _("Based on positive ranks."),
+        "equal": _("The sum of negative ranks equals the sum of positive ranks."),
+    }
+    letters: dict[str, str] = {}
+    z_row = [Cell(_("Z"))]
+    for arm in arms:
+        w = within[arm["key"]]["wilcoxon"]
+        basis = _based_on_note({**w, "based_on": w.get("based_on", "negative_ranks")})
+        if basis and basis not in letters:
+            letters[basis] = "bcd"[len(letters)]
+        z_row.append(Cell(fmt.fixed(w["z"], STATISTIC_PLACES), letters.get(basis, "")))
+    header = [Cell("")] + [
+        Cell(f"{arm['label']}: {pair}" if show_arm else pair) for arm in arms
+    ]
+    statistics = TablePart(
+        _("Test Statistics"),
+        header,
+        [
+            z_row,
+            [Cell(_("Asymp. Sig. (2-tailed)"))]
+            + [Cell(fmt.p(within[a["key"]]["wilcoxon"]["p_asymptotic"])) for a in arms],
+            [Cell(_("Exact Sig. (2-tailed)"))]
+            + [Cell(fmt.p(within[a["key"]]["wilcoxon"]["p_exact"])) for a in arms],
+        ],
+        ["a. " + _("Wilcoxon Signed Ranks Test")]
+        + [f"{letter}. {basis_text[basis]}" for basis, letter in letters.items()],
+        caption_note="a",
+    )
+    return _design_table(
+        _("%(outcome)s: Wilcoxon signed-rank test within each arm") % {"outcome": outcome["label"]},
+        [ranks, statistics],
+        chosen=_chosen(outcome, "within", "wilcoxon"),
+        outcome=name,
+    )
+
+
+def mcnemar_table(document: dict, fmt: Formatter, name: str) -> Table | None:
+    """SPSS's Test Statistics of NPAR TESTS /MCNEMAR, one column per arm."""
+    outcome = document["outcomes"][name]
+    within = outcome.get("within") or {}
+    arms = [arm for arm in _arms(document) if "mcnemar" in within.get(arm["key"], {})]
+    if not arms:
+        return None
+    show_arm = len(_arms(document)) > 1
+    pair = _pair_label(document, outcome)
+    header = [Cell("")] + [Cell(f"{a['label']}: {pair}" if show_arm else pair) for a in arms]
+    rows = [
+        [Cell(_("N"))] + [Cell(fmt.count(within[a["key"]]["mcnemar"]["n"])) for a in arms],
+        [Cell(_("Exact Sig. (2-tailed)"))]
+        + [Cell(fmt.p(within[a["key"]]["mcnemar"]["p_exact"]), "b") for a in arms],
+    ]
+    return _design_table(
+        _("%(outcome)s: McNemar test within each arm") % {"outcome": outcome["label"]},
+        [TablePart(_("Test Statistics"), header, rows,
+                   ["a. " + _("McNemar Test"), "b. " + _("Binomial distribution used.")],
+                   caption_note="a")],  # fmt: skip
+        chosen=_chosen(outcome, "within", "mcnemar"),
+        outcome=name,
+    )
+
+
+def _mean_ranks(friedman: dict, points: list[str]) -> dict[str, Any]:
+    ranks = friedman.get("mean_ranks") or {}
+    if isinstance(ranks, list):
+        return dict(zip(points, ranks, strict=False))
+    return ranks
+
+
+def friedman_table(document: dict, fmt: Formatter, name: str) -> Table | None:
+    """SPSS's Ranks and Test Statistics of NPAR TESTS /FRIEDMAN, per arm."""
+    outcome = document["outcomes"][name]
+    within = outcome.get("within") or {}
+    arms = [arm for arm in _arms(document) if "friedman" in within.get(arm["key"], {})]
+    if not arms:
+        return None
+    show_arm = len(_arms(document)) > 1
+    points = outcome.get("timepoints") or []
+    ranks_rows = []
+    for arm in arms:
+        mean_ranks = _mean_ranks(within[arm["key"]]["friedman"], points)
+        for index, point in enumerate(points):
+            ranks_rows.append(_cells(
+                arm["label"] if show_arm and index == 0 else "",
+                point_label(document, outcome, point),
+                fmt.fixed(mean_ranks.get(point), RANK_PLACES),
+            ))  # fmt: skip
+    header = [Cell("")] + [Cell(a["label"] if show_arm else outcome["label"]) for a in arms]
+
+    def row(label: str, key: str, show) -> list[Cell]:
+        return [Cell(label)] + [Cell(show(within[a["key"]]["friedman"].get(key))) for a in arms]
+
+    return _design_table(
+        _("%(outcome)s: Friedman test over the time points") % {"outcome": outcome["label"]},
+        [
+            TablePart(_("Ranks"), _cells(_("Arm"), _("Time point"), _("Mean Rank")), ranks_rows,
+                      label_columns=2),  # fmt: skip
+            TablePart(
+                _("Test Statistics"),
+                header,
+                [
+                    row(_("N"), "n", fmt.count),
+                    row(_("Chi-Square"), "chi_square",
+                        lambda v: fmt.fixed(v, STATISTIC_PLACES)),  # fmt: skip
+                    row(_("df"), "df", fmt.count),
+                    row(_("Asymp. Sig."), "p", fmt.p),
+                ],
+                ["a. " + _("Friedman Test")],
+                caption_note="a",
+            ),
+        ],
+        chosen=_chosen(outcome, "within", "friedman"),
+        outcome=name,
+    )
+
+
+def cochran_table(document: dict, fmt: Formatter, name: str) -> Table | None:
+    """SPSS's Frequencies and Test Statistics of NPAR TESTS /COCHRAN, per arm."""
+    outcome = document["outcomes"][name]
+    within = outcome.get("within") or {}
+    arms = [arm for arm in _arms(document) if "cochran_q" in within.get(arm["key"], {})]
+    if not arms:
+        return None
+    show_arm = len(_arms(document)) > 1
+    points = outcome.get("timepoints") or []
+    frequencies = []
+    for arm in arms:
+        counts = within[arm["key"]]["cochran_q"].get("frequencies") or []
+        for index, (point, count) in enumerate(zip(points, counts, strict=False)):
+            frequencies.append(_cells(
+                arm["label"] if show_arm and index == 0 else "",
+                point_label(document, outcome, point),
+                fmt.count(count.get("0")),
+                fmt.count(count.get("1")),
+            ))  # fmt: skip
+    header = [Cell("")] + [Cell(a["label"] if show_arm else outcome["label"]) for a in arms]
+
+    def row(label: str, key: str, show) -> list[Cell]:
+        return [Cell(label)] + [Cell(show(within[a["key"]]["cochran_q"].get(key))) for a in arms]
+
+    return _design_table(
+        _("%(outcome)s: Cochran's Q test over the time points") % {"outcome": outcome["label"]},
+        [
+            TablePart(_("Frequencies"), _cells(_("Arm"), _("Time point"), "0", "1"), frequencies,
+                      label_columns=2),  # fmt: skip
+            TablePart(
+                _("Test Statistics"),
+                header,
+                [
+                    row(_("N"), "n", fmt.count),
+                    row(_("Cochran's Q"), "q", lambda v: fmt.fixed(v, STATISTIC_PLACES)),
+                    row(_("df"), "df", fmt.count),
+                    row(_("Asymp. Sig."), "p", fmt.p),
+                ],
+                ["a. " + _("1 is treated as a success.")],
+                caption_note="a",
+            ),
+        ],
+        chosen=_chosen(outcome, "within", "cochran_q"),
+        outcome=name,
+    )
+
+
+def _group_statistics(document: dict, outcome: dict, point: str, arm: str) -> dict:
+    """N, mean, SD and SE of one arm at a time point (its descriptives) or of its change (the
+    paired t test's differences, last − first)."""
+    if point != "change":
+        stats = outcome["descriptives"][arm][point]
+        return {**stats, "se": _se(stats)}
+    t = ((outcome.get("within") or {}).get(arm) or {}).get("paired_t") or {}
+    points = outcome.get("timepoints") or []
+    n = outcome["descriptives"][arm][points[0]]["n"] if points else None
+    mean = t.get("mean_difference")
+    if points and mean is not None and _difference_is_first_minus_last(outcome, arm, mean):
+        mean = -mean
+    return {"n": n, "mean": mean, "sd": t.get("sd"), "se": t.get("se")}
+
+
+def _difference_is_first_minus_last(outcome: dict, arm: str, difference: float) -> bool:
+    """Whether a paired difference is first − last: it equals the difference of the two means
+    over the same mothers, so the descriptives tell its direction."""
+    points = outcome.get("timepoints") or []
+    means = [outcome["descriptives"][arm][p]["mean"] for p in (points[0], points[-1])]
+    if None in means:
+        return False
+    forward = means[1] - means[0]
+    return abs(-forward - difference) < abs(forward - difference)
+
+
+def independent_t_table(document: dict, fmt: Formatter, name: str) -> Table | None:
+    """SPSS's Group Statistics and Independent Samples Test (Levene's test, the equal-variances
+    and the Welch row) for every between-arm comparison of the outcome."""
+    outcome = document["outcomes"][name]
+    between = {p: tests for p, tests in (outcome.get("between") or {}).items()
+               if "independent_t" in tests}  # fmt: skip
+    if not between:
+        return None
+    arms = _arms(document)
+    confidence = f"{round(100 * (1 - document.get('alpha', 0.05)), 1):g}"
+    groups, tests = [], []
+    for point, comparison in between.items():
+        where = point_label(document, outcome, point)
+        for index, arm in enumerate(arms):
+            stats = _group_statistics(document, outcome, point, arm["key"])
+            groups.append(_cells(
+                where if index == 0 else "", arm["label"], fmt.count(stats["n"]),
+                fmt.fixed(stats["mean"], MEAN_PLACES), fmt.fixed(stats["sd"], SD_PLACES),
+                fmt.fixed(stats["se"], SD_PLACES),
+            ))  # fmt: skip
+        t = comparison["independent_t"]
+        for index, (key, label) in enumerate(
+            (("equal_variances", _("Equal variances assumed")),
+             ("unequal_variances", _("Equal variances not assumed")))  # fmt: skip
+        ):
+            row = t.get(key) or {}
+            df = row.get("df")
+            tests.append(_cells(
+                where if index == 0 else "",
+                label,
+                fmt.fixed(t.get("levene_f"), STATISTIC_PLACES) if index == 0 else "",
+                fmt.p(t.get("levene_p")) if index == 0 else "",
+                fmt.fixed(row.get("t"), STATISTIC_PLACES),
+                fmt.count(df) if index == 0 else fmt.fixed(df, STATISTIC_PLACES),
+                fmt.p(row.get("p")),
+                fmt.fixed(row.get("mean_difference"), MEAN_PLACES),
+                fmt.fixed(row.get("se_difference"), SD_PLACES),
+                fmt.fixed(row.get("ci_lower"), MEAN_PLACES),
+                fmt.fixed(row.get("ci_upper"), MEAN_PLACES),
+            ))  # fmt: skip
+    return _design_table(
+        _("%(outcome)s: independent-samples t test between the arms")
+        % {"outcome": outcome["label"]},
+        [
+            TablePart(
+                _("Group Statistics"),
+                _cells(_("Time point"), _("Arm"), _("N"), _("Mean"), _("Std. Deviation"),
+                       _("Std. Error Mean")),  # fmt: skip
+                groups,
+                label_columns=2,
+            ),
+            TablePart(
+                _("Independent Samples Test"),
+                _cells(_("Time point"), "", _("Levene's Test: F"), _("Levene's Test: Sig."),
+                       _("t"), _("df"), _("Sig. (2-tailed)"), _("Mean Difference"),
+                       _("Std. Error Difference"),
+                       _("%(c)s%% CI of the Difference: Lower") % {"c": confidence},
+                       _("%(c)s%% CI of the Difference: Upper") % {"c": confidence}),  # fmt: skip
+                tests,
+                [_("Mean Difference: %(first)s − %(second)s.")
+                 % {"first": arms[0]["label"], "second": arms[-1]["label"]}],  # fmt: skip
+                label_columns=2,
+            ),
+        ],
+        chosen=_chosen(outcome, "between", "independent_t"),
+        outcome=name,
+    )
+
+
+def mann_whitney_table(document: dict, fmt: Formatter, name: str) -> Table | None:
+    """SPSS's Ranks and Test Statistics of NPAR TESTS /M-W for every between-arm comparison."""
+    outcome = document["outcomes"][name]
+    between = {p: tests for p, tests in (outcome.get("between") or {}).items()
+               if "mann_whitney" in tests}  # fmt: skip
+    if not between:
+        return None
+    arms = _arms(document)
+    rows = []
+    for point, comparison in between.items():
+        ranks = comparison["mann_whitney"]["ranks"]
+        where = point_label(document, outcome, point)
+        for index, arm in enumerate(arms):
+            entry = ranks.get(arm["key"]) or {}
+            rows.append(_cells(
+                where if index == 0 else "", arm["label"], fmt.count(entry.get("n")),
+                fmt.fixed(entry.get("mean_rank"), RANK_PLACES),
+                fmt.fixed(entry.get("sum_of_ranks"), RANK_PLACES),
+            ))  # fmt: skip
+        rows.append(_cells("", _("Total"), fmt.count(sum((r.get("n") or 0) for r in
+                                                         ranks.values())), "", ""))  # fmt: skip
+    points = list(between)
+
+    def row(label: str, key: str, show, note: str = "") -> list[Cell]:
+        return [Cell(label, note)] + [
+            Cell(show(between[p]["mann_whitney"].get(key))) for p in points
+        ]
+
+    statistics = TablePart(
+        _("Test Statistics"),
+        [Cell("")] + [Cell(point_label(document, outcome, p)) for p in points],
+        [
+            row(_("Mann-Whitney U"), "u", lambda v: fmt.fixed(v, STATISTIC_PLACES)),
+            row(_("Wilcoxon W"), "w", lambda v: fmt.fixed(v, STATISTIC_PLACES)),
+            row(_("Z"), "z", lambda v: fmt.fixed(v, STATISTIC_PLACES)),
+            row(_("Asymp. Sig. (2-tailed)"), "p_asymptotic", fmt.p),
+            row(_("Exact Sig. [2*(1-tailed Sig.)]"), "p_exact", fmt.p, "b"),
+        ],
+        ["a. " + _("Grouping Variable: Arm"), "b. " + _("Not corrected for ties.")],
+        caption_note="a",
+    )
+    return _design_table(
+        _("%(outcome)s: Mann–Whitney U test between the arms") % {"outcome": outcome["label"]},
+        [
+            TablePart(_("Ranks"), _cells(_("Time point"), _("Arm"), _("N"), _("Mean Rank"),
+                                         _("Sum of Ranks")), rows, label_columns=2),  # fmt: skip
+            statistics,
+        ],
+        chosen=_chosen(outcome, "between", "mann_whitney"),
+        outcome=name,
+    )
+
+
+def _category_label(outcome: dict, value: Any) -> str:
+    for category in outcome.get("categories") or []:
+        if str(category.get("value")) == str(value):
+            return str(category.get("label", value))
+    return str(value)
+
+
+def chi_square_tables(document: dict, fmt: Formatter, name: str) -> list[Table]:
+    """SPSS's Crosstabulation and Chi-Square Tests, one table per between-arm comparison, with
+    the footnote on expected counts below 5."""
+    outcome = document["outcomes"][name]
+    built = []
+    for point, comparison in (outcome.get("between") or {}).items():
+        test = comparison.get("chi_square")
+        if not test:
+            continue
+        table = test["table"]
+        arms = [arm for arm in _arms(document) if arm["key"] in table] or [
+            {"key": key, "label": key} for key in table
+        ]
+        categories = list(next(iter(table.values())))
+        counts = [[table[arm["key"]][c] for c in categories] for arm in arms]
+        crosstab = [
+            _cells(arm["label"], *[fmt.count(n) for n in row], fmt.count(sum(row)))
+            for arm, row in zip(arms, counts, strict=True)
+        ]
+        totals = [sum(column) for column in zip(*counts, strict=True)]
+        crosstab.append(_cells(_("Total"), *[fmt.count(n) for n in totals],
+                               fmt.count(sum(totals))))  # fmt: skip
+        two_by_two = test.get("fisher_exact") is not None
+
+        def statistic(label: str, key: str, note: str = "", test: dict = test) -> list[Cell]:
+            row = test.get(key) or {}
+            return [Cell(label, note), Cell(fmt.fixed(row.get("value"), STATISTIC_PLACES)),
+                    Cell(fmt.count(row.get("df"))), Cell(fmt.p(row.get("p"))),
+                    Cell(""), Cell("")]  # fmt: skip
+
+        rows = [statistic(_("Pearson Chi-Square"), "pearson", "a")]
+        if test.get("continuity_correction") is not None:
+            rows.append(statistic(_("Continuity Correction"), "continuity_correction", "b"))
+        rows.append(statistic(_("Likelihood Ratio"), "likelihood_ratio"))
+        if two_by_two:
+            fisher = test["fisher_exact"]
+            rows.append(_cells(_("Fisher's Exact Test"), "", "", "",
+                               fmt.p(fisher.get("p_two_sided")),
+                               fmt.p(fisher.get("p_one_sided"))))  # fmt: skip
+        rows.append(statistic(_("Linear-by-Linear Association"), "linear_by_linear"))
+        rows.append(_cells(_("N of Valid Cases"), fmt.count(test.get("n_valid")), "", "", "",
+                           ""))  # fmt: skip
+        below = test.get("expected_below_5")
+        percent = test.get("expected_below_5_percent")
+        footnotes = [
+            "a. "
+            + _("%(n)s cells (%(percent)s%%) have expected count less than 5. The minimum "
+                "expected count is %(min)s.")  # fmt: skip
+            % {
+                "n": fmt.count(below if below is not None else 0),
+                "percent": fmt.fixed(percent if percent is not None else 0, 1),
+                "min": fmt.fixed(test.get("min_expected"), 2),
+            }
+        ]
+        if test.get("continuity_correction") is not None:
+            footnotes.append("b. " + _("Computed only for a 2x2 table"))
+        where = point_label(document, outcome, point)
+        built.append(_design_table(
+            _("%(outcome)s by arm at %(timepoint)s: chi-square test")
+            % {"outcome": outcome["label"], "timepoint": where},
+            [
+                TablePart(
+                    _("%(outcome)s * Arm Crosstabulation") % {"outcome": outcome["label"]},
+                    [Cell(_("Arm"))] + [Cell(_category_label(outcome, c)) for c in categories]
+                    + [Cell(_("Total"))],
+                    crosstab,
+                ),
+                TablePart(
+                    _("Chi-Square Tests"),
+                    _cells("", _("Value"), _("df"), _("Asymp. Sig. (2-sided)"),
+                           _("Exact Sig. (2-sided)"), _("Exact Sig. (1-sided)")),  # fmt: skip
+                    rows,
+                    footnotes,
+                ),
+            ],
+            chosen=_chosen(outcome, "between", "chi_square", "fisher_exact"),
+            outcome=name,
+        ))  # fmt: skip
+    return built
+
+
+def design_tables(document: dict, fmt: Formatter, *, skip_wilcoxon: set[str] = frozenset()
+                  ) -> list[Table]:  # fmt: skip
+    """SPSS's tables of every test of the design's row (DESIGN.md §7) that the document holds:
+    Tests of Normality, then per outcome its within-arm tests (paired t, Wilcoxon, McNemar,
+    Friedman, Cochran's Q) and its between-arm tests (independent t, Mann–Whitney, chi-square).
+    ``skip_wilcoxon`` names the outcomes whose Wilcoxon test the paper's Table 4 already
+    prints. Unnumbered: ``tables`` numbers them."""
+    built = []
+    if normality := normality_table(document, fmt):
+        built.append(normality)
+    for name in document["outcomes"]:
+        candidates = [
+            paired_t_table(document, fmt, name),
+            None if name in skip_wilcoxon else wilcoxon_table(document, fmt, name),
+            mcnemar_table(document, fmt, name),
+            friedman_table(document, fmt, name),
+            cochran_table(document, fmt, name),
+            independent_t_table(document, fmt, name),
+            mann_whitney_table(document, fmt, name),
+            *chi_square_tables(document, fmt, name),
+        ]
+        built += [table for table in candidates if table is not None]
+    return built
 
 
 # ---------------------------------------------------------------------------
@@ -561,6 +1260,258 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
             "With %(pairs)s pairs or more the asymptotic p is usually reported; give both."
         )
     return " ".join([sentence, caveat % values, advice % values])
+
+
+# The conclusion of every design: one sentence per comparison of the chosen test, then which test
+# was chosen and why (DESIGN.md §7's ``chosen``).
+
+
+def _stats_text(test: str, result: dict, fmt: Formatter, pick: str = "") -> str:
+    """The test's statistic as a thesis reports it: "Z = -2.201", "t(7) = 4.512" …"""
+    if test == "wilcoxon":
+        return "Z = " + fmt.fixed(result.get("z"), STATISTIC_PLACES)
+    if test == "paired_t":
+        return f"t({fmt.count(result.get('df'))}) = {fmt.fixed(result.get('t'), STATISTIC_PLACES)}"
+    if test in ("mcnemar", "fisher_exact"):
+        return _("exact test")
+    if test == "friedman":
+        return (f"χ²({fmt.count(result.get('df'))}) = "
+                f"{fmt.fixed(result.get('chi_square'), STATISTIC_PLACES)}")  # fmt: skip
+    if test == "cochran_q":
+        return f"Q({fmt.count(result.get('df'))}) = {fmt.fixed(result.get('q'), STATISTIC_PLACES)}"
+    if test == "mann_whitney":
+        return (f"U = {fmt.fixed(result.get('u'), STATISTIC_PLACES)}, "
+                f"Z = {fmt.fixed(result.get('z'), STATISTIC_PLACES)}")  # fmt: skip
+    if test == "independent_t":
+        row = result.get(pick) or {}
+        df = row.get("df")
+        shown = fmt.count(df) if pick == "equal_variances" else fmt.fixed(df, STATISTIC_PLACES)
+        return f"t({shown}) = {fmt.fixed(row.get('t'), STATISTIC_PLACES)}"
+    if test == "chi_square":
+        pearson = result.get("pearson") or {}
+        return (f"χ²({fmt.count(pearson.get('df'))}) = "
+                f"{fmt.fixed(pearson.get('value'), STATISTIC_PLACES)}")  # fmt: skip
+    return ""
+
+
+def _t_row(result: dict, alpha: float) -> str:
+    """SPSS's reading of the Independent Samples Test: the Welch row when Levene's test finds
+    the variances unequal at α, else the equal-variances row."""
+    levene_p = result.get("levene_p")
+    return "unequal_variances" if levene_p is not None and levene_p < alpha else "equal_variances"
+
+
+def _decision(test: str, result: dict, alpha: float, pick: str = "") -> tuple[Any, Any]:
+    """(the p the decision rests on, the other p that may disagree at α or None)."""
+    if test in ("wilcoxon", "mann_whitney"):
+        return result.get("p_asymptotic"), result.get("p_exact")
+    if test == "mcnemar":
+        return result.get("p_exact"), None
+    if test == "independent_t":
+        return (result.get(pick) or {}).get("p"), None
+    if test == "chi_square":
+        fisher = result.get("fisher_exact") or {}
+        return (result.get("pearson") or {}).get("p"), fisher.get("p_two_sided")
+    if test == "fisher_exact":
+        return (result.get("fisher_exact") or {}).get("p_two_sided"), None
+    return result.get("p"), None
+
+
+def _caveat(p: float, other: float | None, alpha: float, values: dict) -> str:
+    if other is None or (other < alpha) == (p < alpha):
+        return ""
+    if p < alpha:
+        return " " + _("But the exact p (%(p_exact)s) is not below α = %(alpha)s.") % values
+    return " " + _("But the exact p (%(p_exact)s) is below α = %(alpha)s.") % values
+
+
+def _within_direction(test: str, result: dict, outcome: dict, arm: str) -> int:
+    """+1 when the outcome rose from the first to the last time point, -1 when it fell."""
+    if test == "wilcoxon":
+        up = result["positive_ranks"]["sum_of_ranks"] - result["negative_ranks"]["sum_of_ranks"]
+        return (up > 0) - (up < 0)
+    points = outcome.get("timepoints") or []
+    stats = (outcome.get("descriptives") or {}).get(arm) or {}
+    means = [(stats.get(p) or {}).get("mean") for p in (points[0], points[-1])] if points else []
+    if len(means) < 2 or None in means:
+        return 0
+    return (means[1] > means[0]) - (means[1] < means[0])
+
+
+def _within_sentence(document, name, arm, test, fmt) -> str:
+    outcome = document["outcomes"][name]
+    result = outcome["within"][arm][test]
+    alpha = document.get("alpha", 0.05)
+    labels = {p["key"]: p["label"] for p in document.get("timepoints", [])}
+    points = outcome.get("timepoints") or list(labels)
+    p, other = _decision(test, result, alpha)
+    subject = outcome["label"]
+    if _two_groups(document):
+        subject = _("%(outcome)s in the %(arm)s arm") % {
+            "outcome": outcome["label"], "arm": _arm_label(document, arm)}  # fmt: skip
+    values = {
+        "subject": subject,
+        "first": labels.get(points[0], points[0]),
+        "last": labels.get(points[-1], points[-1]),
+        "test": TEST_NAMES[test],
+        "stats": _stats_text(test, result, fmt),
+        "p": fmt.p_in_prose(p),
+        "p_exact": fmt.p_in_prose(other),
+        "alpha": fmt.alpha(alpha),
+    }
+    if p is None:
+        return _("%(subject)s: the %(test)s cannot be computed yet (too few values or no "
+                 "variation).") % values  # fmt: skip
+    if test in ("friedman", "cochran_q"):
+        if p < alpha:
+            sentence = _("%(subject)s differed significantly between the time points (%(test)s, "
+                         "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+        else:
+            sentence = _("%(subject)s did not differ significantly between the time points "
+                         "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
+        return sentence % values
+    direction = _within_direction(test, result, outcome, arm)
+    if p < alpha and direction > 0:
+        sentence = _("%(subject)s rose significantly from %(first)s to %(last)s (%(test)s, "
+                     "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+    elif p < alpha:
+        sentence = _("%(subject)s fell significantly from %(first)s to %(last)s (%(test)s, "
+                     "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+    else:
+        sentence = _("%(subject)s did not change significantly from %(first)s to %(last)s "
+                     "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
+    return sentence % values + _caveat(p, other, alpha, values)
+
+
+def _between_direction(test: str, result: dict, arms: list[str], pick: str) -> int:
+    """+1 when the first arm is higher than the second, -1 when lower."""
+    if test == "mann_whitney":
+        ranks = result.get("ranks") or {}
+        a, b = ((ranks.get(arm) or {}).get("mean_rank") for arm in arms[:2])
+        difference = (a or 0) - (b or 0)
+    else:
+        difference = (result.get(pick) or {}).get("mean_difference") or 0
+    return (difference > 0) - (difference < 0)
+
+
+def _between_sentence(document, name, point, test, fmt) -> str:
+    outcome = document["outcomes"][name]
+    comparison = outcome["between"][point]
+    source = "chi_square" if test == "fisher_exact" else test
+    result = comparison[source]
+    alpha = document.get("alpha", 0.05)
+    arms = [arm["key"] for arm in _arms(document)]
+    pick = _t_row(result, alpha) if test == "independent_t" else ""
+    p, other = _decision(test, result, alpha, pick)
+    labels = {p_["key"]: p_["label"] for p_ in document.get("timepoints", [])}
+    points = outcome.get("timepoints") or list(labels)
+    if point == "change":
+        where = _("For the change from %(first)s to %(last)s") % {
+            "first": labels.get(points[0], points[0]), "last": labels.get(points[-1], points[-1])}
+    else:
+        where = _("At %(timepoint)s") % {"timepoint": labels.get(point, point)}
+    values = {
+        "where": where,
+        "outcome": outcome["label"],
+        "first_arm": _arm_label(document, arms[0]),
+        "second_arm": _arm_label(document, arms[-1]),
+        "test": TEST_NAMES[test],
+        "stats": _stats_text(source if test != "fisher_exact" else test, result, fmt, pick),
+        "p": fmt.p_in_prose(p),
+        "p_exact": fmt.p_in_prose(other),
+        "alpha": fmt.alpha(alpha),
+    }
+    if p is None:
+        return _("%(where)s, the %(test)s of %(outcome)s cannot be computed yet (too few values "
+                 "or no variation).") % values  # fmt: skip
+    if source == "chi_square":
+        table = result["table"]
+        last = list(next(iter(table.values())))[-1]
+        shares = []
+        for arm in arms:
+            total = sum(table[arm].values())
+            shares.append(100 * table[arm][last] / total if total else 0.0)
+        higher = 0 if shares[0] >= shares[-1] else -1
+        values.update(
+            category=_category_label(outcome, last)
+            if _category_label(outcome, last) != str(last) else outcome["label"],
+            higher=_arm_label(document, arms[higher]),
+            lower=_arm_label(document, arms[-1 - higher]),
+            high_share=fmt.fixed(shares[higher], 1),
+            low_share=fmt.fixed(shares[-1 - higher], 1),
+        )  # fmt: skip
+        if p < alpha:
+            sentence = _("%(where)s, %(category)s was significantly more frequent in %(higher)s "
+                         "(%(high_share)s%%) than in %(lower)s (%(low_share)s%%) (%(test)s, "
+                         "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+        else:
+            sentence = _("%(where)s, %(category)s was not significantly more frequent in "
+                         "%(higher)s (%(high_share)s%%) than in %(lower)s (%(low_share)s%%) "
+                         "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
+        return sentence % values + _caveat(p, other, alpha, values)
+    direction = _between_direction(test, result, arms, pick)
+    higher = 0 if direction >= 0 else -1
+    values.update(higher=_arm_label(document, arms[higher]),
+                  lower=_arm_label(document, arms[-1 - higher]))  # fmt: skip
+    if p < alpha:
+        sentence = _("%(where)s, %(outcome)s was significantly higher in %(higher)s than in "
+                     "%(lower)s (%(test)s, %(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+    else:
+        sentence = _("%(where)s, %(outcome)s did not differ significantly between %(first_arm)s "
+                     "and %(second_arm)s (%(test)s, %(stats)s, %(p)s, not below α = "
+                     "%(alpha)s).")  # fmt: skip
+    return sentence % values + _caveat(p, other, alpha, values)
+
+
+def chosen_sentence(outcome: dict) -> str:
+    """Which test was chosen for the outcome and why, or by whom when overridden."""
+    chosen = outcome.get("chosen") or {}
+    names = [str(TEST_NAMES[chosen[side]]) for side in ("within", "between")
+             if chosen.get(side) in TEST_NAMES]  # fmt: skip
+    if not names:
+        return ""
+    values = {
+        "outcome": outcome["label"],
+        "tests": _(" and ").join(names) if len(names) > 1 else names[0],
+        "reason": str(chosen.get("reason_text") or chosen.get("reason") or "").rstrip("."),
+        "override": str(chosen.get("override_reason") or "").rstrip("."),
+    }
+    if chosen.get("overridden"):
+        return _("%(outcome)s: the researcher chose the %(tests)s; reason given: "
+                 "%(override)s.") % values  # fmt: skip
+    return _("%(outcome)s: test chosen: %(tests)s; why: %(reason)s.") % values
+
+
+def outcome_conclusions(document: dict, name: str, fmt: Formatter) -> list[str]:
+    """The outcome's conclusion: the paper's sentence for its design (``conclusion``), else one
+    sentence per comparison of the chosen test (within each arm, then between the arms at each
+    time point and on the change), each naming the test, the groups or time points, the
+    direction and p, and saying when the exact p falls on the other side of α; then which test
+    was chosen and why."""
+    outcome = document["outcomes"][name]
+    sentences = []
+    if name in paired(document):
+        sentences.append(conclusion(document, name, fmt))
+    chosen = outcome.get("chosen") or {}
+    within = chosen.get("within")
+    if within and not (name in paired(document) and within == "wilcoxon"):
+        for arm in _arms(document):
+            if within in ((outcome.get("within") or {}).get(arm["key"]) or {}):
+                sentences.append(_within_sentence(document, name, arm["key"], within, fmt))
+    between = chosen.get("between")
+    if between:
+        source = "chi_square" if between == "fisher_exact" else between
+        for point, tests in (outcome.get("between") or {}).items():
+            if source in tests:
+                sentences.append(_between_sentence(document, name, point, between, fmt))
+    if sentence := chosen_sentence(outcome):
+        sentences.append(sentence)
+    return sentences
+
+
+def conclusions(document: dict, fmt: Formatter) -> list[str]:
+    """Every outcome's conclusion sentences, in the definition's order (page, .docx, CLI)."""
+    return [s for name in document["outcomes"] for s in outcome_conclusions(document, name, fmt)]
 
 
 def left_out_rows(document: dict) -> list[tuple[str, str]]:

@@ -77,8 +77,8 @@ def filters_text(filters: CohortFilters | None) -> str:
 
 
 def conclusions(document: dict, fmt: manuscript.Formatter) -> list[str]:
-    """The results page's conclusion, one sentence (or three) per outcome, in its order."""
-    return [manuscript.conclusion(document, name, fmt) for name in manuscript.paired(document)]
+    """The results page's conclusion, the sentences of every outcome in its order."""
+    return manuscript.conclusions(document, fmt)
 
 
 def tables_docx(

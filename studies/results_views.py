@@ -54,21 +54,25 @@ def results(request, study_code: str):
     fmt = _formatter()
     notices = manuscript.notices(document)
     outcomes = []
-    for name in manuscript.paired(document):
-        outcome = document["outcomes"][name]
+    paired = manuscript.paired(document)
+    for name, outcome in document["outcomes"].items():
         outcomes.append(
             {
                 "name": name,
                 "label": outcome["label"],
-                "conclusion": manuscript.conclusion(document, name, fmt),
-                "notices": notices[name],
-                "charts": charts.outcome_charts(
-                    name,
-                    outcome["label"],
-                    [record[f"pre_{name}"] for record in data.records],
-                    [record[f"post_{name}"] for record in data.records],
-                    hours=study.protocol.observation_hours,
-                    sep=fmt.sep,
+                "conclusions": manuscript.outcome_conclusions(document, name, fmt),
+                "notices": notices.get(name, []),
+                "charts": (
+                    charts.outcome_charts(
+                        name,
+                        outcome["label"],
+                        [record[f"pre_{name}"] for record in data.records],
+                        [record[f"post_{name}"] for record in data.records],
+                        hours=study.protocol.observation_hours,
+                        sep=fmt.sep,
+                    )
+                    if name in paired
+                    else charts.design_charts(document, name, data.records, sep=fmt.sep)
                 ),
             }
         )
@@ -85,9 +89,8 @@ def results(request, study_code: str):
             "left_out": manuscript.left_out_rows(document),
             "outcomes": outcomes,
             "tables": manuscript.tables(document, fmt),
-            "extra_table": (
-                manuscript.extra_table(document, fmt) if manuscript.paired(document) else None
-            ),
+            "extra_table": manuscript.extra_table(document, fmt) if paired else None,
+            "paired_design": bool(paired),
             "statuses": dict(Respondent.Status.choices),
         }
     )
@@ -111,8 +114,6 @@ def results_json(request, study_code: str):
 def _table(request, study_code: str, number: int, fmt: manuscript.Formatter):
     """The study and one manuscript table for the request's filters, or a 400 response."""
     study = get_visible_study(request.user, study_code)
-    if number not in manuscript.TABLE_NUMBERS:
-        raise Http404(_("No such table."))
     try:
         filters = cohort.parse_filters(study, request.GET)
     except cohort.FilterError as error:

@@ -76,9 +76,7 @@ def page_tables(study, language: str, **filters) -> tuple[list[manuscript.Table]
         document = cohort.results_document(data)
         fmt = manuscript.Formatter(get_format("DECIMAL_SEPARATOR"))
         tables = manuscript.tables(document, fmt) + [manuscript.extra_table(document, fmt)]
-        sentences = [
-            manuscript.conclusion(document, name, fmt) for name in manuscript.paired(document)
-        ]
+        sentences = manuscript.conclusions(document, fmt)
     return tables, sentences
 
 

@@ -78,9 +78,12 @@ class Command(BaseCommand):
             tables.append(manuscript.extra_table(document, fmt))
         for table in tables:
             lines += ["", manuscript.table_text(table)]
-        if paired:
+            if table.chosen:
+                lines.append("(the test chosen for this comparison)")
+        sentences = manuscript.conclusions(document, fmt)
+        if sentences:
             lines += ["", "Conclusion:"]
-            lines += [f"  {manuscript.conclusion(document, name, fmt)}" for name in paired]
+            lines += [f"  {sentence}" for sentence in sentences]
         return "\n".join(lines)
 
 
