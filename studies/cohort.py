@@ -536,6 +536,10 @@ def design_summary(
             **analysed,
         }
         if not outcome.numeric:
+            # The categories' labels in the active language, for crosstab columns and text.
+            entry["categories"] = [
+                {"value": c.value, "label": str(c.label)} for c in outcome.categories
+            ]
             complete = [r for r in records if all(r.get(name) is not None for name in names)]
             entry["frequencies"] = {
                 arm: {

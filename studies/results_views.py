@@ -88,6 +88,13 @@ def results(request, study_code: str):
             "notices": notices[""],
             "left_out": manuscript.left_out_rows(document),
             "outcomes": outcomes,
+            # The test chosen for each outcome, why, and the researcher's override form.
+            "choices": [
+                (name, outcome)
+                for name, outcome in document["outcomes"].items()
+                if outcome.get("chosen")
+            ],
+            "test_labels": {key: str(label) for key, label in cohort.TEST_LABELS.items()},
             "tables": manuscript.tables(document, fmt),
             "extra_table": manuscript.extra_table(document, fmt) if paired else None,
             "paired_design": bool(paired),

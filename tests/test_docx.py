@@ -138,9 +138,12 @@ def test_every_table_of_the_page_cell_for_cell_in_the_users_language(
         f'attachment; filename="PIJAT-{filename_word}-{day}.docx"'
     )
     assert "no-store" in response["Cache-Control"]
-    # Five tables (Table 1–4 and the further analyses), Table 4 in two parts: six Word tables.
-    assert len(tables) == 5
-    assert len(word.tables) == sum(len(t.parts) for t in tables) == 6
+    # The paper's Tables 1–4 first (Table 4 in two parts), then the other tests of its design
+    # (Tests of Normality, the paired t tests) and the further analyses: a Word table a part.
+    assert [t.number for t in tables[:4]] == [1, 2, 3, 4]
+    assert [len(t.parts) for t in tables[:4]] == [1, 1, 1, 2]
+    assert len(tables) == 8
+    assert len(word.tables) == sum(len(t.parts) for t in tables) == 11
     label = "Tabel" if language == "id" else "Table"
     assert captions(word) == [
         f"{label} 4.{index} {table.title}" for index, table in enumerate(tables, start=1)
@@ -248,7 +251,9 @@ def test_an_empty_study_still_gives_every_table(study, data_manager, client):
     """No mother yet: the tables print with empty figures rather than failing."""
     client.force_login(data_manager)
     _response, word = download(client, study)
-    assert len(word.tables) == 6
+    tables, _sentences = page_tables(study, "en")
+    assert [t.number for t in tables[:4]] == [1, 2, 3, 4]
+    assert len(word.tables) == sum(len(t.parts) for t in tables) >= 5
     assert captions(word)[0].endswith("(N = 0)")
     assert "no mother has both a pre-test and a post-test value" in "\n".join(
         p.text for p in word.paragraphs

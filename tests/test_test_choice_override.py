@@ -193,3 +193,4 @@ def test_analyze_json_is_the_endpoints_document_for_two_groups(client, laktasi, 
     out = io.StringIO()
     call_command("analyze", "LAKTASI", "--json", stdout=out)
     assert json.loads(out.getvalue()) == document(client)
+
