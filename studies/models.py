@@ -117,6 +117,23 @@ def _condition_fields(condition: Q) -> set[str]:
     return names
 
 
+_UNIQUE_FIELDS: dict[int, frozenset[str]] = {}
+
+
+def _unique_fields(constraint: models.UniqueConstraint) -> frozenset[str]:
+    """The fields a unique constraint names, directly or in its expressions
+    (``UniqueConstraint("study", Lower("code"))`` names study and code). Kept per constraint
+    (the models' constraints live as long as the process)."""
+    names = _UNIQUE_FIELDS.get(id(constraint))
+    if names is None:
+        found = set(constraint.fields)
+        for expression in constraint.expressions:
+            nodes = [expression] if isinstance(expression, models.F) else expression.flatten()
+            found |= {node.name for node in nodes if isinstance(node, models.F)}
+        names = _UNIQUE_FIELDS[id(constraint)] = frozenset(found)
+    return names
+
+
 class ConstraintFieldsMixin:
     """Validate the model's database constraints before saving, and report each violation next
     to the field it is about.
@@ -147,8 +164,8 @@ class ConstraintFieldsMixin:
                                 code=constraint.violation_error_code,
                             )
                         continue
-                if isinstance(constraint, models.UniqueConstraint) and exclude & set(
-                    constraint.fields
+                if isinstance(constraint, models.UniqueConstraint) and exclude & _unique_fields(
+                    constraint
                 ):
                     continue  # as Django's own check would, without building its query first
                 constraint.validate(type(self), self, exclude=exclude, using=using)

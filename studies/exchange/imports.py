@@ -406,28 +406,57 @@ def _model_errors(row: _Row, error: ValidationError, default_column: str = "") -
             row.error(column, message)
 
 
+class _ReadContext:
+    """What one read of a file computes once, not per row: the moment and the day every row is
+    judged against, the clinic's time zone, and each mother's planned sessions dated by the
+    plan, per delivery date and arm (a file of 100,000 mothers has a few hundred of those)."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.protocol = study.protocol
+        self.now = timezone.now()
+        self.today = timezone.localdate()
+        self.zone = timezone.get_current_timezone()
+        self._plans: dict[tuple[datetime.date, str], tuple[list, list]] = {}
+
+    def plan(
+        self, delivery_date: datetime.date, arm: str
+    ) -> tuple[list[datetime.date], list[datetime.datetime]]:
+        """``(planned dates, starts)`` of the sessions of a mother of ``arm`` delivered on
+        ``delivery_date``, in plan order: each start at its slot's usual hour, time-zone aware."""
+        key = (delivery_date, arm)
+        found = self._plans.get(key)
+        if found is None:
+            plan = self.study.session_plan(delivery_date, arm)
+            found = self._plans[key] = (
+                [session.planned_date for session in plan],
+                [
+                    timezone.make_aware(
+                        datetime.datetime.combine(
+                            session.planned_date, datetime.time(SLOT_HOURS[session.slot])
+                        ),
+                        self.zone,
+                    )
+                    for session in plan
+                ],
+            )
+        return found
+
+
 def imported_sessions_done(
-    study: Study, respondent: Respondent, completed: int
+    study: Study, respondent: Respondent, completed: int, context: _ReadContext | None = None
 ) -> list[tuple[datetime.date, datetime.datetime]]:
     """The sessions an import records as done for a mother whose row says ``completed``: the
     first ones of her plan on or after her enrolment, dated by the plan at the slot's usual
     hour (the file says how many, not when). Returns ``(date, start)`` pairs; fewer than
     ``completed`` when her plan has fewer sessions from her enrolment on. The importer's checks
-    and its writer both use this, so what the preview reports is what is written."""
-    plan = study.session_plan(respondent.delivery_date, respondent.arm)
-    flags = done_flags(
-        [session.planned_date for session in plan], respondent.enrolled_on, completed
-    )
+    and its writer both use ``done_flags``, so what the preview reports is what is written.
+    ``context`` (one per read) keeps the plans already dated."""
+    dates, starts = (context or _ReadContext(study)).plan(respondent.delivery_date, respondent.arm)
+    flags = done_flags(dates, respondent.enrolled_on, completed)
     return [
-        (
-            session.planned_date,
-            timezone.make_aware(
-                datetime.datetime.combine(
-                    session.planned_date, datetime.time(SLOT_HOURS[session.slot])
-                )
-            ),
-        )
-        for session, done in zip(plan, flags, strict=True)
+        (day, started_at)
+        for day, started_at, done in zip(dates, starts, flags, strict=True)
         if done
     ]
 
@@ -439,10 +468,11 @@ def _check_row_against_rules(
     sheets: list[dict[str, Any]],
     completed: int,
     dated_by_protocol: set[str],
+    context: _ReadContext,
 ) -> None:
     """The rules relating a mother's records to one another (studies/rules.py), applied to the
     row's parsed values exactly as the models apply them to saved records."""
-    done = imported_sessions_done(study, respondent, completed)
+    done = imported_sessions_done(study, respondent, completed, context)
     if len(done) < completed:
         row.error(
             "sessions_completed",
@@ -453,7 +483,7 @@ def _check_row_against_rules(
             % {"count": completed, "possible": len(done)},
         )
         return
-    now = timezone.now()
+    now = context.now
     for day, started_at in done:
         errors = rules.session_date(
             status=MassageSession.Status.DONE,
@@ -474,7 +504,7 @@ def _check_row_against_rules(
             )
             return
     dates = {sheet["timepoint"]: sheet["observed_on"] for sheet in sheets if sheet["observed_on"]}
-    today = timezone.localdate()
+    today = context.today
     for sheet in sheets:
         point = sheet["timepoint"]
         column = f"{point}_observed_on"
@@ -550,8 +580,13 @@ def _arm_list(protocol) -> str:
 
 
 def _parse_row(
-    row: _Row, study: Study, sites: dict[str, Any], seen: dict[str, int]
+    row: _Row,
+    study: Study,
+    sites: dict[str, Any],
+    seen: dict[str, int],
+    context: _ReadContext | None = None,
 ) -> _Planned | None:
+    context = context or _ReadContext(study)
     code = row.required("respondent_code", row.text("respondent_code"))
     if code:
         # Codes compare as people read them: R01 and r01 are one mother (the database's unique
@@ -602,7 +637,7 @@ def _parse_row(
         # The cohort CSV of DESIGN.md 4.4 carries no withdrawal date: without one, the mother is
         # recorded as withdrawn on the day of the import. (The reason is required by the model's
         # rule, checked below with the others.)
-        respondent.withdrawn_on = respondent.withdrawn_on or timezone.localdate()
+        respondent.withdrawn_on = respondent.withdrawn_on or context.today
     # Fields whose cell already failed to parse are not validated again; the database rules
     # about them (constraints) are skipped with them.
     exclude = [name for name, column in FIELD_COLUMNS.items() if column in row.failed]
@@ -689,7 +724,9 @@ def _parse_row(
             % {"planned": planned},
         )
     elif arm and dates_valid:
-        _check_row_against_rules(row, study, respondent, sheets, completed, dated_by_protocol)
+        _check_row_against_rules(
+            row, study, respondent, sheets, completed, dated_by_protocol, context
+        )
     deviations = []
     if dates_valid:
         # The import dates its sessions done by the plan, so only the enrolment day can depart.
@@ -775,6 +812,7 @@ def read_cohort(
         if constraint.name == "respondent_code_unique_in_study"
     ).get_violation_error_message()
     seen: dict[str, int] = {}
+    context = _ReadContext(study)
     planned: list[_Planned] = []
     date_notes: dict[str, RowError] = {}
     try:
@@ -790,7 +828,7 @@ def read_cohort(
                 planned.clear()
                 continue
             row.values = dict(zip(header, cells, strict=False))
-            item = _parse_row(row, study, sites, seen)
+            item = _parse_row(row, study, sites, seen, context)
             if item and item.respondent.code.lower() in existing:
                 row.error("respondent_code", taken)
             if report.errors:
