@@ -414,10 +414,76 @@ class _ReadContext:
     def __init__(self, study: Study) -> None:
         self.study = study
         self.protocol = study.protocol
+        self.enrolment_day = self.protocol.enrolment_day
         self.now = timezone.now()
         self.today = timezone.localdate()
         self.zone = timezone.get_current_timezone()
         self._plans: dict[tuple[datetime.date, str], tuple[list, list]] = {}
+        # Model.clean_fields' fields, less the ones the importer looks up itself or checks
+        # apart (the code, for its uniqueness across the file).
+        self._fields = [
+            field
+            for field in Respondent._meta.concrete_fields
+            if not field.primary_key and field.name not in ("study", "site", "code")
+        ]
+        self._field_errors: dict[tuple[str, Any], list[ValidationError]] = {}
+        self._sheet_values: dict[tuple, tuple[dict, dict]] = {}
+
+    def field_errors(self, model_field, value) -> list[ValidationError]:
+        """``field.clean(value)``'s errors (the field's ``to_python``, choices, null and blank
+        and its validators, as ``Model.clean_fields`` runs them), an empty list when the value
+        is fine. A field's checks are functions of the value alone, so each distinct value of
+        a column is checked once per read (a file of 100,000 mothers has a few hundred ages,
+        dates and choices)."""
+        key = (model_field.name, type(value), value)
+        found = self._field_errors.get(key)
+        if found is None:
+            try:
+                cleaned = model_field.clean(value, None)
+            except ValidationError as error:
+                found = error.error_list
+            else:
+                # A value the field would convert (none the row's parsing gives) is not kept.
+                if cleaned != value or type(cleaned) is not type(value):
+                    return []
+                found = []
+            self._field_errors[key] = found
+        return found
+
+    def respondent_errors(self, respondent: Respondent, exclude: set[str]):
+        """``respondent.full_clean(exclude, validate_unique=False)`` on a mother parsed from a
+        row, judged against the read's day: her fields' validators (:meth:`field_errors`),
+        the model's rules (``Respondent.rule_errors``) and its check constraints
+        (``validate_constraints``) on the fields that passed, as ``{field: [ValidationError]}``
+        (empty when she is fine)."""
+        errors: dict[str, list[ValidationError]] = {}
+        for model_field in self._fields:
+            if model_field.name in exclude:
+                continue
+            value = getattr(respondent, model_field.attname)
+            if model_field.blank and value in model_field.empty_values:
+                continue
+            found = self.field_errors(model_field, value)
+            if found:
+                errors[model_field.name] = list(found)
+        for name, error in respondent.rule_errors(self.today).items():
+            errors.setdefault(name, []).extend(error.error_list)
+        try:
+            respondent.validate_constraints(exclude={*exclude, "code", *errors})
+        except ValidationError as error:
+            for name, found in error.error_dict.items():
+                errors.setdefault(name, []).extend(found)
+        return errors
+
+    def check_values(self, timepoint: str, raw: dict[str, str]) -> tuple[dict, dict]:
+        """``protocol.check_values`` (the definition's own check of a sheet), once per distinct
+        sheet of the file: a copy of the clean values, the problems by outcome key."""
+        key = (timepoint, *raw.items())
+        found = self._sheet_values.get(key)
+        if found is None:
+            found = self._sheet_values[key] = self.protocol.check_values(timepoint, raw)
+        values, problems = found
+        return dict(values), problems
 
     def plan(
         self, delivery_date: datetime.date, arm: str
@@ -640,21 +706,19 @@ def _parse_row(
         respondent.withdrawn_on = respondent.withdrawn_on or context.today
     # Fields whose cell already failed to parse are not validated again; the database rules
     # about them (constraints) are skipped with them.
-    exclude = [name for name, column in FIELD_COLUMNS.items() if column in row.failed]
+    exclude = {name for name, column in FIELD_COLUMNS.items() if column in row.failed}
     # The study and the site are objects the importer looked up itself: no query to check them.
-    exclude += ["study", "site"]
+    exclude |= {"study", "site"}
     # The code's uniqueness in the study is checked for the whole file at once (read_cohort);
     # its format is checked here.
-    checks = [
-        lambda: respondent.full_clean(exclude=[*exclude, "code"], validate_unique=False),
-    ]
+    errors = context.respondent_errors(respondent, exclude)
     if "code" not in exclude:
-        checks.append(lambda: _clean_field(respondent, "code"))
-    for check in checks:
         try:
-            check()
+            _clean_field(respondent, "code")
         except ValidationError as error:
-            _model_errors(row, error)
+            errors.setdefault("code", []).extend(error.error_dict["code"])
+    if errors:
+        _model_errors(row, ValidationError(errors))
     identity = None
     if any(column in row.values for column in IDENTITY_COLUMNS):
         identity = {name: row.text(name) for name in IDENTITY_COLUMNS}
@@ -683,7 +747,7 @@ def _parse_row(
             continue
         # The definition's own check (the one forms and services use): type, range, decimals,
         # categories.
-        values, problems = protocol.check_values(point.key, raw)
+        values, problems = context.check_values(point.key, raw)
         for key, message in problems.items():
             row.error(f"{point.key}_{key}", message)
         column = f"{point.key}_observed_on"
@@ -693,7 +757,7 @@ def _parse_row(
             # a baseline sheet on the enrolment day, the others on their time point's day.
             observed_on = (
                 respondent.enrolled_on
-                if point.day <= protocol.enrolment_day
+                if point.day <= context.enrolment_day
                 else respondent.delivery_date + datetime.timedelta(days=point.day)
             )
             dated_by_protocol.add(point.key)
@@ -704,9 +768,7 @@ def _parse_row(
             "source": Source.IMPORTED,
         }
         if observed_on:
-            try:
-                _clean_field(sheet, "observed_on", model=Observation)
-            except ValidationError as error:
+            for error in context.field_errors(OBSERVED_ON, observed_on):
                 for message in error.messages:
                     row.error(column, message)
         sheets.append(sheet)
@@ -731,13 +793,14 @@ def _parse_row(
     if dates_valid:
         # The import dates its sessions done by the plan, so only the enrolment day can depart.
         deviations = rules.protocol_deviations(
-            enrolment_day=protocol.enrolment_day,
+            enrolment_day=context.enrolment_day,
             delivery_date=respondent.delivery_date,
             enrolled_on=respondent.enrolled_on,
         )
     return _Planned(respondent, identity, sheets, completed, deviations)
 
 
+OBSERVED_ON = Observation._meta.get_field("observed_on")
 READ_PROGRESS_EVERY = 1000  # rows read between two calls of ``read_progress``
 
 
