@@ -9,7 +9,16 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, F, IntegerField, OuterRef, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from .. import analysis
@@ -123,9 +132,20 @@ def _cohort_records(study: Study, header: list[str]) -> Iterator[list[list[Any]]
     written = [(position, source, write) for position, source, write in cells if write]
     age_at, parity_at = at["age_years"], at["parity"]
     groups = (at["age_group"], at["parity_group"])
+    queryset = with_sheets(Respondent.objects.filter(study=study), value_columns, protocol)
+    # A time point without an outcome column still has its sheet's date: its sheet joined too.
+    measured = {point for _column, point, _key in value_columns}
+    queryset = queryset.annotate(
+        **{
+            f"{point}_sheet": FilteredRelation(
+                "observations", condition=Q(observations__timepoint=point)
+            )
+            for point in date_names
+            if point not in measured
+        }
+    )
     queryset = (
-        with_sheets(Respondent.objects.filter(study=study), value_columns, protocol)
-        .annotate(
+        queryset.annotate(
             sessions_completed=session_count(status=MassageSession.Status.DONE),
             sessions_total=session_count(),
             **{name: F(f"{point}_sheet__observed_on") for point, name in date_names.items()},

@@ -428,7 +428,7 @@ class _ReadContext:
             for field in Respondent._meta.concrete_fields
             if not field.primary_key and field.name not in ("study", "site", "code")
         ]
-        self._field_errors: dict[tuple[str, Any], list[ValidationError]] = {}
+        self._field_errors: dict[tuple, list[ValidationError]] = {}
         self._sheet_values: dict[tuple, tuple[dict, dict]] = {}
 
     def field_errors(self, model_field, value) -> list[ValidationError]:
@@ -437,7 +437,7 @@ class _ReadContext:
         is fine. A field's checks are functions of the value alone, so each distinct value of
         a column is checked once per read (a file of 100,000 mothers has a few hundred ages,
         dates and choices)."""
-        key = (model_field.name, type(value), value)
+        key = (model_field, type(value), value)
         found = self._field_errors.get(key)
         if found is None:
             try:
