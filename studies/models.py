@@ -104,6 +104,20 @@ def _condition_holds(condition: Q, instance: models.Model):
     return combined
 
 
+_CONDITION_FIELDS: dict[int, frozenset[str]] = {}
+
+
+def _constraint_fields(constraint: models.CheckConstraint) -> frozenset[str]:
+    """``_condition_fields`` of a check constraint, kept per constraint (the models'
+    constraints live as long as the process; the importer asks for every row)."""
+    names = _CONDITION_FIELDS.get(id(constraint))
+    if names is None:
+        names = _CONDITION_FIELDS[id(constraint)] = frozenset(
+            _condition_fields(constraint.condition)
+        )
+    return names
+
+
 def _condition_fields(condition: Q) -> set[str]:
     names = set()
     for child in condition.children:
@@ -114,6 +128,23 @@ def _condition_fields(condition: Q) -> set[str]:
             names.add(key.split("__")[0])
             if isinstance(expected, models.F):
                 names.add(expected.name)
+    return names
+
+
+_UNIQUE_FIELDS: dict[int, frozenset[str]] = {}
+
+
+def _unique_fields(constraint: models.UniqueConstraint) -> frozenset[str]:
+    """The fields a unique constraint names, directly or in its expressions
+    (``UniqueConstraint("study", Lower("code"))`` names study and code). Kept per constraint
+    (the models' constraints live as long as the process)."""
+    names = _UNIQUE_FIELDS.get(id(constraint))
+    if names is None:
+        found = set(constraint.fields)
+        for expression in constraint.expressions:
+            nodes = [expression] if isinstance(expression, models.F) else expression.flatten()
+            found |= {node.name for node in nodes if isinstance(node, models.F)}
+        names = _UNIQUE_FIELDS[id(constraint)] = frozenset(found)
     return names
 
 
@@ -137,7 +168,7 @@ class ConstraintFieldsMixin:
         for constraint in self._meta.constraints:
             try:
                 if isinstance(constraint, models.CheckConstraint):
-                    if exclude & _condition_fields(constraint.condition):
+                    if exclude & _constraint_fields(constraint):
                         continue
                     verdict = _condition_holds(constraint.condition, self)
                     if verdict is not _UNSUPPORTED:
@@ -147,8 +178,8 @@ class ConstraintFieldsMixin:
                                 code=constraint.violation_error_code,
                             )
                         continue
-                if isinstance(constraint, models.UniqueConstraint) and exclude & set(
-                    constraint.fields
+                if isinstance(constraint, models.UniqueConstraint) and exclude & _unique_fields(
+                    constraint
                 ):
                     continue  # as Django's own check would, without building its query first
                 constraint.validate(type(self), self, exclude=exclude, using=using)
@@ -452,6 +483,14 @@ class Respondent(ConstraintFieldsMixin, models.Model):
         return self.code
 
     def clean(self) -> None:
+        errors = self.rule_errors(timezone.localdate())
+        if errors:
+            raise ValidationError(errors)
+
+    def rule_errors(self, today: datetime.date) -> dict[str, ValidationError]:
+        """What ``clean`` checks (the site and arm are the study's, ``rules.respondent_dates``
+        against ``today``, ``rules.withdrawal_complete``), as ``{field: ValidationError}``: the
+        importer judges a whole file against one day through this."""
         errors = {}
         if self.study_id and self.site_id and self.site_id not in self.study.site_ids:
             errors["site"] = ValidationError(
@@ -468,7 +507,7 @@ class Respondent(ConstraintFieldsMixin, models.Model):
                 enrolled_on=self.enrolled_on,
                 consent_date=self.consent_date,
                 withdrawn_on=self.withdrawn_on,
-                today=timezone.localdate(),
+                today=today,
             ),
             rules.withdrawal_complete(
                 status=self.status,
@@ -476,8 +515,7 @@ class Respondent(ConstraintFieldsMixin, models.Model):
                 withdrawal_reason=self.withdrawal_reason,
             ),
         )
-        if errors:
-            raise ValidationError(errors)
+        return errors
 
     @property
     def is_primipara(self) -> bool:

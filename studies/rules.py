@@ -155,7 +155,9 @@ def sheet_dates(
         return {}
     keys = protocol.timepoint_keys
     position = keys.index(timepoint)
-    label = str(protocol.timepoint(timepoint).label)
+    # The label in the reader's language, looked up only for a message (an import checks
+    # hundreds of thousands of sheets that break no rule).
+    label = protocol.timepoint(timepoint).label
     schedule = protocol.schedule(arm)
     done = sorted(sessions_done_on)
     if schedule and done:
@@ -164,19 +166,19 @@ def sheet_dates(
             return {"observed_on": _error(
                 _("The %(timepoint)s sheet must be dated on or before the first session "
                   "(%(date)s)."),
-                "before_first_session", timepoint=label, date=_date(done[0]),
+                "before_first_session", timepoint=str(label), date=_date(done[0]),
             )}  # fmt: skip
         if day > schedule.last_day and observed_on <= done[-1]:
             return {"observed_on": _error(
                 _("The %(timepoint)s sheet must be dated after the last session (%(date)s)."),
-                "after_last_session", timepoint=label, date=_date(done[-1]),
+                "after_last_session", timepoint=str(label), date=_date(done[-1]),
             )}  # fmt: skip
     for other in keys[:position]:
         other_on = other_sheets.get(other)
         if other_on and observed_on <= other_on:
             return {"observed_on": _error(
                 _("The %(timepoint)s sheet must be dated after the %(other)s sheet (%(date)s)."),
-                "before_earlier_sheet", timepoint=label,
+                "before_earlier_sheet", timepoint=str(label),
                 other=str(protocol.timepoint(other).label), date=_date(other_on),
             )}  # fmt: skip
     for other in keys[position + 1 :]:
@@ -184,7 +186,7 @@ def sheet_dates(
         if other_on and observed_on >= other_on:
             return {"observed_on": _error(
                 _("The %(timepoint)s sheet must be dated before the %(other)s sheet (%(date)s)."),
-                "after_later_sheet", timepoint=label,
+                "after_later_sheet", timepoint=str(label),
                 other=str(protocol.timepoint(other).label), date=_date(other_on),
             )}  # fmt: skip
     return {}

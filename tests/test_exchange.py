@@ -494,3 +494,33 @@ def test_import_command_prints_every_error_and_fails(study, tmp_path, capsys):
     assert "row 3, column age_years: Age must be at least 10 years." in err
     assert "row 5, column parity: “x” is not a whole number." in err
     assert not Respondent.objects.exists()
+
+
+def test_the_cohort_export_is_one_query_whatever_the_number_of_mothers(
+    study, data_manager, monkeypatch
+):
+    """Mothers and their sheets' values in one query, fetched a batch at a time: with batches
+    of two, 3 mothers and 15 cost the same statements (before, one more per batch for the
+    sheets), and the rows are those of one batch."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from studies.exchange import exports
+
+    def export() -> list[list[str]]:
+        header, *batches = exchange.cohort_rows(Study.objects.get(pk=study.pk))
+        return [header, *(list(row) for batch in batches for row in batch)]
+
+    counts = []
+    for rows in (PAPER_COHORT[:3], PAPER_COHORT[3:]):
+        report = exchange.import_cohort(study=study, data=paper_csv(rows=rows), user=None)
+        assert report.ok, report.errors
+        monkeypatch.setattr(exports, "COHORT_CHUNK", 2)
+        with CaptureQueriesContext(connection) as queries:
+            batched = export()
+        counts.append(len(queries))
+        monkeypatch.setattr(exports, "COHORT_CHUNK", 2000)
+        assert batched == export()
+    assert len(batched) == 1 + len(PAPER_COHORT) == 16
+    # the study, then the one query
+    assert counts == [2, 2], counts

@@ -163,3 +163,30 @@ def test_a_large_import_crosses_the_insert_batches(study, data_manager, settings
             (2, "afternoon"), (2, "morning"), (3, "afternoon"), (3, "morning"),
             (4, "afternoon"), (4, "morning"),
         ]  # fmt: skip
+
+
+def test_the_cycle_collector_is_back_after_an_import_however_it_ends(study, data_manager):
+    """The import pauses Python's cycle collector (make bench): it must be on again after a
+    good file, a file with bad rows and a file that cannot be read, and stay off for a caller
+    that had turned it off."""
+    import gc
+
+    from .test_exchange import paper_csv
+
+    assert gc.isenabled()
+    assert exchange.import_cohort(study=study, data=paper_csv(), user=data_manager).ok
+    assert gc.isenabled()
+    bad = exchange.import_cohort(study=study, data=paper_csv(age_years="9"), user=data_manager)
+    assert not bad.ok and gc.isenabled()
+    with pytest.raises(exchange.ImportFileError):
+        exchange.import_cohort(study=study, data=b"", user=data_manager)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        exchange.import_cohort(study=study, data=b"respondent_code\n", user=data_manager)
+    except exchange.ImportFileError:
+        pass
+    finally:
+        still_off = not gc.isenabled()
+        gc.enable()
+    assert still_off

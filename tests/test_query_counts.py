@@ -37,8 +37,8 @@ PAGES = {
     "results_page": REQUEST + 4,
 }
 EXPORTS = {
-    # study, the mothers, the sheets of each batch of COHORT_CHUNK (2,000) mothers
-    "cohort": REQUEST + 3,
+    # study, the mothers with their sheets' values (one query whatever their number)
+    "cohort": REQUEST + 2,
     "observations": REQUEST + 2,
     "sessions": REQUEST + 2,
     # codes, then the history of mothers, sessions, sheets, deviations and test choices, and the

@@ -299,3 +299,156 @@ def test_a_withdrawal_needs_a_date_and_a_reason_on_the_form(client, make_respond
         services.withdraw_respondent(respondent=respondent, user=midwife_a, reason="x", on=None)
     assert caught.value.message_dict == {"withdrawn_on": ["Enter the date of the withdrawal."]}
     assert Respondent.objects.get(pk=respondent.pk).status == "enrolled"
+
+
+# --- the importer's per-row check: the same validators and rules as Respondent.full_clean ------
+
+WIDE_HEADER = [*HEADER, "consent_date", *exchange.IDENTITY_COLUMNS]
+
+
+def wide_file(rows: list[dict]) -> bytes:
+    """Mothers as :func:`cohort_file` writes them (with consent and identity columns), each
+    with its own changed cells; codes X01, X02, … unless given."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(WIDE_HEADER)
+    for number, cells in enumerate(rows, start=1):
+        row = dict(
+            csv.DictReader(io.StringIO(cohort_file().decode())).__next__(),
+            respondent_code=f"X{number:02}",
+            consent_date="",
+            full_name="",
+            phone="",
+            medical_record_number="",
+        )
+        row.update(cells)
+        writer.writerow([row[column] for column in WIDE_HEADER])
+    return out.getvalue().encode()
+
+
+def full_clean_messages(study, cells: dict) -> dict[str, list[str]]:
+    """What ``Respondent.full_clean`` (the forms' and the admin's check) says of a mother with
+    these values: the yardstick of the importer's own per-row check."""
+    values = {
+        "delivery_date": datetime.date(2026, 6, 1),
+        "enrolled_on": datetime.date(2026, 6, 3),
+        "age_years": 27,
+        "parity": 1,
+        "education": "secondary",
+        "employment": "working",
+        "status": "completed",
+        "code": "Y01",
+        **cells,
+    }
+    respondent = Respondent(study=study, site=study.sites.get(name="Klinik A"), **values)
+    try:
+        respondent.full_clean(validate_unique=False)
+    except ValidationError as error:
+        return error.message_dict
+    return {}
+
+
+IMPORT_FIELD_CASES = [
+    # the fields' validators
+    ({"age_years": "9"}, {"age_years": 9}, "age_years", "age_years"),
+    ({"age_years": "61"}, {"age_years": 61}, "age_years", "age_years"),
+    ({"parity": "0"}, {"parity": 0}, "parity", "parity"),
+    ({"parity": "21"}, {"parity": 21}, "parity", "parity"),
+    (
+        {"status": "withdrawn", "withdrawn_on": "2026-06-05", "withdrawal_reason": "x" * 2001},
+        {
+            "status": "withdrawn",
+            "withdrawn_on": datetime.date(2026, 6, 5),
+            "withdrawal_reason": "x" * 2001,
+        },
+        "withdrawal_reason",
+        "withdrawal_reason",
+    ),
+    # a check constraint
+    (
+        {"enrolled_on": "2026-05-31", "sessions_completed": "0"},
+        {"enrolled_on": datetime.date(2026, 5, 31)},
+        "enrolled_on",
+        "enrolled_on",
+    ),
+    # Respondent.clean's rules (rules.respondent_dates, rules.withdrawal_complete)
+    (
+        {"consent_date": "2026-05-30"},
+        {"consent_date": datetime.date(2026, 5, 30)},
+        "consent_date",
+        "consent_date",
+    ),
+    (
+        {"consent_date": "2026-06-04"},
+        {"consent_date": datetime.date(2026, 6, 4)},
+        "consent_date",
+        "consent_date",
+    ),
+    (
+        {"status": "withdrawn", "withdrawn_on": "2026-06-05", "withdrawal_reason": ""},
+        {"status": "withdrawn", "withdrawn_on": datetime.date(2026, 6, 5)},
+        "withdrawal_reason",
+        "withdrawal_reason",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cells", "values", "column", "field"), IMPORT_FIELD_CASES)
+def test_the_importer_refuses_what_full_clean_refuses_with_its_words(
+    study, data_manager, cells, values, column, field
+):
+    """The importer no longer calls ``full_clean`` per row (make bench): its check must still
+    run every field validator, check constraint and rule of the model, worded the same. Two
+    rows with the same bad value are both refused (each distinct value is checked once per
+    file, and its verdict applies to every row that has it)."""
+    expected = full_clean_messages(study, values)[field]
+    report = exchange.import_cohort(
+        study=study, data=wide_file([cells, {}, cells]), user=data_manager
+    )
+    found = {(error.row, error.column, error.message) for error in report.errors}
+    for row in (2, 4):
+        for message in expected:
+            assert (row, column, message) in found, (report.errors, expected)
+    assert not any(error.row == 3 for error in report.errors)
+    assert Respondent.objects.count() == 0
+
+
+def test_the_importer_checks_the_code_sheet_values_and_identity_per_row(study, data_manager):
+    """The code's format (its RegexValidator), a sheet's values (``Outcome.check``, checked
+    once per distinct sheet of the file) and the identity's fields, on every row that breaks
+    them."""
+    rows = [
+        {"respondent_code": "X 01"},
+        {"pre_feeds": "500"},
+        {"pre_feeds": "500"},
+        {"full_name": "n" * 201},
+        {},
+    ]
+    report = exchange.import_cohort(study=study, data=wide_file(rows), user=data_manager)
+    by_row = {}
+    for error in report.errors:
+        by_row.setdefault(error.row, []).append(error.column)
+    assert by_row == {
+        2: ["respondent_code"],
+        3: ["pre_feeds"],
+        4: ["pre_feeds"],
+        5: ["full_name"],
+    }, report.errors
+    assert report.errors[0].message in full_clean_messages(study, {"code": "X 01"})["code"]
+    assert Respondent.objects.count() == 0
+
+
+def test_a_file_is_judged_against_one_day(study, data_manager, monkeypatch):
+    """The read takes the day once: a delivery dated tomorrow is refused by the model's rule,
+    worded as the model words it."""
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    report = exchange.import_cohort(
+        study=study,
+        data=wide_file(
+            [{"delivery_date": tomorrow.isoformat(), "enrolled_on": tomorrow.isoformat()}]
+        ),
+        user=data_manager,
+    )
+    columns = {(error.column, error.message) for error in report.errors}
+    assert ("delivery_date", "The delivery date cannot be in the future.") in columns
+    assert ("enrolled_on", "The enrolment date cannot be in the future.") in columns

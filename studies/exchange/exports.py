@@ -9,10 +9,20 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models import (
+    Count,
+    F,
+    FilteredRelation,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from .. import analysis
+from ..cohort import with_sheets
 from ..models import (
     SLOT_ORDER,
     AuditEvent,
@@ -71,7 +81,7 @@ _TEXT_COLUMNS = frozenset(
     {"respondent_code", "site", "arm", "education", "employment", "status", "withdrawal_reason"}
     | {"age_group", "parity_group", *IDENTITY_COLUMNS}
 )
-COHORT_CHUNK = 2000  # mothers read at a time (their sheets in one more query)
+COHORT_CHUNK = 2000  # mothers fetched from the one query at a time
 
 
 def outcome_cell(outcome) -> Callable[[Any], Any]:
@@ -95,61 +105,71 @@ def cohort_header(study: Study, *, identified: bool = False) -> list[str]:
 
 def _cohort_records(study: Study, header: list[str]) -> Iterator[list[list[Any]]]:
     """The mothers' rows in ``header`` order as Python values (dates as dates, outcome values
-    by :func:`outcome_cell`), in batches of ``COHORT_CHUNK``: each batch is one query for the
-    mothers and one for their sheets, so 100,000 mothers cost no more memory than 2,000."""
+    by :func:`outcome_cell`), in batches of ``COHORT_CHUNK``. One query whatever the number
+    of mothers: each time point's sheet joined once and its values read by key in the database
+    (``cohort.with_sheets``, as the results read them), fetched ``COHORT_CHUNK`` rows at a
+    time (a server-side cursor on PostgreSQL), so 100,000 mothers cost no more memory than
+    2,000."""
     protocol = study.protocol
     names = [name for name in header if name in _RESPONDENT_VALUES]
     at = {name: position for position, name in enumerate(header)}
-    own = [(at[name], position) for position, name in enumerate(names, start=1)]
-    values = [
-        (at[column], point, key, outcome_cell(protocol.outcome(key)))
-        for column, point, key in protocol.cohort_value_columns
+    value_columns = protocol.cohort_value_columns
+    date_names = {point: f"{point}_observed_on" for point in protocol.timepoint_keys}
+    selected = [
+        *(_RESPONDENT_VALUES[name] for name in names),
+        *date_names.values(),
+        *(column for column, _point, _key in value_columns),
     ]
-    dates = {point: at[f"{point}_observed_on"] for point in protocol.timepoint_keys}
+    # (position in the header, position in the query's row, how the value is written)
+    cells = [(at[name], source, None) for source, name in enumerate(names)]
+    cells += [
+        (at[column], source, None) for source, column in enumerate(date_names.values(), len(cells))
+    ]
+    cells += [
+        (at[column], source, outcome_cell(protocol.outcome(key)))
+        for source, (column, _point, key) in enumerate(value_columns, len(cells))
+    ]
+    plain = [(position, source) for position, source, write in cells if write is None]
+    written = [(position, source, write) for position, source, write in cells if write]
     age_at, parity_at = at["age_years"], at["parity"]
     groups = (at["age_group"], at["parity_group"])
+    queryset = with_sheets(Respondent.objects.filter(study=study), value_columns, protocol)
+    # A time point without an outcome column still has its sheet's date: its sheet joined too.
+    measured = {point for _column, point, _key in value_columns}
+    queryset = queryset.annotate(
+        **{
+            f"{point}_sheet": FilteredRelation(
+                "observations", condition=Q(observations__timepoint=point)
+            )
+            for point in date_names
+            if point not in measured
+        }
+    )
     queryset = (
-        Respondent.objects.filter(study=study)
-        .annotate(
+        queryset.annotate(
             sessions_completed=session_count(status=MassageSession.Status.DONE),
             sessions_total=session_count(),
+            **{name: F(f"{point}_sheet__observed_on") for point, name in date_names.items()},
         )
         .order_by("code")
-        .values_list("pk", *[_RESPONDENT_VALUES[name] for name in names])
+        .values_list(*selected)
     )
     width = len(header)
-    batch: list[tuple] = []
-
-    def finish(batch: list[tuple]) -> list[list[Any]]:
-        sheets: dict[int, dict[str, tuple]] = {}
-        for respondent_id, point, observed_on, stored in Observation.objects.filter(
-            respondent_id__in=[found[0] for found in batch]
-        ).values_list("respondent_id", "timepoint", "observed_on", "values"):
-            sheets.setdefault(respondent_id, {})[point] = (observed_on, stored or {})
-        rows = []
-        for found in batch:
-            row: list[Any] = [None] * width
-            for position, source in own:
-                row[position] = found[source]
-            row[groups[0]] = analysis.age_group(row[age_at])
-            row[groups[1]] = analysis.parity_group(row[parity_at])
-            mine = sheets.get(found[0], {})
-            for point, position in dates.items():
-                if point in mine:
-                    row[position] = mine[point][0]
-            for position, point, key, write in values:
-                if point in mine:
-                    row[position] = write(mine[point][1].get(key))
-            rows.append(row)
-        return rows
-
+    batch: list[list[Any]] = []
     for found in queryset.iterator(chunk_size=COHORT_CHUNK):
-        batch.append(found)
+        row: list[Any] = [None] * width
+        for position, source in plain:
+            row[position] = found[source]
+        for position, source, write in written:
+            row[position] = write(found[source])
+        row[groups[0]] = analysis.age_group(row[age_at])
+        row[groups[1]] = analysis.parity_group(row[parity_at])
+        batch.append(row)
         if len(batch) == COHORT_CHUNK:
-            yield finish(batch)
+            yield batch
             batch = []
     if batch:
-        yield finish(batch)
+        yield batch
 
 
 def cohort_rows(study: Study, *, identified: bool = False) -> Iterator[Any]:

@@ -4,9 +4,11 @@ the models' own rules before anything is written."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime
 import functools
+import gc
 import io
 import re
 from collections.abc import Callable
@@ -406,28 +408,123 @@ def _model_errors(row: _Row, error: ValidationError, default_column: str = "") -
             row.error(column, message)
 
 
+class _ReadContext:
+    """What one read of a file computes once, not per row: the moment and the day every row is
+    judged against, the clinic's time zone, and each mother's planned sessions dated by the
+    plan, per delivery date and arm (a file of 100,000 mothers has a few hundred of those)."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.protocol = study.protocol
+        self.enrolment_day = self.protocol.enrolment_day
+        self.now = timezone.now()
+        self.today = timezone.localdate()
+        self.zone = timezone.get_current_timezone()
+        self._plans: dict[tuple[datetime.date, str], tuple[list, list]] = {}
+        # Model.clean_fields' fields, less the ones the importer looks up itself or checks
+        # apart (the code, for its uniqueness across the file).
+        self._fields = [
+            field
+            for field in Respondent._meta.concrete_fields
+            if not field.primary_key and field.name not in ("study", "site", "code")
+        ]
+        self._field_errors: dict[tuple, list[ValidationError]] = {}
+        self._sheet_values: dict[tuple, tuple[dict, dict]] = {}
+
+    def field_errors(self, model_field, value) -> list[ValidationError]:
+        """``field.clean(value)``'s errors (the field's ``to_python``, choices, null and blank
+        and its validators, as ``Model.clean_fields`` runs them), an empty list when the value
+        is fine. A field's checks are functions of the value alone, so each distinct value of
+        a column is checked once per read (a file of 100,000 mothers has a few hundred ages,
+        dates and choices)."""
+        key = (model_field, type(value), value)
+        found = self._field_errors.get(key)
+        if found is None:
+            try:
+                cleaned = model_field.clean(value, None)
+            except ValidationError as error:
+                found = error.error_list
+            else:
+                # A value the field would convert (none the row's parsing gives) is not kept.
+                if cleaned != value or type(cleaned) is not type(value):
+                    return []
+                found = []
+            self._field_errors[key] = found
+        return found
+
+    def respondent_errors(self, respondent: Respondent, exclude: set[str]):
+        """``respondent.full_clean(exclude, validate_unique=False)`` on a mother parsed from a
+        row, judged against the read's day: her fields' validators (:meth:`field_errors`),
+        the model's rules (``Respondent.rule_errors``) and its check constraints
+        (``validate_constraints``) on the fields that passed, as ``{field: [ValidationError]}``
+        (empty when she is fine)."""
+        errors: dict[str, list[ValidationError]] = {}
+        for model_field in self._fields:
+            if model_field.name in exclude:
+                continue
+            value = getattr(respondent, model_field.attname)
+            if model_field.blank and value in model_field.empty_values:
+                continue
+            found = self.field_errors(model_field, value)
+            if found:
+                errors[model_field.name] = list(found)
+        for name, error in respondent.rule_errors(self.today).items():
+            errors.setdefault(name, []).extend(error.error_list)
+        try:
+            respondent.validate_constraints(exclude={*exclude, "code", *errors})
+        except ValidationError as error:
+            for name, found in error.error_dict.items():
+                errors.setdefault(name, []).extend(found)
+        return errors
+
+    def check_values(self, timepoint: str, raw: dict[str, str]) -> tuple[dict, dict]:
+        """``protocol.check_values`` (the definition's own check of a sheet), once per distinct
+        sheet of the file: a copy of the clean values, the problems by outcome key."""
+        key = (timepoint, *raw.items())
+        found = self._sheet_values.get(key)
+        if found is None:
+            found = self._sheet_values[key] = self.protocol.check_values(timepoint, raw)
+        values, problems = found
+        return dict(values), problems
+
+    def plan(
+        self, delivery_date: datetime.date, arm: str
+    ) -> tuple[list[datetime.date], list[datetime.datetime]]:
+        """``(planned dates, starts)`` of the sessions of a mother of ``arm`` delivered on
+        ``delivery_date``, in plan order: each start at its slot's usual hour, time-zone aware."""
+        key = (delivery_date, arm)
+        found = self._plans.get(key)
+        if found is None:
+            plan = self.study.session_plan(delivery_date, arm)
+            found = self._plans[key] = (
+                [session.planned_date for session in plan],
+                [
+                    timezone.make_aware(
+                        datetime.datetime.combine(
+                            session.planned_date, datetime.time(SLOT_HOURS[session.slot])
+                        ),
+                        self.zone,
+                    )
+                    for session in plan
+                ],
+            )
+        return found
+
+
 def imported_sessions_done(
-    study: Study, respondent: Respondent, completed: int
+    study: Study, respondent: Respondent, completed: int, context: _ReadContext | None = None
 ) -> list[tuple[datetime.date, datetime.datetime]]:
     """The sessions an import records as done for a mother whose row says ``completed``: the
     first ones of her plan on or after her enrolment, dated by the plan at the slot's usual
     hour (the file says how many, not when). Returns ``(date, start)`` pairs; fewer than
     ``completed`` when her plan has fewer sessions from her enrolment on. The importer's checks
-    and its writer both use this, so what the preview reports is what is written."""
-    plan = study.session_plan(respondent.delivery_date, respondent.arm)
-    flags = done_flags(
-        [session.planned_date for session in plan], respondent.enrolled_on, completed
-    )
+    and its writer both use ``done_flags``, so what the preview reports is what is written.
+    ``context`` (one per read) keeps the plans already dated."""
+    dates, starts = (context or _ReadContext(study)).plan(respondent.delivery_date, respondent.arm)
+    flags = done_flags(dates, respondent.enrolled_on, completed)
     return [
-        (
-            session.planned_date,
-            timezone.make_aware(
-                datetime.datetime.combine(
-                    session.planned_date, datetime.time(SLOT_HOURS[session.slot])
-                )
-            ),
-        )
-        for session, done in zip(plan, flags, strict=True)
+        (day, started_at)
+        for day, started_at, done in zip(dates, starts, flags, strict=True)
         if done
     ]
 
@@ -439,10 +536,11 @@ def _check_row_against_rules(
     sheets: list[dict[str, Any]],
     completed: int,
     dated_by_protocol: set[str],
+    context: _ReadContext,
 ) -> None:
     """The rules relating a mother's records to one another (studies/rules.py), applied to the
     row's parsed values exactly as the models apply them to saved records."""
-    done = imported_sessions_done(study, respondent, completed)
+    done = imported_sessions_done(study, respondent, completed, context)
     if len(done) < completed:
         row.error(
             "sessions_completed",
@@ -453,7 +551,7 @@ def _check_row_against_rules(
             % {"count": completed, "possible": len(done)},
         )
         return
-    now = timezone.now()
+    now = context.now
     for day, started_at in done:
         errors = rules.session_date(
             status=MassageSession.Status.DONE,
@@ -474,7 +572,7 @@ def _check_row_against_rules(
             )
             return
     dates = {sheet["timepoint"]: sheet["observed_on"] for sheet in sheets if sheet["observed_on"]}
-    today = timezone.localdate()
+    today = context.today
     for sheet in sheets:
         point = sheet["timepoint"]
         column = f"{point}_observed_on"
@@ -550,8 +648,13 @@ def _arm_list(protocol) -> str:
 
 
 def _parse_row(
-    row: _Row, study: Study, sites: dict[str, Any], seen: dict[str, int]
+    row: _Row,
+    study: Study,
+    sites: dict[str, Any],
+    seen: dict[str, int],
+    context: _ReadContext | None = None,
 ) -> _Planned | None:
+    context = context or _ReadContext(study)
     code = row.required("respondent_code", row.text("respondent_code"))
     if code:
         # Codes compare as people read them: R01 and r01 are one mother (the database's unique
@@ -602,24 +705,22 @@ def _parse_row(
         # The cohort CSV of DESIGN.md 4.4 carries no withdrawal date: without one, the mother is
         # recorded as withdrawn on the day of the import. (The reason is required by the model's
         # rule, checked below with the others.)
-        respondent.withdrawn_on = respondent.withdrawn_on or timezone.localdate()
+        respondent.withdrawn_on = respondent.withdrawn_on or context.today
     # Fields whose cell already failed to parse are not validated again; the database rules
     # about them (constraints) are skipped with them.
-    exclude = [name for name, column in FIELD_COLUMNS.items() if column in row.failed]
+    exclude = {name for name, column in FIELD_COLUMNS.items() if column in row.failed}
     # The study and the site are objects the importer looked up itself: no query to check them.
-    exclude += ["study", "site"]
+    exclude |= {"study", "site"}
     # The code's uniqueness in the study is checked for the whole file at once (read_cohort);
     # its format is checked here.
-    checks = [
-        lambda: respondent.full_clean(exclude=[*exclude, "code"], validate_unique=False),
-    ]
+    errors = context.respondent_errors(respondent, exclude)
     if "code" not in exclude:
-        checks.append(lambda: _clean_field(respondent, "code"))
-    for check in checks:
         try:
-            check()
+            _clean_field(respondent, "code")
         except ValidationError as error:
-            _model_errors(row, error)
+            errors.setdefault("code", []).extend(error.error_dict["code"])
+    if errors:
+        _model_errors(row, ValidationError(errors))
     identity = None
     if any(column in row.values for column in IDENTITY_COLUMNS):
         identity = {name: row.text(name) for name in IDENTITY_COLUMNS}
@@ -648,7 +749,7 @@ def _parse_row(
             continue
         # The definition's own check (the one forms and services use): type, range, decimals,
         # categories.
-        values, problems = protocol.check_values(point.key, raw)
+        values, problems = context.check_values(point.key, raw)
         for key, message in problems.items():
             row.error(f"{point.key}_{key}", message)
         column = f"{point.key}_observed_on"
@@ -658,7 +759,7 @@ def _parse_row(
             # a baseline sheet on the enrolment day, the others on their time point's day.
             observed_on = (
                 respondent.enrolled_on
-                if point.day <= protocol.enrolment_day
+                if point.day <= context.enrolment_day
                 else respondent.delivery_date + datetime.timedelta(days=point.day)
             )
             dated_by_protocol.add(point.key)
@@ -669,9 +770,7 @@ def _parse_row(
             "source": Source.IMPORTED,
         }
         if observed_on:
-            try:
-                _clean_field(sheet, "observed_on", model=Observation)
-            except ValidationError as error:
+            for error in context.field_errors(OBSERVED_ON, observed_on):
                 for message in error.messages:
                     row.error(column, message)
         sheets.append(sheet)
@@ -689,18 +788,21 @@ def _parse_row(
             % {"planned": planned},
         )
     elif arm and dates_valid:
-        _check_row_against_rules(row, study, respondent, sheets, completed, dated_by_protocol)
+        _check_row_against_rules(
+            row, study, respondent, sheets, completed, dated_by_protocol, context
+        )
     deviations = []
     if dates_valid:
         # The import dates its sessions done by the plan, so only the enrolment day can depart.
         deviations = rules.protocol_deviations(
-            enrolment_day=protocol.enrolment_day,
+            enrolment_day=context.enrolment_day,
             delivery_date=respondent.delivery_date,
             enrolled_on=respondent.enrolled_on,
         )
     return _Planned(respondent, identity, sheets, completed, deviations)
 
 
+OBSERVED_ON = Observation._meta.get_field("observed_on")
 READ_PROGRESS_EVERY = 1000  # rows read between two calls of ``read_progress``
 
 
@@ -775,6 +877,7 @@ def read_cohort(
         if constraint.name == "respondent_code_unique_in_study"
     ).get_violation_error_message()
     seen: dict[str, int] = {}
+    context = _ReadContext(study)
     planned: list[_Planned] = []
     date_notes: dict[str, RowError] = {}
     try:
@@ -790,7 +893,7 @@ def read_cohort(
                 planned.clear()
                 continue
             row.values = dict(zip(header, cells, strict=False))
-            item = _parse_row(row, study, sites, seen)
+            item = _parse_row(row, study, sites, seen, context)
             if item and item.respondent.code.lower() in existing:
                 row.error("respondent_code", taken)
             if report.errors:
@@ -837,6 +940,45 @@ def import_cohort(
     """Import the cohort CSV: every row or none, in one transaction. Returns the report; with
     errors (or ``dry_run``) nothing is written. ``read_progress(rows)`` follows the reading,
     ``progress(written, total)`` the writing (inside the transaction)."""
+    with _collector_paused():
+        return _import_cohort(
+            study=study,
+            data=data,
+            user=user,
+            dry_run=dry_run,
+            filename=filename,
+            progress=progress,
+            read_progress=read_progress,
+            limit=limit,
+        )
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """Python's cycle collector off while a file is read and written: the rows kept for
+    writing are 100,000 objects that live to the end, which every full collection walked again
+    (a tenth of a large import's time). The collector is back as it was when the import ends,
+    however it ends, and collects then what cycles the import left."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _import_cohort(
+    *,
+    study: Study,
+    data: bytes,
+    user,
+    dry_run: bool,
+    filename: str,
+    progress: Callable[[int, int], None] | None,
+    read_progress: Callable[[int], None] | None,
+    limit: int,
+) -> ImportReport:
     report, planned = read_cohort(study, data, limit=limit, read_progress=read_progress)
     report.dry_run = dry_run
     report.sheets = sum(len(item.sheets) for item in planned)
