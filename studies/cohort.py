@@ -468,7 +468,11 @@ class _Columns:
 
     def __init__(self, records: list[dict[str, Any]], arms: Sequence[str]) -> None:
         self.records = records
-        arm_of = np.array([r["arm"] for r in records], dtype=object)
+        if len(arms) == 1:
+            # A one-group study's records may carry no arm: they are all in its one arm.
+            arm_of = np.array([r.get("arm", arms[0]) for r in records], dtype=object)
+        else:
+            arm_of = np.array([r["arm"] for r in records], dtype=object)
         self.arm_masks = {arm: arm_of == arm for arm in arms}
         self._columns: dict[str, np.ndarray] = {}
 
@@ -506,7 +510,6 @@ def design_summary(
     longer allows is set aside and the automatic choice stands."""
     protocol = study.protocol
     arms = protocol.arm_keys
-    records = [{**r, "arm": r.get("arm", arms[0])} for r in records] if len(arms) == 1 else records
     alpha = _alpha(study)
     columns = _Columns(records, arms)
     summary: dict[str, Any] = {
