@@ -500,6 +500,7 @@ def design_summary(
     study: Study,
     records: list[dict[str, Any]],
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    columns: _Columns | None = None,
 ) -> dict[str, Any]:
     """The keys DESIGN.md §7 adds for every study: ``design``, ``arms`` (key, label,
     n_enrolled), ``timepoints`` and per outcome its ``type``, ``unit``, ``timepoints`` and the
@@ -511,7 +512,7 @@ def design_summary(
     protocol = study.protocol
     arms = protocol.arm_keys
     alpha = _alpha(study)
-    columns = _Columns(records, arms)
+    columns = columns or _Columns(records, arms)
     summary: dict[str, Any] = {
         "design": protocol.design.key,
         "arms": [
@@ -629,8 +630,9 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
         },
         alpha=_alpha(study),
     )
+    columns = _Columns(cohort.records, protocol.arm_keys)
     summary = analysis._json_safe(
-        design_summary(study, cohort.records, test_choice_overrides(study))
+        design_summary(study, cohort.records, test_choice_overrides(study), columns)
     )
     document["design"] = summary["design"]
     document["arms"] = summary["arms"]
@@ -650,15 +652,16 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
     document["filters"] = cohort.filters.as_document()
     document["n_not_per_protocol"] = cohort.n_not_per_protocol
     document["progress"] = dict(cohort.progress)
-    document["left_out"] = left_out(cohort)
+    document["left_out"] = left_out(cohort, columns)
     return document
 
 
-def left_out(cohort: Cohort) -> list[dict[str, Any]]:
+def left_out(cohort: Cohort, columns: _Columns | None = None) -> list[dict[str, Any]]:
     """Every mother of the filtered cohort left out of some analysis, by code, with why:
     ``withdrawn``, ``not_per_protocol``, or per outcome and time point ``missing_pre``/
     ``missing_post`` (the first and the last time point) or ``missing_<time point>``
-    (de-identified: codes only, as researchers see them)."""
+    (de-identified: codes only, as researchers see them). ``columns`` are the records' value
+    columns when the caller has them already (:class:`_Columns` of ``cohort.records``)."""
     reasons: dict[str, list[dict[str, Any]]] = {}
     for code in cohort.withdrawn_codes:
         reasons.setdefault(code, []).append({"reason": "withdrawn", "outcome": None})
@@ -666,16 +669,18 @@ def left_out(cohort: Cohort) -> list[dict[str, Any]]:
         reasons.setdefault(code, []).append({"reason": "not_per_protocol", "outcome": None})
     protocol = cohort.study.protocol
     first, last = protocol.baseline.key, protocol.last_timepoint.key
+    columns = columns or _Columns(cohort.records, protocol.arm_keys)
+    codes = [record.get("code", "") for record in cohort.records]
     # Column by column: a mother's reasons come in the order of the outcomes and their time
-    # points either way, as each mother is one record.
+    # points either way, as each mother is one record.  A value is NaN in its column exactly
+    # when it is not recorded (None): the database's JSON holds no NaN.
     for outcome in protocol.outcomes:
         for point in outcome.timepoints:
-            name = f"{point}_{outcome.key}"
             # The paper's document names the first and last time points pre and post.
             reason = {first: "missing_pre", last: "missing_post"}.get(point, f"missing_{point}")
-            for record in cohort.records:
-                if record.get(name) is None:
-                    reasons.setdefault(record.get("code", ""), []).append(
-                        {"reason": reason, "outcome": outcome.key, "timepoint": point}
-                    )
+            missing = np.flatnonzero(np.isnan(columns.column(f"{point}_{outcome.key}")))
+            for index in missing.tolist():
+                reasons.setdefault(codes[index], []).append(
+                    {"reason": reason, "outcome": outcome.key, "timepoint": point}
+                )
     return [{"code": code, "reasons": reasons[code]} for code in sorted(reasons)]
