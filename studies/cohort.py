@@ -9,7 +9,7 @@ DESIGN.md section 4.5; every output is built from it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -344,9 +344,10 @@ def _paper_records(study: Study, records: list[dict[str, Any]]) -> list[dict[str
     first and the last time point, whatever their keys."""
     protocol = study.protocol
     first, last = protocol.baseline.key, protocol.last_timepoint.key
-    if (first, last) == ("pre", "post"):
-        return records
     outcomes = paired_outcomes(study)
+    if (first, last) == ("pre", "post") or not outcomes:
+        # analysis.analyze reads no time point of a study without the paper's outcomes.
+        return records
     return [
         {
             **record,
@@ -461,25 +462,45 @@ def test_choice_overrides(study: Study) -> dict[str, dict[str, Any]]:
     return overrides
 
 
-def _outcome_arrays(records, arms, names) -> dict[str, np.ndarray]:
+class _Columns:
+    """The records' value columns as float64 arrays (NaN where not recorded), each read from
+    the records once and shared by every outcome and arm that needs it."""
+
+    def __init__(self, records: list[dict[str, Any]], arms: Sequence[str]) -> None:
+        self.records = records
+        if len(arms) == 1:
+            # A one-group study's records may carry no arm: they are all in its one arm.
+            arm_of = np.array([r.get("arm", arms[0]) for r in records], dtype=object)
+        else:
+            arm_of = np.array([r["arm"] for r in records], dtype=object)
+        self.arm_masks = {arm: arm_of == arm for arm in arms}
+        self._columns: dict[str, np.ndarray] = {}
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in self._columns:
+            # numpy turns None into NaN, and each number into float as float() does.
+            self._columns[name] = np.array(
+                [r.get(name) for r in self.records], dtype=float
+            ).reshape(-1)
+        return self._columns[name]
+
+    def matrix(self, names: Sequence[str]) -> np.ndarray:
+        """Mothers x ``names``."""
+        return np.column_stack([self.column(name) for name in names]).reshape(-1, len(names))
+
+
+def _outcome_arrays(records, arms, names, columns: _Columns | None = None) -> dict[str, np.ndarray]:
     """Each arm's values of one outcome: mothers x time points, NaN where not recorded."""
-    return {
-        arm: np.array(
-            [
-                [np.nan if r.get(name) is None else float(r[name]) for name in names]
-                for r in records
-                if r["arm"] == arm
-            ],
-            dtype=float,
-        ).reshape(-1, len(names))
-        for arm in arms
-    }
+    columns = columns or _Columns(records, arms)
+    matrix = columns.matrix(names)
+    return {arm: matrix[columns.arm_masks[arm]] for arm in arms}
 
 
 def design_summary(
     study: Study,
     records: list[dict[str, Any]],
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    columns: _Columns | None = None,
 ) -> dict[str, Any]:
     """The keys DESIGN.md §7 adds for every study: ``design``, ``arms`` (key, label,
     n_enrolled), ``timepoints`` and per outcome its ``type``, ``unit``, ``timepoints`` and the
@@ -490,15 +511,15 @@ def design_summary(
     longer allows is set aside and the automatic choice stands."""
     protocol = study.protocol
     arms = protocol.arm_keys
-    records = [{**r, "arm": r.get("arm", arms[0])} for r in records] if len(arms) == 1 else records
     alpha = _alpha(study)
+    columns = columns or _Columns(records, arms)
     summary: dict[str, Any] = {
         "design": protocol.design.key,
         "arms": [
             {
                 "key": arm,
                 "label": protocol.arm_label(arm) or str(protocol.design.label),
-                "n_enrolled": sum(record["arm"] == arm for record in records),
+                "n_enrolled": int(np.count_nonzero(columns.arm_masks[arm])),
             }
             for arm in arms
         ],
@@ -515,7 +536,7 @@ def design_summary(
             outcome.type,
             arms,
             outcome.timepoints,
-            _outcome_arrays(records, arms, names),
+            _outcome_arrays(records, arms, names, columns),
             alpha,
         )
         categories = None if outcome.numeric else outcome.category_values
@@ -540,18 +561,20 @@ def design_summary(
             entry["categories"] = [
                 {"value": c.value, "label": str(c.label)} for c in outcome.categories
             ]
-            complete = [r for r in records if all(r.get(name) is not None for name in names)]
+            # Of the mothers with a value at every one of the outcome's time points.
+            matrix = columns.matrix(names)
+            complete = ~np.isnan(matrix).any(axis=1)
             entry["frequencies"] = {
                 arm: {
                     point: {
-                        str(value): sum(
-                            r[f"{point}_{outcome.key}"] == value
-                            for r in complete
-                            if r["arm"] == arm
+                        str(value): int(
+                            np.count_nonzero(
+                                matrix[complete & columns.arm_masks[arm], j] == value
+                            )
                         )
                         for value in outcome.category_values
                     }
-                    for point in outcome.timepoints
+                    for j, point in enumerate(outcome.timepoints)
                 }
                 for arm in arms
             }
@@ -570,7 +593,7 @@ def characteristics_by_arm(study: Study, records: list[dict[str, Any]]) -> dict[
     labels = characteristic_labels()
     tables = {
         arm: analysis.characteristics(
-            [r for r in records if len(arms) == 1 or r.get("arm") == arm]
+            records if len(arms) == 1 else [r for r in records if r.get("arm") == arm]
         )
         for arm in arms
     }
@@ -611,8 +634,9 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
         },
         alpha=_alpha(study),
     )
+    columns = _Columns(cohort.records, protocol.arm_keys)
     summary = analysis._json_safe(
-        design_summary(study, cohort.records, test_choice_overrides(study))
+        design_summary(study, cohort.records, test_choice_overrides(study), columns)
     )
     document["design"] = summary["design"]
     document["arms"] = summary["arms"]
@@ -632,15 +656,16 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
     document["filters"] = cohort.filters.as_document()
     document["n_not_per_protocol"] = cohort.n_not_per_protocol
     document["progress"] = dict(cohort.progress)
-    document["left_out"] = left_out(cohort)
+    document["left_out"] = left_out(cohort, columns)
     return document
 
 
-def left_out(cohort: Cohort) -> list[dict[str, Any]]:
+def left_out(cohort: Cohort, columns: _Columns | None = None) -> list[dict[str, Any]]:
     """Every mother of the filtered cohort left out of some analysis, by code, with why:
     ``withdrawn``, ``not_per_protocol``, or per outcome and time point ``missing_pre``/
     ``missing_post`` (the first and the last time point) or ``missing_<time point>``
-    (de-identified: codes only, as researchers see them)."""
+    (de-identified: codes only, as researchers see them). ``columns`` are the records' value
+    columns when the caller has them already (:class:`_Columns` of ``cohort.records``)."""
     reasons: dict[str, list[dict[str, Any]]] = {}
     for code in cohort.withdrawn_codes:
         reasons.setdefault(code, []).append({"reason": "withdrawn", "outcome": None})
@@ -648,15 +673,18 @@ def left_out(cohort: Cohort) -> list[dict[str, Any]]:
         reasons.setdefault(code, []).append({"reason": "not_per_protocol", "outcome": None})
     protocol = cohort.study.protocol
     first, last = protocol.baseline.key, protocol.last_timepoint.key
-    for record in cohort.records:
-        for outcome in protocol.outcomes:
-            for point in outcome.timepoints:
-                if record.get(f"{point}_{outcome.key}") is None:
-                    # The paper's document names the first and last time points pre and post.
-                    reason = {first: "missing_pre", last: "missing_post"}.get(
-                        point, f"missing_{point}"
-                    )
-                    reasons.setdefault(record.get("code", ""), []).append(
-                        {"reason": reason, "outcome": outcome.key, "timepoint": point}
-                    )
+    columns = columns or _Columns(cohort.records, protocol.arm_keys)
+    codes = [record.get("code", "") for record in cohort.records]
+    # Column by column: a mother's reasons come in the order of the outcomes and their time
+    # points either way, as each mother is one record.  A value is NaN in its column exactly
+    # when it is not recorded (None): the database's JSON holds no NaN.
+    for outcome in protocol.outcomes:
+        for point in outcome.timepoints:
+            # The paper's document names the first and last time points pre and post.
+            reason = {first: "missing_pre", last: "missing_post"}.get(point, f"missing_{point}")
+            missing = np.flatnonzero(np.isnan(columns.column(f"{point}_{outcome.key}")))
+            for index in missing.tolist():
+                reasons.setdefault(codes[index], []).append(
+                    {"reason": reason, "outcome": outcome.key, "timepoint": point}
+                )
     return [{"code": code, "reasons": reasons[code]} for code in sorted(reasons)]

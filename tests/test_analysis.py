@@ -690,3 +690,84 @@ def test_hodges_lehmann_normal_approximation_above_the_cutoff() -> None:
 )
 def test_format_spss_at_the_half(value: float, places: int, expected: str) -> None:
     assert format_spss(value, places) == expected
+
+
+# ---------------------------------------------------------------------------
+# Columns as arrays (make bench): the same figures, bit for bit, and the same types
+# ---------------------------------------------------------------------------
+
+
+def _reference_describe(values: list) -> dict:
+    """describe's definition value by value: fsum mean, two-pass fsum of (x - mean) ** 2,
+    HAVERAGE quartiles on the sorted values."""
+    n = len(values)
+    ordered = sorted(values)
+    mean = math.fsum(values) / n
+
+    def haverage(p: float) -> float:
+        position = p * (n + 1)
+        k = math.floor(position)
+        if k < 1:
+            return float(ordered[0])
+        if k >= n:
+            return float(ordered[-1])
+        return float(ordered[k - 1] + (position - k) * (ordered[k] - ordered[k - 1]))
+
+    return {
+        "n": n,
+        "mean": mean,
+        "sd": math.sqrt(math.fsum((x - mean) ** 2 for x in values) / (n - 1)),
+        "min": ordered[0],
+        "max": ordered[-1],
+        "median": haverage(0.5),
+        "q1": haverage(0.25),
+        "q3": haverage(0.75),
+    }
+
+
+@pytest.mark.parametrize("kind", ["int", "float", "mixed"])
+def test_describe_of_an_array_is_the_value_by_value_definition(kind: str) -> None:
+    rng = np.random.default_rng(15)
+    for n in (2, 3, 10, 999, 20_000):
+        if kind == "int":
+            values = [int(v) for v in rng.integers(-5, 40, n)]
+        elif kind == "float":
+            values = [float(v) for v in rng.normal(100, 37, n)]
+        else:
+            draws = enumerate(rng.integers(0, 9, n))
+            values = [int(v) if i % 3 else float(v) + 0.5 for i, v in draws]
+        expected = _reference_describe(values)
+        got = describe(values)
+        assert json.dumps(got) == json.dumps(expected)  # same bits, same int/float types
+        if kind != "mixed":
+            assert json.dumps(describe(np.asarray(values))) == json.dumps(expected)
+
+
+def test_analyze_outcome_takes_the_same_pairs_with_or_without_arrays() -> None:
+    rng = np.random.default_rng(3)
+    pre = [None if rng.random() < 0.1 else int(v) for v in rng.integers(0, 15, 3000)]
+    post = [None if rng.random() < 0.1 else int(v) for v in rng.integers(0, 18, 3000)]
+    # Tuples go value by value; lists of ints (with None) as arrays.
+    assert json.dumps(analyze_outcome(pre, post, threshold=8)) == json.dumps(
+        analyze_outcome(tuple(pre), tuple(post), threshold=8)
+    )
+    floats = [None, 1.5, 2.5, 4.0, 0.5, None, 3.0]
+    mixed = [2, 1.5, None, 4, 3.25, 1, 0]
+    assert json.dumps(analyze_outcome(floats, mixed)) == json.dumps(
+        analyze_outcome(tuple(floats), tuple(mixed))
+    )
+
+
+def test_mcnemar_of_boolean_arrays_is_that_of_lists() -> None:
+    rng = np.random.default_rng(4)
+    before, after = rng.random(500) < 0.4, rng.random(500) < 0.6
+    assert mcnemar_exact(before, after) == mcnemar_exact(before.tolist(), after.tolist())
+
+
+def test_characteristics_name_the_first_bad_parity_of_the_records() -> None:
+    rows = [
+        {"age_years": 25, "parity": p, "education": "basic", "employment": "working"}
+        for p in (2, -1, 0, 1)
+    ]
+    with pytest.raises(ValueError, match="got -1"):
+        characteristics(rows)

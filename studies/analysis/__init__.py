@@ -106,13 +106,17 @@ def parity_group(parity: int) -> str:
 
 
 def _frequency(values: Sequence[str], keys: Sequence[str], field: str) -> list[dict[str, Any]]:
-    counts = Counter(values)
+    return _frequency_of_counts(Counter(values), len(values), keys, field)
+
+
+def _frequency_of_counts(
+    counts: Mapping[Any, int], total: int, keys: Sequence[str], field: str
+) -> list[dict[str, Any]]:
     unknown = set(counts) - set(keys)
     if unknown:
         # A silent "other" would make the percentages stop adding up to 100;
         # the import/forms are supposed to make this impossible, so say so loudly.
         raise ValueError(f"unknown {field} value(s): {sorted(map(str, unknown))}")
-    total = len(values)
     return [
         {
             "key": key,
@@ -123,19 +127,40 @@ def _frequency(values: Sequence[str], keys: Sequence[str], field: str) -> list[d
     ]
 
 
+def _grouped(counts: Counter, group) -> Counter:
+    """The counts of each value summed by ``group(value)``, values in first-seen order (so a
+    value ``group`` refuses is the first such one of the records, as when grouping each)."""
+    grouped: Counter = Counter()
+    for value, count in counts.items():
+        grouped[group(value)] += count
+    return grouped
+
+
 def characteristics(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Frequency tables of age group, parity, education and employment.
 
     Each table is a list of ``{"key", "n", "percent"}`` in display order;
-    percent is 0-100 and unrounded, ``None`` when there are no records.
+    percent is 0-100 and unrounded, ``None`` when there are no records.  The records' values
+    are counted first and the (few) distinct ages and parities grouped after, so the cost per
+    mother is one dictionary look-up per characteristic.
     """
-    rows = list(records)
+    rows = records if isinstance(records, list) else list(records)
+    total = len(rows)
     return {
-        "age_group": _frequency([age_group(r["age_years"]) for r in rows], AGE_GROUPS, "age"),
-        "parity": _frequency([parity_group(r["parity"]) for r in rows], PARITY_GROUPS, "parity"),
-        "education": _frequency([r["education"] for r in rows], EDUCATION_LEVELS, "education"),
-        "employment": _frequency(
-            [r["employment"] for r in rows], EMPLOYMENT_STATUSES, "employment"
+        "age_group": _frequency_of_counts(
+            _grouped(Counter([r["age_years"] for r in rows]), age_group), total, AGE_GROUPS, "age"
+        ),
+        "parity": _frequency_of_counts(
+            _grouped(Counter([r["parity"] for r in rows]), parity_group),
+            total,
+            PARITY_GROUPS,
+            "parity",
+        ),
+        "education": _frequency_of_counts(
+            Counter([r["education"] for r in rows]), total, EDUCATION_LEVELS, "education"
+        ),
+        "employment": _frequency_of_counts(
+            Counter([r["employment"] for r in rows]), total, EMPLOYMENT_STATUSES, "employment"
         ),
     }
 
@@ -154,6 +179,46 @@ def _plain_number(value: Any) -> Any:
     return value
 
 
+# Integers up to this magnitude are exact in float64, so numpy's arithmetic on them gives the
+# figures Python's gives on the same ``int`` values.
+_EXACT_INT = 2**53
+_INT_TYPES = (int, np.integer)
+_FLOAT_TYPES = (float, np.floating)
+
+
+def _numbers(values: Any) -> np.ndarray | None:
+    """``values`` as one 1-D int64 or float64 array, when numpy's vectorised arithmetic on it
+    gives exactly what Python's gives value by value: every value an integer (not a bool)
+    below 2**53 in magnitude, or every value a float (NaN excluded).  ``None`` for anything
+    else (mixed ints and floats, ``None``, bools, Decimals, NaN, huge integers, no values):
+    the caller then takes the value-by-value path, so no figure changes type or last bit."""
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1 or values.size == 0:
+            return None
+        kind = values.dtype.kind
+        if kind in "iu":
+            if np.abs(values).max() >= _EXACT_INT:
+                return None
+            return values.astype(np.int64, copy=False)
+        if kind == "f":
+            array = values.astype(np.float64, copy=False)
+            return None if np.isnan(array).any() else array
+        return None
+    if not isinstance(values, list | tuple) or not values:
+        return None
+    types = set(map(type, values))
+    if all(issubclass(t, _INT_TYPES) and not issubclass(t, bool | np.bool_) for t in types):
+        try:
+            array = np.array(values, dtype=np.int64)
+        except OverflowError:
+            return None
+        return None if np.abs(array).max() >= _EXACT_INT else array
+    if all(issubclass(t, _FLOAT_TYPES) for t in types):
+        array = np.array(values, dtype=np.float64)
+        return None if np.isnan(array).any() else array
+    return None
+
+
 def _percentile_haverage(sorted_values: Sequence[float], p: float) -> float:
     # SPSS EXAMINE's default percentile method, HAVERAGE: the weighted average
     # at position p(n+1), clamped to the extremes.  It equals numpy's
@@ -166,7 +231,7 @@ def _percentile_haverage(sorted_values: Sequence[float], p: float) -> float:
     if k >= n:
         return float(sorted_values[-1])
     fraction = position - k
-    low, high = sorted_values[k - 1], sorted_values[k]
+    low, high = _plain_number(sorted_values[k - 1]), _plain_number(sorted_values[k])
     return float(low + fraction * (high - low))
 
 
@@ -176,9 +241,38 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
     Quartiles use SPSS's default EXAMINE definition (HAVERAGE, position
     p(n+1)); the median is the same under every definition.  The SD is
     ``None`` for fewer than two values and every statistic is ``None`` for
-    no values.
+    no values.  ``values`` is a sequence or a 1-D array of numbers; ints stay
+    ``int`` in min and max.  The mean is ``math.fsum`` / n and the SD's sum of
+    squares ``math.fsum`` too (correctly rounded sums), computed on the array
+    when :func:`_numbers` takes it, value by value otherwise, with the same result.
     """
-    data = [_plain_number(v) for v in values]
+    array = _numbers(values)
+    if array is None:
+        return _describe_values([_plain_number(v) for v in values])
+    n = len(array)
+    ordered = np.sort(array, kind="stable")
+    mean = math.fsum(array.tolist()) / n
+    sd = None
+    if n >= 2:
+        # Two-pass sum of squares: exact enough for counts and immune to the
+        # cancellation of the sum-of-squares shortcut.  float_power is C's pow, as
+        # Python's ``x ** 2`` (a plain product can differ in the last bit).
+        deviations = array.astype(np.float64) - mean
+        sd = math.sqrt(math.fsum(np.float_power(deviations, 2.0).tolist()) / (n - 1))
+    return {
+        "n": n,
+        "mean": mean,
+        "sd": sd,
+        "min": _plain_number(ordered[0]),
+        "max": _plain_number(ordered[-1]),
+        "median": _percentile_haverage(ordered, 0.5),
+        "q1": _percentile_haverage(ordered, 0.25),
+        "q3": _percentile_haverage(ordered, 0.75),
+    }
+
+
+def _describe_values(data: list[Number]) -> dict[str, Any]:
+    """:func:`describe` value by value, for what :func:`_numbers` does not take."""
     n = len(data)
     if n == 0:
         return {
@@ -189,8 +283,6 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
     mean = math.fsum(data) / n
     sd = None
     if n >= 2:
-        # Two-pass sum of squares: exact enough for counts and immune to the
-        # cancellation of the sum-of-squares shortcut.
         sd = math.sqrt(math.fsum((x - mean) ** 2 for x in data) / (n - 1))
     return {
         "n": n,
@@ -209,9 +301,16 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-def _differences(pre: Sequence[Number], post: Sequence[Number]) -> list[Number]:
+def _differences(pre: Sequence[Number], post: Sequence[Number]) -> np.ndarray | list[Number]:
+    """post - pre per pair: an int64 or float64 array when both sides are arrays of one kind
+    (:func:`_numbers`; int - float is float, as in Python), else a list of plain numbers."""
     if len(pre) != len(post):
         raise ValueError(f"pre and post differ in length ({len(pre)} != {len(post)})")
+    before, after = _numbers(pre), _numbers(post)
+    if before is not None and after is not None:
+        if before.dtype.kind == after.dtype.kind == "i":
+            return after - before
+        return after.astype(np.float64) - before.astype(np.float64)
     return [_plain_number(b) - _plain_number(a) for a, b in zip(pre, post, strict=True)]
 
 
@@ -287,17 +386,22 @@ def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[
     p are 1; with no pair at all Z and both p are ``None`` (nothing to test).
     """
     diffs = _differences(pre, post)
-    nonzero = [d for d in diffs if d != 0]
+    if not isinstance(diffs, np.ndarray):
+        diffs = np.asarray(diffs, dtype=float)
+    nonzero = diffs[diffs != 0]
     n = len(nonzero)
-    ranks = stats.rankdata(np.abs(np.asarray(nonzero, dtype=float))) if n else np.array([])
-    s_plus = float(sum(r for r, d in zip(ranks, nonzero, strict=True) if d > 0))
-    s_minus = float(sum(r for r, d in zip(ranks, nonzero, strict=True) if d < 0))
-    n_plus = sum(1 for d in nonzero if d > 0)
+    ranks = stats.rankdata(np.abs(nonzero.astype(np.float64))) if n else np.array([])
+    positive = nonzero > 0
+    # Ranks are multiples of 1/2, so their sums are exact in any order.
+    s_plus = float(ranks[positive].sum())
+    s_minus = float(ranks[nonzero < 0].sum())
+    n_plus = int(np.count_nonzero(positive))
     n_minus = n - n_plus
 
     z = 0.0
     if n:
-        tie_term = sum(t**3 - t for t in Counter(abs(d) for d in nonzero).values()) / 48
+        _values, sizes = np.unique(np.abs(nonzero), return_counts=True)
+        tie_term = sum(t**3 - t for t in sizes.tolist()) / 48
         variance = n * (n + 1) * (2 * n + 1) / 24 - tie_term
         # The variance equals sum(rank^2)/4 > 0 whenever n >= 1; the guard only
         # protects against a future change of the formula, never divides by 0.
@@ -305,7 +409,7 @@ def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[
             z = (min(s_plus, s_minus) - n * (n + 1) / 4) / math.sqrt(variance)
     # ndtr keeps full relative accuracy deep in the lower tail, unlike 1 - cdf.
     p_asymptotic = min(1.0, 2.0 * float(special.ndtr(z)))
-    p_exact = exact_p_signed_rank([float(r) for r in ranks], s_plus)
+    p_exact = exact_p_signed_rank(ranks, s_plus)
     analysed = len(diffs)
     if not analysed:
         # No pair at all is not "no change": there is nothing to test, and the
@@ -472,7 +576,11 @@ def shapiro_wilk(values: Sequence[Number]) -> dict[str, Any]:
     constant data, and ``not_computed`` says why: ``too_few`` (below 3), ``too_many`` (above
     5,000, as SPSS) or ``constant``; it is ``None`` when the test was computed.
     """
-    data = np.asarray([_plain_number(v) for v in values], dtype=float)
+    array = _numbers(values)
+    if array is None:
+        data = np.asarray([_plain_number(v) for v in values], dtype=float)
+    else:
+        data = array.astype(np.float64)
     n = len(data)
     result: dict[str, Any] = {"w": None, "p": None, "n": n, "not_computed": None}
     if n < SHAPIRO_WILK_MIN:
@@ -549,7 +657,17 @@ def mcnemar_exact(before: Sequence[bool], after: Sequence[bool]) -> dict[str, An
     """
     if len(before) != len(after):
         raise ValueError(f"before and after differ in length ({len(before)} != {len(after)})")
-    table = Counter((bool(a), bool(b)) for a, b in zip(before, after, strict=True))
+    if _is_bool_array(before) and _is_bool_array(after):
+        table = Counter(
+            {
+                (True, True): int(np.count_nonzero(before & after)),
+                (True, False): int(np.count_nonzero(before & ~after)),
+                (False, True): int(np.count_nonzero(~before & after)),
+                (False, False): int(np.count_nonzero(~before & ~after)),
+            }
+        )
+    else:
+        table = Counter((bool(a), bool(b)) for a, b in zip(before, after, strict=True))
     before_only, after_only = table[(True, False)], table[(False, True)]
     discordant = before_only + after_only
     smaller = min(before_only, after_only)
@@ -573,16 +691,31 @@ def mcnemar_exact(before: Sequence[bool], after: Sequence[bool]) -> dict[str, An
     }
 
 
+def _is_bool_array(values: Any) -> bool:
+    return isinstance(values, np.ndarray) and values.dtype == np.bool_ and values.ndim == 1
+
+
 def adequacy(pre: Sequence[Number], post: Sequence[Number], threshold: Number) -> dict[str, Any]:
     """How many pairs reach ``threshold`` (value >= threshold) before and after, with McNemar."""
     if len(pre) != len(post):
         raise ValueError(f"pre and post differ in length ({len(pre)} != {len(post)})")
-    before = [v >= threshold for v in pre]
-    after = [v >= threshold for v in post]
+    pre_array, post_array = _numbers(pre), _numbers(post)
+    if (
+        pre_array is not None
+        and post_array is not None
+        and isinstance(threshold, int | float)
+        and not isinstance(threshold, bool)
+        and abs(threshold) < _EXACT_INT
+    ):
+        # Exact comparisons: the values and the threshold are exact in float64 as given.
+        before, after = pre_array >= threshold, post_array >= threshold
+    else:
+        before = [v >= threshold for v in pre]
+        after = [v >= threshold for v in post]
     n = len(before)
 
-    def share(flags: list[bool]) -> dict[str, Any]:
-        count = sum(flags)
+    def share(flags) -> dict[str, Any]:
+        count = int(sum(flags)) if not isinstance(flags, np.ndarray) else int(flags.sum())
         return {"n_adequate": count, "percent": 100.0 * count / n if n else None}
 
     return {
@@ -612,6 +745,48 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
+def _present_column(values: Sequence[Number | None]) -> tuple[np.ndarray, np.ndarray] | None:
+    """A column with ``None`` for a missing value as (values as :func:`_numbers` gives them,
+    mask of the present ones), or ``None`` when the present values are not all ints or all
+    floats (NaN excluded) and the caller must go value by value."""
+    if not isinstance(values, list):
+        return None
+    present_types = set(map(type, values)) - {type(None)}
+    if not present_types:
+        return None
+    if all(issubclass(t, int) and not issubclass(t, bool) for t in present_types):
+        kind = np.int64
+    elif all(issubclass(t, float) for t in present_types):
+        kind = np.float64
+    else:
+        return None
+    try:
+        as_float = np.array(values, dtype=np.float64)  # None becomes NaN
+    except OverflowError:
+        return None
+    present = ~np.isnan(as_float)
+    if int(np.count_nonzero(~present)) != values.count(None):
+        return None  # a NaN value, which is not a missing one
+    if kind is np.float64:
+        return as_float, present
+    if present.any() and np.abs(as_float[present]).max() >= _EXACT_INT:
+        return None
+    return np.where(present, as_float, 0).astype(np.int64), present
+
+
+def _present_pairs(
+    pre: Sequence[Number | None], post: Sequence[Number | None]
+) -> tuple[Any, Any]:
+    """The pairs where both values are present, as two arrays (or lists when the values are
+    of mixed kinds, :func:`_present_column`), in the records' order."""
+    before, after = _present_column(pre), _present_column(post)
+    if before is not None and after is not None:
+        both = before[1] & after[1]
+        return before[0][both], after[0][both]
+    pairs = [(a, b) for a, b in zip(pre, post, strict=True) if a is not None and b is not None]
+    return [a for a, _ in pairs], [b for _, b in pairs]
+
+
 def analyze_outcome(
     pre: Sequence[Number | None],
     post: Sequence[Number | None],
@@ -628,13 +803,11 @@ def analyze_outcome(
     """
     if len(pre) != len(post):
         raise ValueError(f"pre and post differ in length ({len(pre)} != {len(post)})")
-    pairs = [(a, b) for a, b in zip(pre, post, strict=True) if a is not None and b is not None]
-    pre_ok = [a for a, _ in pairs]
-    post_ok = [b for _, b in pairs]
+    pre_ok, post_ok = _present_pairs(pre, post)
     diffs = _differences(pre_ok, post_ok)
     return _json_safe(
         {
-            "n_missing": len(pre) - len(pairs),
+            "n_missing": len(pre) - len(pre_ok),
             "pre": describe(pre_ok),
             "post": describe(post_ok),
             "difference": describe(diffs),

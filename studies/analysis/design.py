@@ -96,12 +96,13 @@ def comparisons(design: str, outcome_type: str, timepoints: Sequence[str]) -> di
     }
 
 
-def _as_numbers(column: np.ndarray) -> list[int | float]:
-    """Plain numbers for the scalar tests: ``int`` when every value is whole (the paper's
-    counts stay 4, not 4.0, in the document), else ``float``."""
+def _as_numbers(column: np.ndarray) -> np.ndarray:
+    """The column for the tests, as one array: int64 when every value is whole (the paper's
+    counts stay 4, not 4.0, in the document), else float64.  ``tolist()`` gives the plain
+    ``int``/``float`` values the tests that go value by value read."""
     if column.size and np.all(column == np.round(column)) and np.all(np.abs(column) < 2**53):
-        return [int(v) for v in column]
-    return [float(v) for v in column]
+        return column.astype(np.int64)
+    return column.astype(np.float64)
 
 
 def _paired_t_row(pre: list, post: list, confidence: float) -> dict[str, Any]:
@@ -231,7 +232,7 @@ def analyze_outcome(
             first = _as_numbers(complete[arm][:, 0])
             last = _as_numbers(complete[arm][:, -1])
             if binary:
-                tests = {"mcnemar": mcnemar_exact([v == 1 for v in first], [v == 1 for v in last])}
+                tests = {"mcnemar": mcnemar_exact(first == 1, last == 1)}
             else:
                 tests = {
                     "wilcoxon": wilcoxon_signed_rank(first, last),
@@ -263,7 +264,9 @@ def analyze_outcome(
         for key in plan["between"]:
             groups = {arm: _as_numbers(column(arm, key)) for arm in arms}
             if binary:
-                table = chi_square(crosstab(groups, levels))
+                table = chi_square(
+                    crosstab({arm: values.tolist() for arm, values in groups.items()}, levels)
+                )
                 if table["fisher_exact"] is not None and table["min_expected"] is not None:
                     smallest = table["min_expected"]
                     min_expected = smallest if min_expected is None else min(min_expected, smallest)
