@@ -643,11 +643,16 @@ def _chosen(outcome: dict, side: str, *names: str) -> bool:
     return (outcome.get("chosen") or {}).get(side) in names
 
 
+def _arms_with(document: dict, within: dict, test: str) -> list[dict]:
+    """The document's arms whose within-arm results hold ``test``, in the document's order."""
+    return [arm for arm in _arms(document) if test in within.get(arm["key"], {})]
+
+
 def paired_t_table(document: dict, fmt: Formatter, name: str) -> Table | None:
     """SPSS's Paired Samples Statistics and Paired Samples Test, one pair per arm."""
     outcome = document["outcomes"][name]
     within = outcome.get("within") or {}
-    arms = [arm for arm in _arms(document) if "paired_t" in within.get(arm["key"], {})]
+    arms = _arms_with(document, within, "paired_t")
     if not arms:
         return None
     points = outcome.get("timepoints") or []
@@ -709,7 +714,7 @@ def wilcoxon_table(document: dict, fmt: Formatter, name: str) -> Table | None:
     """SPSS's Ranks and Test Statistics of NPAR TESTS /WILCOXON, one pair per arm."""
     outcome = document["outcomes"][name]
     within = outcome.get("within") or {}
-    arms = [arm for arm in _arms(document) if "wilcoxon" in within.get(arm["key"], {})]
+    arms = _arms_with(document, within, "wilcoxon")
     if not arms:
         return None
     show_arm = len(_arms(document)) > 1
@@ -781,7 +786,7 @@ def mcnemar_table(document: dict, fmt: Formatter, name: str) -> Table | None:
     """SPSS's Test Statistics of NPAR TESTS /MCNEMAR, one column per arm."""
     outcome = document["outcomes"][name]
     within = outcome.get("within") or {}
-    arms = [arm for arm in _arms(document) if "mcnemar" in within.get(arm["key"], {})]
+    arms = _arms_with(document, within, "mcnemar")
     if not arms:
         return None
     show_arm = len(_arms(document)) > 1
@@ -813,7 +818,7 @@ def friedman_table(document: dict, fmt: Formatter, name: str) -> Table | None:
     """SPSS's Ranks and Test Statistics of NPAR TESTS /FRIEDMAN, per arm."""
     outcome = document["outcomes"][name]
     within = outcome.get("within") or {}
-    arms = [arm for arm in _arms(document) if "friedman" in within.get(arm["key"], {})]
+    arms = _arms_with(document, within, "friedman")
     if not arms:
         return None
     show_arm = len(_arms(document)) > 1
@@ -860,7 +865,7 @@ def cochran_table(document: dict, fmt: Formatter, name: str) -> Table | None:
     """SPSS's Frequencies and Test Statistics of NPAR TESTS /COCHRAN, per arm."""
     outcome = document["outcomes"][name]
     within = outcome.get("within") or {}
-    arms = [arm for arm in _arms(document) if "cochran_q" in within.get(arm["key"], {})]
+    arms = _arms_with(document, within, "cochran_q")
     if not arms:
         return None
     show_arm = len(_arms(document)) > 1

@@ -13,58 +13,9 @@ import pytest
 from studies import exchange, services
 from studies.models import MassageSession, Observation, Respondent
 
-LAKTASI = {
-    "design": "two_group_pre_post",
-    "alpha": 0.05,
-    "arms": [
-        {"key": "intervention", "label": {"id": "Pijat oksitosin", "en": "Oxytocin massage"}},
-        {"key": "control", "label": {"id": "Kontrol", "en": "Control"}},
-    ],
-    "allocation": "blocks",
-    "sessions": {
-        "intervention": {
-            "first_day": 2,
-            "days": 3,
-            "per_day": 2,
-            "minutes": [15, 20],
-            "label": {"id": "Pijat oksitosin", "en": "Oxytocin massage"},
-        }
-    },
-    "timepoints": [
-        {"key": "pre", "day": 2, "label": {"id": "Sebelum", "en": "Before"}},
-        {"key": "post", "day": 5, "label": {"id": "Sesudah", "en": "After"}},
-    ],
-    "outcomes": [
-        {
-            "key": "milk_ml",
-            "label": {"id": "Volume ASI", "en": "Breast-milk volume"},
-            "type": "continuous",
-            "unit": {"id": "ml", "en": "ml"},
-            "min": 0,
-            "max": 500,
-            "decimals": 1,
-        },
-        {
-            "key": "feeds",
-            "label": {"id": "Frekuensi menyusu", "en": "Breastfeeding frequency"},
-            "type": "count",
-            "unit": {"id": "kali/24 jam", "en": "times/24 h"},
-            "min": 0,
-            "max": 40,
-            "adequate_at_least": 8,
-        },
-        {
-            "key": "lancar",
-            "label": {"id": "ASI lancar", "en": "Milk flows smoothly"},
-            "type": "binary",
-            "categories": [
-                {"value": 0, "label": {"id": "Tidak lancar", "en": "Not smooth"}},
-                {"value": 1, "label": {"id": "Lancar", "en": "Smooth"}},
-            ],
-            "timepoints": ["post"],
-        },
-    ],
-}
+from .conftest import laktasi_definition
+
+LAKTASI = laktasi_definition("blocks")
 
 REPEATED = {
     "design": "one_group_repeated",
