@@ -1,4 +1,4 @@
-"""The live cohort: database → the records ``studies.analysis`` works on → the results document.
+"""The live cohort: database → the columns ``studies.analysis`` works on → the results document.
 
 ``load_cohort`` reads every mother of a study in one query (her sheets' counts and her sessions'
 tallies come in as correlated subqueries), so the results page, ``results.json``, the CSV tables
@@ -10,7 +10,7 @@ DESIGN.md section 4.5; every output is built from it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -117,27 +117,82 @@ def parse_filters(
     return CohortFilters(site=site, parity=parity, per_protocol=per_protocol_value in TRUE_WORDS)
 
 
-@dataclass(frozen=True)
 class Cohort:
-    """The mothers of one study under some filters, as plain records.
+    """The mothers of one study under some filters, as columns (and as plain records).
 
-    ``records`` are the mothers analysed (not withdrawn; per protocol only those with every
-    planned session done), ordered by code, each a dict with ``code``, ``site``,
-    ``arm``, ``age_years``, ``parity``, ``education``, ``employment``, ``status``,
-    ``sessions_done`` and ``<time point>_<outcome>`` for every column of the cohort CSV (None
-    when not recorded). ``progress`` counts the
-    whole enrolment under the site and parity filters, whatever the per-protocol choice.
+    The mothers analysed (not withdrawn; per protocol only those with every planned session
+    done) have ``code``, ``site``, ``arm``, ``age_years``, ``parity``, ``education``,
+    ``employment``, ``status``, ``sessions_planned``, ``sessions_done`` and
+    ``<time point>_<outcome>`` for every column of the cohort CSV. :meth:`load_cohort` gives
+    them as ``columns``: a mapping of those names to 1-D numpy arrays of one length (text as
+    object arrays; an outcome a masked array, masked where not recorded, int64 for an outcome
+    without decimals and float64 otherwise), so the analysis reads whole columns rather than
+    one mother at a time. ``records`` are the same mothers ordered by code, each a dict
+    (``None`` when not recorded), built from the columns when first asked for; a cohort built
+    from ``records`` (a test, a document of a file) has them as ``columns`` too, each a list.
+    ``progress`` counts the whole enrolment under the site and parity filters, whatever the
+    per-protocol choice.
     """
 
-    study: Study
-    filters: CohortFilters
-    records: list[dict[str, Any]]
-    n_withdrawn: int
-    n_not_per_protocol: int
-    progress: dict[str, Any] = field(default_factory=dict)
-    # The codes of the mothers left out before any outcome is analysed.
-    withdrawn_codes: list[str] = field(default_factory=list)
-    not_per_protocol_codes: list[str] = field(default_factory=list)
+    def __init__(
+        self,
+        study: Study,
+        filters: CohortFilters,
+        records: list[dict[str, Any]] | None = None,
+        n_withdrawn: int = 0,
+        n_not_per_protocol: int = 0,
+        progress: dict[str, Any] | None = None,
+        withdrawn_codes: Sequence[str] = (),
+        not_per_protocol_codes: Sequence[str] = (),
+        *,
+        columns: Mapping[str, Any] | None = None,
+    ) -> None:
+        if (records is None) == (columns is None):
+            raise TypeError("give a cohort either records or columns")
+        self.study = study
+        self.filters = filters
+        self.n_withdrawn = n_withdrawn
+        self.n_not_per_protocol = n_not_per_protocol
+        self.progress = dict(progress or {})
+        # The codes of the mothers left out before any outcome is analysed.
+        self.withdrawn_codes = list(withdrawn_codes)
+        self.not_per_protocol_codes = list(not_per_protocol_codes)
+        self._records = records
+        self._columns = dict(columns) if columns is not None else None
+
+    @property
+    def columns(self) -> dict[str, Any]:
+        """Name → column of the mothers analysed (see the class)."""
+        if self._columns is None:
+            records = self._records or []
+            names = dict.fromkeys(name for record in records for name in record)
+            self._columns = {name: [r.get(name) for r in records] for name in names}
+        return self._columns
+
+    @property
+    def size(self) -> int:
+        """How many mothers are analysed."""
+        if self._records is not None:
+            return len(self._records)
+        return len(self._columns["code"]) if self._columns else 0
+
+    def column(self, name: str) -> list[Any]:
+        """One column as a list of plain values, ``None`` where not recorded."""
+        values = self.columns.get(name)
+        if values is None:
+            return [None] * self.size
+        return values.tolist() if isinstance(values, np.ndarray) else list(values)
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The mothers analysed, ordered by code, each a dict."""
+        if self._records is None:
+            names = list(self._columns)
+            rows = zip(*(self.column(name) for name in names), strict=True)
+            self._records = sorted(
+                (dict(zip(names, row, strict=True)) for row in rows), key=lambda r: r["code"]
+            )
+        return self._records
 
 
 class SheetValue(Func):
@@ -250,54 +305,73 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         .values_list(*names)
     )
     # Every column is text or a number the driver already returns as Python's (the values as
-    # SheetValue casts them), so the rows skip the ORM's per-value converters (make bench).
+    # SheetValue casts them), so the rows skip the ORM's per-value converters (make bench), and
+    # are turned into one array per column at once rather than into a dict per mother.
     sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    active = [row for row in rows if row["status"] != Respondent.Status.WITHDRAWN]
-    for row in active:
-        row["site"] = row.pop("site__name")
-    records = active
+        rows = cursor.fetchall()
+    # The rows transposed: one tuple per column (every row has every column).
+    transposed = zip(*rows, strict=True) if rows else [()] * len(names)
+    raw = dict(zip(names, transposed, strict=True))
+    raw["site"] = raw.pop("site__name")
+    columns: dict[str, Any] = {}
+    for name in ("code", "site", "arm", "education", "employment", "status"):
+        columns[name] = np.array(raw[name], dtype=object).reshape(-1)
+    for name in ("age_years", "parity", "sessions_planned", "sessions_done"):
+        columns[name] = np.array(raw[name], dtype=np.int64).reshape(-1)
+    for name, _point, key in protocol.cohort_value_columns:
+        columns[name] = _outcome_column(raw[name], protocol.outcome(key))
+    status = columns["status"]
+    active = status != Respondent.Status.WITHDRAWN
+    kept = active
     if filters.per_protocol:
-        records = [
-            row for row in active if row["sessions_done"] >= study.sessions_planned(row["arm"])
-        ]
-    planned = sum(row["sessions_planned"] for row in active)
-    done = sum(row["sessions_done"] for row in active)
-    # The outcome columns of each time point, named once rather than per mother.
-    at_point = [
-        [f"{point}_{o.key}" for o in protocol.outcomes_at(point)]
-        for point in protocol.timepoint_keys
-    ]
+        planned = np.zeros(len(rows), dtype=np.int64)
+        for arm in protocol.arm_keys:
+            planned[columns["arm"] == arm] = study.sessions_planned(arm)
+        kept = active & (columns["sessions_done"] >= planned)
+    n_active = int(np.count_nonzero(active))
+    planned_total = int(columns["sessions_planned"][active].sum())
+    done_total = int(columns["sessions_done"][active].sum())
+    # Some value recorded at each time point (any of the outcomes measured there).
+    sheet_at_every_point = active.copy()
+    for point in protocol.timepoint_keys:
+        recorded = np.zeros(len(rows), dtype=bool)
+        for outcome in protocol.outcomes_at(point):
+            recorded |= ~np.ma.getmaskarray(columns[f"{point}_{outcome.key}"])
+        sheet_at_every_point &= recorded
     progress = {
-        "n_enrolled": len(active),
-        "n_completed": sum(row["status"] == Respondent.Status.COMPLETED for row in active),
-        "n_in_follow_up": sum(row["status"] == Respondent.Status.ENROLLED for row in active),
-        "n_withdrawn": len(rows) - len(active),
-        # Mothers with a sheet at every time point (some value recorded on each).
-        "n_both_sheets": sum(
-            all(any(row[name] is not None for name in names) for names in at_point)
-            for row in active
-        ),
-        "sessions_planned": planned,
-        "sessions_done": done,
-        "session_adherence": done / planned if planned else None,
+        "n_enrolled": n_active,
+        "n_completed": int(np.count_nonzero(status == Respondent.Status.COMPLETED)),
+        "n_in_follow_up": int(np.count_nonzero(status == Respondent.Status.ENROLLED)),
+        "n_withdrawn": len(rows) - n_active,
+        "n_both_sheets": int(np.count_nonzero(sheet_at_every_point)),
+        "sessions_planned": planned_total,
+        "sessions_done": done_total,
+        "session_adherence": done_total / planned_total if planned_total else None,
     }
+    codes = columns["code"]
     return Cohort(
         study=study,
         filters=filters,
-        records=records,
-        n_withdrawn=len(rows) - len(active),
-        n_not_per_protocol=len(active) - len(records),
+        columns={name: column[kept] for name, column in columns.items()},
+        n_withdrawn=len(rows) - n_active,
+        n_not_per_protocol=n_active - int(np.count_nonzero(kept)),
         progress=progress,
-        withdrawn_codes=[
-            row["code"] for row in rows if row["status"] == Respondent.Status.WITHDRAWN
-        ],
-        not_per_protocol_codes=sorted(
-            {row["code"] for row in active} - {row["code"] for row in records}
-        ),
+        withdrawn_codes=codes[~active].tolist(),
+        not_per_protocol_codes=sorted(codes[active & ~kept].tolist()),
     )
+
+
+def _outcome_column(values: Sequence[Any], outcome) -> np.ma.MaskedArray:
+    """One outcome's values of every mother (``None`` where not recorded) as a masked array:
+    int64 for an outcome without decimals (each value a whole number, ``Outcome.check``),
+    float64 otherwise."""
+    as_float = np.array(values, dtype=np.float64).reshape(-1)  # None becomes NaN
+    missing = np.isnan(as_float)
+    if outcome.numeric and outcome.decimals:
+        return np.ma.MaskedArray(as_float, mask=missing)
+    return np.ma.MaskedArray(np.where(missing, 0, as_float).astype(np.int64), mask=missing)
 
 
 def outcome_label(study: Study, outcome: str) -> str:
@@ -339,23 +413,20 @@ def _alpha(study: Study) -> float:
     return float(Decimal(study.alpha))
 
 
-def _paper_records(study: Study, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records as ``analysis.analyze`` reads them: ``pre_<outcome>``/``post_<outcome>`` from the
-    first and the last time point, whatever their keys."""
+def _paper_columns(study: Study, columns: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The cohort's columns as ``analysis.analyze`` reads them: ``pre_<outcome>``/
+    ``post_<outcome>`` from the first and the last time point, whatever their keys."""
     protocol = study.protocol
     first, last = protocol.baseline.key, protocol.last_timepoint.key
     outcomes = paired_outcomes(study)
     if (first, last) == ("pre", "post") or not outcomes:
         # analysis.analyze reads no time point of a study without the paper's outcomes.
-        return records
-    return [
-        {
-            **record,
-            **{f"pre_{o}": record.get(f"{first}_{o}") for o in outcomes},
-            **{f"post_{o}": record.get(f"{last}_{o}") for o in outcomes},
-        }
-        for record in records
-    ]
+        return columns
+    return {
+        **columns,
+        **{f"pre_{o}": columns.get(f"{first}_{o}") for o in outcomes},
+        **{f"post_{o}": columns.get(f"{last}_{o}") for o in outcomes},
+    }
 
 
 # The tests of DESIGN.md section 7 by the names the document and the overrides use.
@@ -463,25 +534,33 @@ def test_choice_overrides(study: Study) -> dict[str, dict[str, Any]]:
 
 
 class _Columns:
-    """The records' value columns as float64 arrays (NaN where not recorded), each read from
-    the records once and shared by every outcome and arm that needs it."""
+    """The cohort's value columns as float64 arrays (NaN where not recorded), each converted
+    once and shared by every outcome and arm that needs it, and each arm's mask."""
 
-    def __init__(self, records: list[dict[str, Any]], arms: Sequence[str]) -> None:
-        self.records = records
-        if len(arms) == 1:
+    def __init__(self, cohort: Cohort, arms: Sequence[str]) -> None:
+        self.cohort = cohort
+        columns = cohort.columns
+        if len(arms) == 1 and columns.get("arm") is None:
             # A one-group study's records may carry no arm: they are all in its one arm.
-            arm_of = np.array([r.get("arm", arms[0]) for r in records], dtype=object)
+            arm_of = np.full(cohort.size, arms[0], dtype=object)
         else:
-            arm_of = np.array([r["arm"] for r in records], dtype=object)
+            arm_of = np.array(cohort.column("arm"), dtype=object).reshape(-1)
+            if len(arms) == 1:
+                arm_of[arm_of == None] = arms[0]  # noqa: E711 (elementwise)
         self.arm_masks = {arm: arm_of == arm for arm in arms}
         self._columns: dict[str, np.ndarray] = {}
 
     def column(self, name: str) -> np.ndarray:
         if name not in self._columns:
-            # numpy turns None into NaN, and each number into float as float() does.
-            self._columns[name] = np.array(
-                [r.get(name) for r in self.records], dtype=float
-            ).reshape(-1)
+            values = self.cohort.columns.get(name)
+            if isinstance(values, np.ma.MaskedArray):
+                array = values.astype(np.float64).filled(np.nan)
+            elif values is None:
+                array = np.full(self.cohort.size, np.nan)
+            else:
+                # numpy turns None into NaN, and each number into float as float() does.
+                array = np.array(values, dtype=float)
+            self._columns[name] = array.reshape(-1)
         return self._columns[name]
 
     def matrix(self, names: Sequence[str]) -> np.ndarray:
@@ -489,18 +568,16 @@ class _Columns:
         return np.column_stack([self.column(name) for name in names]).reshape(-1, len(names))
 
 
-def _outcome_arrays(records, arms, names, columns: _Columns | None = None) -> dict[str, np.ndarray]:
+def _outcome_arrays(columns: _Columns, arms, names) -> dict[str, np.ndarray]:
     """Each arm's values of one outcome: mothers x time points, NaN where not recorded."""
-    columns = columns or _Columns(records, arms)
     matrix = columns.matrix(names)
     return {arm: matrix[columns.arm_masks[arm]] for arm in arms}
 
 
 def design_summary(
     study: Study,
-    records: list[dict[str, Any]],
+    columns: _Columns,
     overrides: Mapping[str, Mapping[str, Any]] | None = None,
-    columns: _Columns | None = None,
 ) -> dict[str, Any]:
     """The keys DESIGN.md §7 adds for every study: ``design``, ``arms`` (key, label,
     n_enrolled), ``timepoints`` and per outcome its ``type``, ``unit``, ``timepoints`` and the
@@ -508,11 +585,11 @@ def design_summary(
     time point, ``normality``, ``within``, ``between``, ``chosen`` with its ``reason_text``),
     plus ``frequencies`` of each category for ordinal and binary outcomes. ``overrides`` are
     the researcher's test choices (:func:`test_choice_overrides`); one that the definition no
-    longer allows is set aside and the automatic choice stands."""
+    longer allows is set aside and the automatic choice stands. ``columns`` are the cohort's
+    (:class:`_Columns`)."""
     protocol = study.protocol
     arms = protocol.arm_keys
     alpha = _alpha(study)
-    columns = columns or _Columns(records, arms)
     summary: dict[str, Any] = {
         "design": protocol.design.key,
         "arms": [
@@ -536,7 +613,7 @@ def design_summary(
             outcome.type,
             arms,
             outcome.timepoints,
-            _outcome_arrays(records, arms, names, columns),
+            _outcome_arrays(columns, arms, names),
             alpha,
         )
         categories = None if outcome.numeric else outcome.category_values
@@ -582,21 +659,28 @@ def design_summary(
     return summary
 
 
-def characteristics_by_arm(study: Study, records: list[dict[str, Any]]) -> dict[str, Any]:
+def characteristics_by_arm(study: Study, cohort: Cohort, columns: _Columns) -> dict[str, Any]:
     """Table 1 by arm: ``{characteristic: {arm: [{"key", "label", "n", "percent"}], "test":
     chi_square}}`` over the cohort's mothers (as Table 1), with the baseline comparison of the
     arms (SPSS's ``CROSSTABS /STATISTICS=CHISQ`` of arm by category,
     ``analysis.crosstab.chi_square``) in two-group designs only; percentages are of the arm's
-    mothers."""
+    mothers. ``columns`` give the arms' masks (:class:`_Columns` of ``cohort``)."""
     protocol = study.protocol
     arms = protocol.arm_keys
     labels = characteristic_labels()
-    tables = {
-        arm: analysis.characteristics(
-            records if len(arms) == 1 else [r for r in records if r.get("arm") == arm]
-        )
-        for arm in arms
-    }
+    table = {name: cohort.columns[name] for name in analysis.CHARACTERISTIC_COLUMNS}
+    if len(arms) == 1:
+        tables = {arms[0]: analysis.characteristics(table)}
+    else:
+        tables = {
+            arm: analysis.characteristics(
+                {
+                    name: np.asarray(values, dtype=object)[columns.arm_masks[arm]]
+                    for name, values in table.items()
+                }
+            )
+            for arm in arms
+        }
     result: dict[str, Any] = {}
     for name, (_heading, category_labels) in labels.items():
         entry: dict[str, Any] = {}
@@ -623,7 +707,7 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
     protocol = study.protocol
     paired = paired_outcomes(study)
     document = analysis.analyze(
-        _paper_records(study, cohort.records),
+        _paper_columns(study, cohort.columns),
         study_code=study.code,
         n_withdrawn=cohort.n_withdrawn,
         outcomes=paired,
@@ -634,10 +718,8 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
         },
         alpha=_alpha(study),
     )
-    columns = _Columns(cohort.records, protocol.arm_keys)
-    summary = analysis._json_safe(
-        design_summary(study, cohort.records, test_choice_overrides(study), columns)
-    )
+    columns = _Columns(cohort, protocol.arm_keys)
+    summary = analysis._json_safe(design_summary(study, columns, test_choice_overrides(study)))
     document["design"] = summary["design"]
     document["arms"] = summary["arms"]
     document["timepoints"] = summary["timepoints"]
@@ -645,7 +727,7 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
         outcome = document["outcomes"].setdefault(name, {})
         for key, value in extra.items():
             outcome.setdefault(key, value)
-    document["characteristics_by_arm"] = characteristics_by_arm(study, cohort.records)
+    document["characteristics_by_arm"] = characteristics_by_arm(study, cohort, columns)
     labels = characteristic_labels()
     for name, rows in document["characteristics"].items():
         _heading, category_labels = labels[name]
@@ -664,8 +746,8 @@ def left_out(cohort: Cohort, columns: _Columns | None = None) -> list[dict[str, 
     """Every mother of the filtered cohort left out of some analysis, by code, with why:
     ``withdrawn``, ``not_per_protocol``, or per outcome and time point ``missing_pre``/
     ``missing_post`` (the first and the last time point) or ``missing_<time point>``
-    (de-identified: codes only, as researchers see them). ``columns`` are the records' value
-    columns when the caller has them already (:class:`_Columns` of ``cohort.records``)."""
+    (de-identified: codes only, as researchers see them). ``columns`` are the cohort's value
+    columns when the caller has them already (:class:`_Columns` of ``cohort``)."""
     reasons: dict[str, list[dict[str, Any]]] = {}
     for code in cohort.withdrawn_codes:
         reasons.setdefault(code, []).append({"reason": "withdrawn", "outcome": None})
@@ -673,8 +755,8 @@ def left_out(cohort: Cohort, columns: _Columns | None = None) -> list[dict[str, 
         reasons.setdefault(code, []).append({"reason": "not_per_protocol", "outcome": None})
     protocol = cohort.study.protocol
     first, last = protocol.baseline.key, protocol.last_timepoint.key
-    columns = columns or _Columns(cohort.records, protocol.arm_keys)
-    codes = [record.get("code", "") for record in cohort.records]
+    columns = columns or _Columns(cohort, protocol.arm_keys)
+    codes = [code or "" for code in cohort.column("code")]
     # Column by column: a mother's reasons come in the order of the outcomes and their time
     # points either way, as each mother is one record.  A value is NaN in its column exactly
     # when it is not recorded (None): the database's JSON holds no NaN.

@@ -66,8 +66,8 @@ def results(request, study_code: str):
                     charts.outcome_charts(
                         name,
                         outcome["label"],
-                        [record[f"pre_{name}"] for record in data.records],
-                        [record[f"post_{name}"] for record in data.records],
+                        data.column(f"{study.protocol.baseline.key}_{name}"),
+                        data.column(f"{study.protocol.last_timepoint.key}_{name}"),
                         hours=study.protocol.observation_hours,
                         sep=fmt.sep,
                     )

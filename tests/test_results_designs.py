@@ -858,3 +858,28 @@ def test_the_results_page_offers_the_choice_per_outcome(client, laktasi, researc
     assert 'data-chosen-between="independent_t"' in page
     assert "Chosen by the researcher" in page
     assert "Crosstabulation" in page and "Smooth" in page
+
+
+def test_two_group_columns_give_the_document_of_the_records(laktasi, make_respondent, site_b,
+                                                            midwife_b):  # fmt: skip
+    """The two-group cohort read as columns (milk volume a float64 masked array, a mother
+    without her post-test sheet masked there) gives the document of the same mothers as
+    records."""
+    import datetime
+
+    import numpy as np
+
+    from studies import services
+
+    late = make_respondent("L99", study=laktasi, site=site_b, user=midwife_b)
+    services.record_observation(respondent=late, timepoint="pre", user=midwife_b,
+                                observed_on=datetime.date(2026, 6, 3),
+                                values={"milk_ml": 24.5, "feeds": 6})  # fmt: skip
+    data = cohort.load_cohort(laktasi)
+    milk = data.columns["post_milk_ml"]
+    assert milk.dtype == np.float64 and int(np.ma.count_masked(milk)) == 1
+    records = [dict(r) for r in data.records]
+    by_records = cohort.Cohort(laktasi, data.filters, records, data.n_withdrawn,
+                               data.n_not_per_protocol, data.progress)  # fmt: skip
+    with translation.override("en"):
+        assert cohort.results_document(data) == cohort.results_document(by_records)

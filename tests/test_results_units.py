@@ -346,3 +346,30 @@ def test_box_plot_uses_the_tables_quartiles():
         reference["q3"],
     )
     assert stats["fliers"] == [20] and stats["whishi"] == 7
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [cohort.CohortFilters(), cohort.CohortFilters(per_protocol=True),
+     cohort.CohortFilters(parity="primipara")],  # fmt: skip
+    ids=["all", "per_protocol", "primipara"],
+)
+def test_the_cohort_comes_as_columns_and_gives_the_document_of_its_records(
+    study, three_mothers, filters
+):
+    """``load_cohort`` reads the mothers as one array per column (an outcome a masked array of
+    int64, masked where not recorded), and the document computed from those columns is the one
+    computed from the same mothers as records, one dict each."""
+    import numpy as np
+
+    data = cohort.load_cohort(study, filters)
+    feeds = data.columns["post_feeds"]
+    assert isinstance(feeds, np.ma.MaskedArray) and feeds.dtype == np.int64
+    assert isinstance(data.columns["age_years"], np.ndarray)
+    by_records = cohort.Cohort(
+        study, filters, [dict(record) for record in data.records], data.n_withdrawn,
+        data.n_not_per_protocol, data.progress, data.withdrawn_codes,
+        data.not_per_protocol_codes,
+    )  # fmt: skip
+    assert isinstance(by_records.columns["post_feeds"], list)
+    assert cohort.results_document(data) == cohort.results_document(by_records)

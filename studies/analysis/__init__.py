@@ -72,6 +72,8 @@ AGE_GROUPS: tuple[str, ...] = ("lt20", "20to35", "gt35")
 PARITY_GROUPS: tuple[str, ...] = ("primipara", "multipara")
 EDUCATION_LEVELS: tuple[str, ...] = ("basic", "secondary", "higher")
 EMPLOYMENT_STATUSES: tuple[str, ...] = ("working", "not_working")
+# The mothers' fields Table 1 is counted from.
+CHARACTERISTIC_COLUMNS: tuple[str, ...] = ("age_years", "parity", "education", "employment")
 
 # Above this many non-zero pairs the exact distribution is not computed: the
 # normal approximation is already accurate there (DESIGN section 5).
@@ -136,31 +138,44 @@ def _grouped(counts: Counter, group) -> Counter:
     return grouped
 
 
-def characteristics(records: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+def _values(column: Any) -> list[Any]:
+    """A column (list, tuple or 1-D array) as a list of plain values."""
+    return column.tolist() if isinstance(column, np.ndarray) else list(column)
+
+
+def characteristics(
+    records: Iterable[Mapping[str, Any]] | Mapping[str, Any],
+) -> dict[str, list[dict[str, Any]]]:
     """Frequency tables of age group, parity, education and employment.
 
-    Each table is a list of ``{"key", "n", "percent"}`` in display order;
-    percent is 0-100 and unrounded, ``None`` when there are no records.  The records' values
-    are counted first and the (few) distinct ages and parities grouped after, so the cost per
-    mother is one dictionary look-up per characteristic.
+    ``records`` are the mothers as mappings (one per mother), or the same as columns: a
+    mapping of ``age_years``, ``parity``, ``education`` and ``employment`` to equally long
+    lists or 1-D arrays (:func:`analyze`).  Each table is a list of ``{"key", "n", "percent"}``
+    in display order; percent is 0-100 and unrounded, ``None`` when there are no records.  The
+    values are counted first and the (few) distinct ages and parities grouped after, so the
+    cost per mother is one dictionary look-up per characteristic.
     """
-    rows = records if isinstance(records, list) else list(records)
-    total = len(rows)
+    if isinstance(records, Mapping):
+        column = {name: _values(records[name]) for name in CHARACTERISTIC_COLUMNS}
+    else:
+        rows = records if isinstance(records, list) else list(records)
+        column = {name: [r[name] for r in rows] for name in CHARACTERISTIC_COLUMNS}
+    total = len(column["age_years"])
     return {
         "age_group": _frequency_of_counts(
-            _grouped(Counter([r["age_years"] for r in rows]), age_group), total, AGE_GROUPS, "age"
+            _grouped(Counter(column["age_years"]), age_group), total, AGE_GROUPS, "age"
         ),
         "parity": _frequency_of_counts(
-            _grouped(Counter([r["parity"] for r in rows]), parity_group),
+            _grouped(Counter(column["parity"]), parity_group),
             total,
             PARITY_GROUPS,
             "parity",
         ),
         "education": _frequency_of_counts(
-            Counter([r["education"] for r in rows]), total, EDUCATION_LEVELS, "education"
+            Counter(column["education"]), total, EDUCATION_LEVELS, "education"
         ),
         "employment": _frequency_of_counts(
-            Counter([r["employment"] for r in rows]), total, EMPLOYMENT_STATUSES, "employment"
+            Counter(column["employment"]), total, EMPLOYMENT_STATUSES, "employment"
         ),
     }
 
@@ -749,6 +764,8 @@ def _present_column(values: Sequence[Number | None]) -> tuple[np.ndarray, np.nda
     """A column with ``None`` for a missing value as (values as :func:`_numbers` gives them,
     mask of the present ones), or ``None`` when the present values are not all ints or all
     floats (NaN excluded) and the caller must go value by value."""
+    if isinstance(values, np.ma.MaskedArray):
+        return _present_masked(values)
     if not isinstance(values, list):
         return None
     present_types = set(map(type, values)) - {type(None)}
@@ -774,6 +791,32 @@ def _present_column(values: Sequence[Number | None]) -> tuple[np.ndarray, np.nda
     return np.where(present, as_float, 0).astype(np.int64), present
 
 
+def _present_masked(values: np.ma.MaskedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_present_column` of a masked array (masked = not recorded): its data and the
+    mask of the present values, when the data are int64 below 2**53 in magnitude or float64
+    without NaN among the present values; ``None`` otherwise (the caller goes value by value
+    on ``values.tolist()``, where a masked value is ``None``)."""
+    present = ~np.ma.getmaskarray(values)
+    data = np.ma.getdata(values)
+    if data.ndim != 1 or not present.any():
+        return None
+    if data.dtype.kind in "iu" and data.dtype != np.uint64:
+        data = data.astype(np.int64, copy=False)
+        if np.abs(data[present]).max() >= _EXACT_INT:
+            return None
+        return data, present
+    if data.dtype.kind == "f":
+        data = data.astype(np.float64, copy=False)
+        return None if np.isnan(data[present]).any() else (data, present)
+    return None
+
+
+def _as_list(values: Sequence[Number | None]) -> Sequence[Number | None]:
+    """A masked array as the list of its values with ``None`` where masked; anything else
+    as it is."""
+    return values.tolist() if isinstance(values, np.ma.MaskedArray) else values
+
+
 def _present_pairs(
     pre: Sequence[Number | None], post: Sequence[Number | None]
 ) -> tuple[Any, Any]:
@@ -783,6 +826,7 @@ def _present_pairs(
     if before is not None and after is not None:
         both = before[1] & after[1]
         return before[0][both], after[0][both]
+    pre, post = _as_list(pre), _as_list(post)
     pairs = [(a, b) for a, b in zip(pre, post, strict=True) if a is not None and b is not None]
     return [a for a, _ in pairs], [b for _, b in pairs]
 
@@ -821,7 +865,7 @@ def analyze_outcome(
 
 
 def analyze(
-    records: Sequence[Mapping[str, Any]],
+    records: Sequence[Mapping[str, Any]] | Mapping[str, Any],
     *,
     study_code: str,
     n_withdrawn: int = 0,
@@ -834,24 +878,42 @@ def analyze(
     ``records`` are the enrolled (not withdrawn) mothers: mappings with
     ``age_years``, ``parity``, ``education``, ``employment`` and
     ``pre_<outcome>``/``post_<outcome>`` for each outcome (absent or ``None``
-    means not recorded).  Confidence intervals use 1 - alpha.  The result
+    means not recorded) — or the same as columns: one mapping of those names to equally long
+    lists or 1-D arrays, an outcome's column a list with ``None`` for a missing value or a
+    masked array (``numpy.ma``; masked = missing), an absent outcome column all missing.
+    Both give the same document.  Confidence intervals use 1 - alpha.  The result
     contains only JSON types and no NaN.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
-    rows = list(records)
+    if isinstance(records, Mapping):
+        n = len(records["age_years"])
+
+        def column(name: str) -> Any:
+            values = records.get(name)
+            return [None] * n if values is None else values
+
+        table: Any = records
+    else:
+        rows = list(records)
+        n = len(rows)
+
+        def column(name: str) -> Any:
+            return [r.get(name) for r in rows]
+
+        table = rows
     limits = dict(thresholds or {})
     return _json_safe(
         {
             "study": study_code,
-            "n_enrolled": len(rows),
+            "n_enrolled": n,
             "n_withdrawn": n_withdrawn,
             "alpha": alpha,
-            "characteristics": characteristics(rows),
+            "characteristics": characteristics(table),
             "outcomes": {
                 name: analyze_outcome(
-                    [r.get(f"pre_{name}") for r in rows],
-                    [r.get(f"post_{name}") for r in rows],
+                    column(f"pre_{name}"),
+                    column(f"post_{name}"),
                     threshold=limits.get(name),
                     confidence=1 - alpha,
                 )
