@@ -12,7 +12,7 @@ import functools
 import io
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import matplotlib
@@ -233,9 +233,36 @@ def _charts(key: tuple) -> tuple[Chart, Chart]:
 ARM_COLOURS = ("#198754", "#0d6efd", "#6f42c1", "#fd7e14")  # success, primary, purple, orange
 
 
-def _analysed(records: Sequence[dict], name: str, points: Sequence[str]) -> list[dict]:
-    """The mothers the outcome is analysed over: a value at every time point (DESIGN §7)."""
-    return [r for r in records if all(r.get(f"{p}_{name}") is not None for p in points)]
+def _plain(values) -> list:
+    """A column (list, array or masked array) as a list, ``None`` where masked."""
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _analysed(
+    mothers: Sequence[dict] | Mapping[str, Sequence], name: str, points: Sequence[str]
+) -> tuple[list, dict[str, list]]:
+    """The mothers the outcome is analysed over (a value at every time point, DESIGN §7): their
+    arms and their values at each time point. ``mothers`` are records (a dict each) or the
+    cohort's columns (``Cohort.columns``)."""
+    if isinstance(mothers, Mapping):
+        size = len(mothers["code"]) if "code" in mothers else 0
+        arms = _plain(mothers["arm"]) if "arm" in mothers else [None] * size
+        values = {
+            point: _plain(mothers[f"{point}_{name}"])
+            if f"{point}_{name}" in mothers
+            else [None] * size
+            for point in points
+        }
+        keep = [
+            index
+            for index in range(size)
+            if all(values[point][index] is not None for point in points)
+        ]
+        return [arms[i] for i in keep], {p: [values[p][i] for i in keep] for p in points}
+    analysed = [r for r in mothers if all(r.get(f"{p}_{name}") is not None for p in points)]
+    return [r.get("arm") for r in analysed], {
+        point: [r[f"{point}_{name}"] for r in analysed] for point in points
+    }
 
 
 def _point_labels(document: dict) -> dict[str, str]:
@@ -308,20 +335,24 @@ def _means_chart(key: tuple) -> Chart:
 
 
 def arm_box_chart(
-    document: dict, name: str, records: Sequence[dict], *, sep: str = "."
+    document: dict, name: str, mothers: Sequence[dict] | Mapping[str, Sequence], *,
+    sep: str = ".",
 ) -> Chart | None:
-    """A box per arm and time point (median, quartiles as the tables, whiskers to 1.5 IQR)."""
+    """A box per arm and time point (median, quartiles as the tables, whiskers to 1.5 IQR).
+    ``mothers`` are records or the cohort's columns (:func:`_analysed`)."""
     outcome = document["outcomes"][name]
     points = outcome.get("timepoints") or []
     arms = document.get("arms", [])
-    analysed = _analysed(records, name, points)
+    arm_of, at_point = _analysed(mothers, name, points)
     single_arm = len(arms) == 1
     boxes = []
     labels = _point_labels(document)
     for arm in arms:
         for point in points:
             values = [
-                r[f"{point}_{name}"] for r in analysed if single_arm or r.get("arm") == arm["key"]
+                value
+                for value, of in zip(at_point[point], arm_of, strict=True)
+                if single_arm or of == arm["key"]
             ]
             if not values:
                 continue
@@ -377,13 +408,15 @@ def _arm_box_chart(key: tuple) -> Chart:
 
 
 def design_charts(
-    document: dict, name: str, records: Sequence[dict], *, sep: str = "."
+    document: dict, name: str, mothers: Sequence[dict] | Mapping[str, Sequence], *,
+    sep: str = ".",
 ) -> list[Chart]:
     """The charts that fit the design for one numeric outcome: the arms' means over the time
     points (pre/post and repeated designs) and boxes by arm (and time point). None for a
-    binary or ordinal outcome, whose crosstabulation is the picture."""
+    binary or ordinal outcome, whose crosstabulation is the picture. ``mothers`` are records or
+    the cohort's columns."""
     outcome = document["outcomes"].get(name) or {}
     if outcome.get("type") in ("binary", "ordinal"):
         return []
-    found = [means_chart(document, name, sep=sep), arm_box_chart(document, name, records, sep=sep)]
+    found = [means_chart(document, name, sep=sep), arm_box_chart(document, name, mothers, sep=sep)]
     return [chart for chart in found if chart is not None]

@@ -72,7 +72,7 @@ def results(request, study_code: str):
                         sep=fmt.sep,
                     )
                     if name in paired
-                    else charts.design_charts(document, name, data.records, sep=fmt.sep)
+                    else charts.design_charts(document, name, data.columns, sep=fmt.sep)
                 ),
             }
         )

@@ -882,4 +882,11 @@ def test_two_group_columns_give_the_document_of_the_records(laktasi, make_respon
     by_records = cohort.Cohort(laktasi, data.filters, records, data.n_withdrawn,
                                data.n_not_per_protocol, data.progress)  # fmt: skip
     with translation.override("en"):
-        assert cohort.results_document(data) == cohort.results_document(by_records)
+        document = cohort.results_document(data)
+        assert document == cohort.results_document(by_records)
+        # The page's box charts, drawn from the columns, are those of the records.
+        from_columns = charts.design_charts(document, "milk_ml", data.columns)
+        assert [c.description for c in from_columns] == [
+            c.description for c in charts.design_charts(document, "milk_ml", records)
+        ]
+        assert "n = 4" in from_columns[-1].description
