@@ -659,6 +659,13 @@ def design_summary(
     return summary
 
 
+def _take(values: Any, mask: np.ndarray) -> Any:
+    """The values of a column (an array or a list) where ``mask`` is true."""
+    if isinstance(values, np.ndarray):
+        return values[mask]
+    return [value for value, keep in zip(values, mask.tolist(), strict=True) if keep]
+
+
 def characteristics_by_arm(study: Study, cohort: Cohort, columns: _Columns) -> dict[str, Any]:
     """Table 1 by arm: ``{characteristic: {arm: [{"key", "label", "n", "percent"}], "test":
     chi_square}}`` over the cohort's mothers (as Table 1), with the baseline comparison of the
@@ -674,10 +681,7 @@ def characteristics_by_arm(study: Study, cohort: Cohort, columns: _Columns) -> d
     else:
         tables = {
             arm: analysis.characteristics(
-                {
-                    name: np.asarray(values, dtype=object)[columns.arm_masks[arm]]
-                    for name, values in table.items()
-                }
+                {name: _take(values, columns.arm_masks[arm]) for name, values in table.items()}
             )
             for arm in arms
         }

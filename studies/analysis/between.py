@@ -41,7 +41,10 @@ Number = int | float
 def _valid(values: Sequence[Number | None]) -> tuple[np.ndarray, int]:
     """The values as float64 without the missing ones (``None``, NaN), and how many were left
     out.  Infinite values are refused: they are not measurements."""
-    present = np.asarray([np.nan if v is None else float(v) for v in values], dtype=float)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        present = values.astype(float).reshape(-1)  # a numeric array has no None
+    else:
+        present = np.asarray([np.nan if v is None else float(v) for v in values], dtype=float)
     if np.isinf(present).any():
         raise ValueError("values must be finite numbers (or None/NaN for a missing value)")
     keep = ~np.isnan(present)

@@ -14,6 +14,7 @@ returned ``table`` and ``expected`` still list every arm and category.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any
 
@@ -47,15 +48,23 @@ def crosstab(
         raise ValueError(f"categories must be distinct, got {order!r}")
     table: dict[str, dict[Hashable, int]] = {}
     for arm, values in rows_by_arm.items():
-        present = [v for v in values if not _is_missing(v)]
-        unknown = {v for v in present if v not in order}
+        if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+            # A numeric array: its distinct values counted at once (NaN is missing).
+            numbers = values.reshape(-1)
+            if numbers.dtype.kind == "f":
+                numbers = numbers[~np.isnan(numbers)]
+            distinct, n = np.unique(numbers, return_counts=True)
+            seen = list(zip(distinct.tolist(), n.tolist(), strict=True))
+        else:
+            seen = list(Counter(v for v in values if not _is_missing(v)).items())
+        unknown = {value for value, _n in seen if value not in order}
         if unknown:
             raise ValueError(
                 f"arm {arm!r}: value(s) outside the categories: {sorted(map(str, unknown))}"
             )
         counts = dict.fromkeys(order, 0)
-        for value in present:
-            counts[value] += 1
+        for value, n in seen:
+            counts[value] += n
         table[arm] = counts
     return table
 

@@ -265,7 +265,7 @@ def analyze_outcome(
             groups = {arm: _as_numbers(column(arm, key)) for arm in arms}
             if binary:
                 table = chi_square(
-                    crosstab({arm: values.tolist() for arm, values in groups.items()}, levels)
+                    crosstab(groups, levels)
                 )
                 if table["fisher_exact"] is not None and table["min_expected"] is not None:
                     smallest = table["min_expected"]

@@ -49,7 +49,10 @@ LILLIEFORS_P_BOUND = 0.2
 
 def _values(values: Sequence[Any]) -> np.ndarray:
     """The non-missing values (``None`` and NaN are missing, as SPSS's system-missing)."""
-    data = np.asarray([float(v) for v in values if v is not None], dtype=float)
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
+        data = values.astype(float).reshape(-1)  # a numeric array has no None
+    else:
+        data = np.asarray([float(v) for v in values if v is not None], dtype=float)
     return data[~np.isnan(data)]
 
 
