@@ -771,3 +771,28 @@ def test_characteristics_name_the_first_bad_parity_of_the_records() -> None:
     ]
     with pytest.raises(ValueError, match="got -1"):
         characteristics(rows)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_describe_from_the_histogram_equals_the_sum_value_by_value(seed):
+    """Few distinct values (counts, scores, one-decimal volumes) are summed over their
+    histogram; mean and SD equal, to the last bit, ``math.fsum`` value by value."""
+    import numpy as np
+
+    from studies.analysis import _describe_values
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(8, 4000))
+    kind = seed % 4
+    if kind == 0:
+        values = rng.integers(0, 25, n)  # counts
+    elif kind == 1:
+        values = np.round(rng.normal(40, 12, n)).astype(np.int64) * 10**12 + 1  # large ints
+    elif kind == 2:
+        values = rng.choice([0.1, 0.2, 0.3, 12.5, -7.25, 1e16, 1.0], n)  # awkward floats
+    else:
+        values = np.round(rng.normal(35, 9, n), 1)  # millilitres with one decimal
+    expected = _describe_values(values.tolist())
+    got = describe(values)
+    assert got == expected
+    assert type(got["mean"]) is float and type(got["min"]) is type(expected["min"])

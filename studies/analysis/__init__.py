@@ -25,6 +25,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -266,14 +267,21 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
         return _describe_values([_plain_number(v) for v in values])
     n = len(array)
     ordered = np.sort(array, kind="stable")
-    mean = math.fsum(array.tolist()) / n
-    sd = None
-    if n >= 2:
-        # Two-pass sum of squares: exact enough for counts and immune to the
-        # cancellation of the sum-of-squares shortcut.  float_power is C's pow, as
-        # Python's ``x ** 2`` (a plain product can differ in the last bit).
-        deviations = array.astype(np.float64) - mean
-        sd = math.sqrt(math.fsum(np.float_power(deviations, 2.0).tolist()) / (n - 1))
+    starts = np.flatnonzero(np.diff(ordered)) + 1
+    if len(starts) < n // 4:
+        # Few distinct values (counts, scores): the sums over the histogram, exactly.
+        distinct = ordered[np.r_[0, starts]]
+        counts = np.diff(np.r_[0, starts, n]).tolist()
+        mean, sd = _mean_sd_of_histogram(distinct, counts, n)
+    else:
+        mean = math.fsum(array.tolist()) / n
+        sd = None
+        if n >= 2:
+            # Two-pass sum of squares: exact enough for counts and immune to the
+            # cancellation of the sum-of-squares shortcut.  float_power is C's pow, as
+            # Python's ``x ** 2`` (a plain product can differ in the last bit).
+            deviations = array.astype(np.float64) - mean
+            sd = math.sqrt(math.fsum(np.float_power(deviations, 2.0).tolist()) / (n - 1))
     return {
         "n": n,
         "mean": mean,
@@ -284,6 +292,27 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
         "q1": _percentile_haverage(ordered, 0.25),
         "q3": _percentile_haverage(ordered, 0.75),
     }
+
+
+def _exact_sum(values: Sequence[Number], counts: Sequence[int]) -> float:
+    """sum(count * value), computed exactly and rounded once to the nearest float (ties to
+    even): what ``math.fsum`` gives for the list holding each value ``count`` times."""
+    return float(sum(Fraction(value) * count for value, count in zip(values, counts, strict=True)))
+
+
+def _mean_sd_of_histogram(
+    distinct: np.ndarray, counts: list[int], n: int
+) -> tuple[float, float | None]:
+    """:func:`describe`'s mean and SD from the distinct values (int64 or float64, ascending)
+    and how often each occurs (``n`` in all): the same figures, to the last bit, as
+    ``math.fsum`` over the ``n`` values and over their squared deviations, since each value's
+    deviation and square are the same float wherever it occurs and both sums are exact and
+    rounded once."""
+    mean = _exact_sum(distinct.tolist(), counts) / n
+    if n < 2:
+        return mean, None
+    squares = np.float_power(distinct.astype(np.float64) - mean, 2.0)
+    return mean, math.sqrt(_exact_sum(squares.tolist(), counts) / (n - 1))
 
 
 def _describe_values(data: list[Number]) -> dict[str, Any]:
