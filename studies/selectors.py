@@ -12,7 +12,6 @@ from django.utils import translation
 from django.utils.text import capfirst
 
 from .changes import field_changes, value_text
-from .cohort import session_count
 from .models import (
     SLOT_ORDER,
     MassageSession,
@@ -171,11 +170,8 @@ def respondent_timeline(respondent: Respondent, sessions, sheets: dict) -> list:
 
 
 def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:
-    # Counted per mother in subqueries rather than by joining the sessions and grouping: a page
-    # of 50 then costs 50 small lookups, not a count over every mother of the study.
+    # Her sessions' counts are on her row (sessions_planned, sessions_done).
     return respondents.select_related("study", "site").annotate(
-        sessions_done=session_count(status=MassageSession.Status.DONE),
-        sessions_total=session_count(),
         # Not per protocol: a deviation recorded and not resolved by a later correction.
         has_deviation=Exists(
             ProtocolDeviation.objects.filter(respondent_id=OuterRef("pk"), resolved_at__isnull=True)
