@@ -105,7 +105,9 @@ def recount_sessions(respondents: QuerySet[Respondent] | Iterable[int]) -> int:
     set-based UPDATE. It is a ``QuerySet.update``: no history row, no version bump, no model
     rule, so it is safe on a withdrawn mother. Call it inside the transaction of the write that
     created, deleted or changed her sessions (:func:`_save` does for every session and every
-    mother it saves). Returns how many mothers were updated."""
+    mother it saves). Given by their keys, the mothers' rows are locked first
+    (:func:`_lock_mothers`); a queryset (a whole import, a restore) is updated as it is.
+    Returns how many mothers were updated."""
     if not isinstance(respondents, QuerySet):
         respondents = Respondent.objects.filter(pk__in=list(respondents))
         _lock_mothers(respondents)

@@ -341,15 +341,13 @@ def write_cohort(
     mother_values = operator.attrgetter(*mothers.table.columns)
     session_plans: dict[tuple[datetime.date, str], list[tuple[datetime.date, list, list]]] = {}
     mother_at = sessions.table.index["respondent_id"]
-    first_pk = last_pk = None
+    bounds: list[int] = []  # the smallest and largest key of each chunk's new mothers
     for start in range(0, len(planned), IMPORT_CHUNK):
         chunk = planned[start : start + IMPORT_CHUNK]
         pks = mothers.insert(
             [list(mother_values(item.respondent)) for item in chunk], key=("code",)
         )
-        if pks:
-            first_pk = min(pks) if first_pk is None else min(first_pk, *pks)
-            last_pk = max(pks) if last_pk is None else max(last_pk, *pks)
+        bounds += [min(pks), max(pks)] if pks else []
         identity_rows, session_rows, sheet_rows, deviation_rows = [], [], [], []
         for item, pk in zip(chunk, pks, strict=True):
             respondent = item.respondent
@@ -400,8 +398,9 @@ def write_cohort(
         deviations.insert(deviation_rows, key=("respondent_id", "kind"))
         if progress:
             progress(start + len(chunk), len(planned))
-    if first_pk is not None:
+    if bounds:
         # Her counts, in one statement for the whole file: the range of the new mothers' keys
         # (any other mother of the study inside it, enrolled meanwhile, is recounted as well,
         # which changes nothing), as no list of 100,000 keys fits in one SQLite statement.
-        recount_sessions(Respondent.objects.filter(study=study, pk__range=(first_pk, last_pk)))
+        new_mothers = Respondent.objects.filter(study=study, pk__range=(min(bounds), max(bounds)))
+        recount_sessions(new_mothers)
