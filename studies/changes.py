@@ -41,6 +41,16 @@ def value_text(outcome, value, *, unit: bool = False) -> str:
     return text
 
 
+def saved_instance(record):
+    """The object a history record (simple-history's) describes, as that version saved it. Like
+    ``record.instance``, without its lookup of the live row for the fields the history leaves
+    out (a mother's session counts, derived data), one query per record: those keep their
+    defaults here, and no history reads them."""
+    return record.instance_type(
+        **{field.attname: getattr(record, field.attname) for field in record.tracked_fields}
+    )
+
+
 def _display(instance, field_name: str, value, names: dict) -> str:
     if value is None or value == "":
         return "—"
@@ -74,7 +84,7 @@ def field_changes(
     at a person; ``protocol``: the study definition (read from the record when not given)."""
     names = {} if names is None else names
     changes = []
-    instance = new_record.instance
+    instance = saved_instance(new_record)
     for change in new_record.diff_against(old_record).changes:
         if change.field in IGNORED_FIELDS:
             continue

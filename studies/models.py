@@ -35,6 +35,10 @@ from . import rules
 # Free-text notes and reasons: room for a paragraph, not for a pasted document.
 TEXT_LIMIT = 2000
 
+# A mother's counts of her sessions, kept on her row (Respondent) and set only by
+# services.recount_sessions.
+DERIVED_SESSION_COUNTS = ["sessions_planned", "sessions_done"]
+
 
 class Source(models.TextChoices):
     """How a record came in: typed by a person, or read from a historical sheet by the importer
@@ -420,7 +424,22 @@ class Respondent(ConstraintFieldsMixin, models.Model):
         editable=False,
         help_text=_("Counts the saves; a form saved over a newer version is refused."),
     )
-    history = HistoricalRecords()
+    # Derived from her sessions by services.recount_sessions, in the transaction of every write
+    # of a session, so the results and the lists read them from her row instead of counting.
+    sessions_planned = models.PositiveIntegerField(
+        _("sessions planned"),
+        default=0,
+        editable=False,
+        help_text=_("Derived from her sessions: how many she has, whatever their status."),
+    )
+    sessions_done = models.PositiveIntegerField(
+        _("sessions done"),
+        default=0,
+        editable=False,
+        help_text=_("Derived from her sessions: how many are done."),
+    )
+    # The counts are not a clinical record: a recount writes no history row.
+    history = HistoricalRecords(excluded_fields=DERIVED_SESSION_COUNTS)
 
     class Meta:
         ordering = ["study", "code"]

@@ -11,8 +11,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import translation
 from django.utils.text import capfirst
 
-from .changes import field_changes, value_text
-from .cohort import session_count
+from .changes import field_changes, saved_instance, value_text
 from .models import (
     SLOT_ORDER,
     MassageSession,
@@ -171,11 +170,8 @@ def respondent_timeline(respondent: Respondent, sessions, sheets: dict) -> list:
 
 
 def with_progress(respondents: QuerySet[Respondent]) -> QuerySet[Respondent]:
-    # Counted per mother in subqueries rather than by joining the sessions and grouping: a page
-    # of 50 then costs 50 small lookups, not a count over every mother of the study.
+    # Her sessions' counts are on her row (sessions_planned, sessions_done).
     return respondents.select_related("study", "site").annotate(
-        sessions_done=session_count(status=MassageSession.Status.DONE),
-        sessions_total=session_count(),
         # Not per protocol: a deviation recorded and not resolved by a later correction.
         has_deviation=Exists(
             ProtocolDeviation.objects.filter(respondent_id=OuterRef("pk"), resolved_at__isnull=True)
@@ -206,7 +202,7 @@ def _user_names(histories: list[list]) -> dict:
             getattr(record, field.attname)
             for records in histories
             for record in records
-            for field in record.instance._meta.concrete_fields
+            for field in record.instance_type._meta.concrete_fields
             if field.is_relation and field.related_model is user_model
         }
         - set(names)
@@ -261,7 +257,7 @@ def respondent_history(respondent: Respondent, *, include_identity: bool) -> lis
         previous_by_object: dict = {}
         for record in records:
             who = user_name(record.history_user)
-            instance = record.instance
+            instance = saved_instance(record)
             if getattr(instance, "respondent_id", None) == respondent.pk:
                 instance.respondent = respondent  # her sessions' labels name her: no query each
             label = f"{record_name} {instance}"

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Func, IntegerField, OuterRef, QuerySet, Subquery
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -24,6 +25,7 @@ from .analysis.design import comparisons
 from .changes import field_changes
 from .cohort import TEST_LABELS
 from .models import (
+    DERIVED_SESSION_COUNTS,
     ChoiceOverride,
     MassageSession,
     Observation,
@@ -85,10 +87,51 @@ def require_current(instance, expected_version) -> None:
         raise StaleRecordError(_describe_changes(instance, expected_version), code="stale")
 
 
+def _session_tally(**conditions) -> Subquery:
+    """A mother's sessions (under ``conditions``) in a correlated ``SELECT COUNT(*)`` without
+    GROUP BY: one row whatever she has (0 without sessions), read from the session index."""
+    counted = (
+        MassageSession.objects.filter(respondent=OuterRef("pk"), **conditions)
+        .order_by()
+        .annotate(n=Func(template="COUNT(*)", output_field=IntegerField()))
+        .values("n")
+    )
+    return Subquery(counted, output_field=IntegerField())
+
+
+def recount_sessions(respondents: QuerySet[Respondent] | Iterable[int]) -> int:
+    """Set ``sessions_planned`` (all her sessions) and ``sessions_done`` (status done) of the
+    given mothers (a queryset of them, or their primary keys) from their session rows, in one
+    set-based UPDATE. It is a ``QuerySet.update``: no history row, no version bump, no model
+    rule, so it is safe on a withdrawn mother. Call it inside the transaction of the write that
+    created, deleted or changed her sessions (:func:`_save` does for every session and every
+    mother it saves). Given by their keys, the mothers' rows are locked first
+    (:func:`_lock_mothers`); a queryset (a whole import, a restore) is updated as it is.
+    Returns how many mothers were updated."""
+    if not isinstance(respondents, QuerySet):
+        respondents = Respondent.objects.filter(pk__in=list(respondents))
+        _lock_mothers(respondents)
+    return respondents.order_by().update(
+        sessions_planned=_session_tally(),
+        sessions_done=_session_tally(status=MassageSession.Status.DONE),
+    )
+
+
+def _lock_mothers(respondents: QuerySet[Respondent]) -> None:
+    """Lock the mothers' rows (PostgreSQL; SQLite writes one at a time anyway) until the
+    transaction ends. Taken before her sessions are written, so two writes of her sessions
+    recount one after the other, the second counting what the first committed (under READ
+    COMMITTED an UPDATE that waited would count from its older snapshot), and always in the
+    order mother, then session, so they cannot deadlock with :func:`update_respondent`."""
+    list(respondents.select_for_update().order_by("pk").values_list("pk", flat=True))
+
+
 def _save(instance, *, user, reason: str = "", correcting_withdrawal: bool = False) -> None:
     """The one way a record is written: the withdrawn-mother rule, the version bump, every
     model rule (``full_clean``), the history's user and reason, one transaction.
-    ``correcting_withdrawal`` is the rule's one exception, for :func:`correct_withdrawal`."""
+    ``correcting_withdrawal`` is the rule's one exception, for :func:`correct_withdrawal`.
+    Saving a session or a mother recounts her sessions in the same transaction (a mother's
+    save writes the counts she was loaded with, which later session writes may have changed)."""
     if not correcting_withdrawal:
         _require_active(instance)
     if instance.pk and hasattr(instance, "version"):
@@ -99,7 +142,14 @@ def _save(instance, *, user, reason: str = "", correcting_withdrawal: bool = Fal
         instance._change_reason = reason
     try:
         with transaction.atomic():
+            if isinstance(instance, MassageSession):
+                _lock_mothers(Respondent.objects.filter(pk=instance.respondent_id))
             instance.save()
+            if isinstance(instance, MassageSession):
+                recount_sessions([instance.respondent_id])
+            elif isinstance(instance, Respondent):
+                recount_sessions([instance.pk])
+                instance.refresh_from_db(fields=DERIVED_SESSION_COUNTS)
     except IntegrityError as error:
         # A concurrent save got there first (the unique constraint holds in the database):
         # report it like the validation would have, instead of a server error.
@@ -433,6 +483,7 @@ def record_session(
     deviation. A correction can also take a recorded session back to planned (recorded by
     mistake, or ahead of its day): its start, duration and performer are cleared, the reason
     and the old values stay in the history, and it is due again on its planned day."""
+    _lock_mothers(Respondent.objects.filter(pk=session.respondent_id))
     session = MassageSession.objects.select_for_update().get(pk=session.pk)
     require_current(session, expected_version)
     _require_active(session)

@@ -81,6 +81,7 @@ def orm_import(study, data: bytes, user) -> None:
         (Observation, sheets),
     ):
         bulk_create_with_history(objects, model, default_user=user, default_change_reason=reason)
+    services.recount_sessions([respondent.pk for respondent in respondents])
 
 
 # Columns that differ between two imports of the same file by nature: keys and moments.

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from studies import charts, cohort, manuscript
+from studies import charts, cohort, manuscript, services
 from studies.analysis import describe
 from studies.definition import paper_definition
 from studies.models import MassageSession, Observation, Study
@@ -57,6 +57,7 @@ def three_mothers(study, make_respondent, midwife_a, midwife_b, site_b):
         "Moved",
     )
     third.save()
+    services.recount_sessions([first.pk, second.pk, third.pk])  # written past the services
     return first, second, third
 
 

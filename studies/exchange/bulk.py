@@ -24,6 +24,7 @@ from ..models import (
     Source,
     Study,
 )
+from ..services import recount_sessions
 
 if TYPE_CHECKING:
     from .imports import _Planned
@@ -340,11 +341,13 @@ def write_cohort(
     mother_values = operator.attrgetter(*mothers.table.columns)
     session_plans: dict[tuple[datetime.date, str], list[tuple[datetime.date, list, list]]] = {}
     mother_at = sessions.table.index["respondent_id"]
+    bounds: list[int] = []  # the smallest and largest key of each chunk's new mothers
     for start in range(0, len(planned), IMPORT_CHUNK):
         chunk = planned[start : start + IMPORT_CHUNK]
         pks = mothers.insert(
             [list(mother_values(item.respondent)) for item in chunk], key=("code",)
         )
+        bounds += [min(pks), max(pks)] if pks else []
         identity_rows, session_rows, sheet_rows, deviation_rows = [], [], [], []
         for item, pk in zip(chunk, pks, strict=True):
             respondent = item.respondent
@@ -395,3 +398,9 @@ def write_cohort(
         deviations.insert(deviation_rows, key=("respondent_id", "kind"))
         if progress:
             progress(start + len(chunk), len(planned))
+    if bounds:
+        # Her counts, in one statement for the whole file: the range of the new mothers' keys
+        # (any other mother of the study inside it, enrolled meanwhile, is recounted as well,
+        # which changes nothing), as no list of 100,000 keys fits in one SQLite statement.
+        new_mothers = Respondent.objects.filter(study=study, pk__range=(min(bounds), max(bounds)))
+        recount_sessions(new_mothers)

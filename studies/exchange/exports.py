@@ -9,17 +9,7 @@ from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import (
-    Count,
-    F,
-    FilteredRelation,
-    IntegerField,
-    OuterRef,
-    Q,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import Coalesce
+from django.db.models import F, FilteredRelation, Q
 
 from .. import analysis
 from ..cohort import with_sheets
@@ -43,19 +33,6 @@ from .columns import (
     extra_columns,
 )
 
-
-def session_count(**conditions) -> Coalesce:
-    """A mother's sessions (those matching ``conditions``), as a correlated subquery."""
-    counted = (
-        MassageSession.objects.filter(respondent=OuterRef("pk"), **conditions)
-        .order_by()
-        .values("respondent")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
 # The mother's own columns and the query's name for each (the outcome and sheet-date columns
 # come from her sheets, the derived groups from her row).
 _RESPONDENT_VALUES = {
@@ -68,13 +45,13 @@ _RESPONDENT_VALUES = {
     "parity": "parity",
     "education": "education",
     "employment": "employment",
-    "sessions_completed": "sessions_completed",
+    "sessions_completed": "sessions_done",
     "status": "status",
     "withdrawal_reason": "withdrawal_reason",
     "withdrawn_on": "withdrawn_on",
     "consent_date": "consent_date",
     "eligibility_confirmed": "eligibility_confirmed",
-    "sessions_planned": "sessions_total",
+    "sessions_planned": "sessions_planned",
     **{name: f"identity__{name}" for name in IDENTITY_COLUMNS},
 }
 _TEXT_COLUMNS = frozenset(
@@ -147,8 +124,6 @@ def _cohort_records(study: Study, header: list[str]) -> Iterator[list[list[Any]]
     )
     queryset = (
         queryset.annotate(
-            sessions_completed=session_count(status=MassageSession.Status.DONE),
-            sessions_total=session_count(),
             **{name: F(f"{point}_sheet__observed_on") for point, name in date_names.items()},
         )
         .order_by("code")

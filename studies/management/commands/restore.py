@@ -4,9 +4,14 @@ from pathlib import Path
 
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, no_translations
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.migrations.recorder import MigrationRecorder
 
-from studies import backups
+from studies import backups, services
+from studies.models import Respondent
+
+# The migration that gave every mother her session counts (Respondent.sessions_planned/_done).
+COUNTS_MIGRATION = "0013_session_counts"
 
 # What the operator sees counted after a restore, to compare with what they expect.
 SUMMARY = (
@@ -52,6 +57,7 @@ class Command(BaseCommand):
             backups.restore(source, using=database)
         except backups.BackupError as error:
             raise CommandError(str(error)) from error
+        recounted = self._recount_sessions(database)
         counts = ", ".join(
             f"{apps.get_model(label).objects.using(database).count()} {noun}"
             for label, noun in SUMMARY
@@ -64,4 +70,17 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Restored the {target} from {source}")
             + f": {counts}, {history} history rows."
+            + ("" if recounted else " Run `manage.py migrate` to bring it up to date.")
         )
+
+    def _recount_sessions(self, database: str) -> bool:
+        """Every mother's session counts from her session rows, which the backup may hold out of
+        step with them (a copy of a database written past the services). A backup made before
+        the counts existed has no column for them yet: ``migrate`` adds and fills them. Returns
+        whether the counts were set."""
+        applied = MigrationRecorder(connections[database]).applied_migrations()
+        if ("studies", COUNTS_MIGRATION) not in applied:
+            return False
+        with transaction.atomic(using=database):
+            services.recount_sessions(Respondent.objects.using(database).all())
+        return True
