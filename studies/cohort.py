@@ -1,10 +1,11 @@
 """The live cohort: database → the columns ``studies.analysis`` works on → the results document.
 
-``load_cohort`` reads every mother of a study in one query (her sheets' counts and her sessions'
-tallies come in as correlated subqueries), so the results page, ``results.json``, the CSV tables
-and ``manage.py analyze`` cost the same few queries whether the study has fifteen mothers or a
-thousand. ``results_document`` is the one code path from that cohort to the document of
-DESIGN.md section 4.5; every output is built from it.
+``load_cohort`` reads every mother of a study in one query (each time point's sheet joined once,
+its values read by key; her session counts are kept on her row) into one array per column, so
+the results page, ``results.json``, the CSV tables and ``manage.py analyze`` cost the same few
+queries whether the study has fifteen mothers or a hundred thousand. ``results_document`` is
+the one code path from that cohort to the document of DESIGN.md section 4.5; every output is
+built from it.
 """
 
 from __future__ import annotations
@@ -17,19 +18,15 @@ from typing import Any
 import numpy as np
 from django.db import connections
 from django.db.models import (
-    Count,
     F,
     FilteredRelation,
     FloatField,
     Func,
     IntegerField,
-    OuterRef,
     Q,
-    Subquery,
-    Value,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -38,7 +35,7 @@ from . import analysis
 from .analysis import design as analysis_design
 from .analysis.crosstab import chi_square
 from .definition import plain_number
-from .models import ChoiceOverride, MassageSession, Respondent, Site, Study
+from .models import ChoiceOverride, Respondent, Site, Study
 
 AGE_GROUP_LABELS = {
     "lt20": gettext_lazy("< 20 years"),
@@ -247,29 +244,6 @@ def with_sheets(respondents, columns: list[tuple[str, str, str]], protocol=None)
     )
 
 
-def session_count(**conditions) -> Coalesce:
-    counted = (
-        MassageSession.objects.filter(respondent=OuterRef("pk"), **conditions)
-        .order_by()
-        .values("respondent")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))
-
-
-def _tally(**conditions) -> Subquery:
-    """The mother's sessions (under ``conditions``) counted in a correlated ``SELECT COUNT(*)``
-    without GROUP BY: one row whatever she has, read from the session index."""
-    counted = (
-        MassageSession.objects.filter(respondent=OuterRef("pk"), **conditions)
-        .order_by()
-        .annotate(n=Func(template="COUNT(*)", output_field=IntegerField()))
-        .values("n")
-    )
-    return Subquery(counted, output_field=IntegerField())
-
-
 def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     """Read the study's mothers under ``filters`` in one query."""
     filters = filters or CohortFilters()
@@ -297,10 +271,6 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     ]
     queryset = (
         with_sheets(respondents, columns, protocol)
-        .annotate(
-            sessions_planned=_tally(),
-            sessions_done=_tally(status=MassageSession.Status.DONE),
-        )
         .order_by("code")
         .values_list(*names)
     )
