@@ -139,7 +139,7 @@ def _box_stats(values: Sequence[int], label: str) -> dict:
         "q3": q3,
         "whislo": min(inside),
         "whishi": max(inside),
-        "fliers": [v for v in values if v < q1 - reach or v > q3 + reach],
+        "fliers": sorted(v for v in values if v < q1 - reach or v > q3 + reach),
     }
 
 

@@ -271,7 +271,9 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     ]
     queryset = (
         with_sheets(respondents, columns, protocol)
-        .order_by("code")
+        # In no particular order: every figure depends on the values only (the sums are exact
+        # or over sorted values), and the codes listed are sorted where they are listed.
+        .order_by()
         .values_list(*names)
     )
     # Every column is text or a number the driver already returns as Python's (the values as
@@ -281,15 +283,17 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     with connections[queryset.db].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    # The rows transposed: one tuple per column (every row has every column).
-    transposed = zip(*rows, strict=True) if rows else [()] * len(names)
-    raw = dict(zip(names, transposed, strict=True))
+    # The rows as one mothers x columns object array (numpy's C loop), sliced into columns.
+    table = np.empty((len(rows), len(names)), dtype=object)
+    if rows:
+        table[:] = rows
+    raw = {name: table[:, index] for index, name in enumerate(names)}
     raw["site"] = raw.pop("site__name")
     columns: dict[str, Any] = {}
     for name in ("code", "site", "arm", "education", "employment", "status"):
-        columns[name] = np.array(raw[name], dtype=object).reshape(-1)
+        columns[name] = raw[name]
     for name in ("age_years", "parity", "sessions_planned", "sessions_done"):
-        columns[name] = np.array(raw[name], dtype=np.int64).reshape(-1)
+        columns[name] = raw[name].astype(np.int64)
     for name, _point, key in protocol.cohort_value_columns:
         columns[name] = _outcome_column(raw[name], protocol.outcome(key))
     status = columns["status"]
@@ -328,7 +332,7 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         n_withdrawn=len(rows) - n_active,
         n_not_per_protocol=n_active - int(np.count_nonzero(kept)),
         progress=progress,
-        withdrawn_codes=codes[~active].tolist(),
+        withdrawn_codes=sorted(codes[~active].tolist()),
         not_per_protocol_codes=sorted(codes[active & ~kept].tolist()),
     )
 
@@ -337,7 +341,7 @@ def _outcome_column(values: Sequence[Any], outcome) -> np.ma.MaskedArray:
     """One outcome's values of every mother (``None`` where not recorded) as a masked array:
     int64 for an outcome without decimals (each value a whole number, ``Outcome.check``),
     float64 otherwise."""
-    as_float = np.array(values, dtype=np.float64).reshape(-1)  # None becomes NaN
+    as_float = np.asarray(values).astype(np.float64).reshape(-1)  # None becomes NaN
     missing = np.isnan(as_float)
     if outcome.numeric and outcome.decimals:
         return np.ma.MaskedArray(as_float, mask=missing)

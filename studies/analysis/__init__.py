@@ -634,7 +634,9 @@ def shapiro_wilk(values: Sequence[Number]) -> dict[str, Any]:
     elif np.all(data == data[0]):
         result["not_computed"] = "constant"
     else:
-        res = stats.shapiro(data)
+        # Sorted first: scipy subtracts the value in the middle position of its input, so
+        # the last bits of W and p would otherwise depend on the order of the values.
+        res = stats.shapiro(np.sort(data))
         result.update(w=float(res.statistic), p=float(res.pvalue))
     return result
 

@@ -39,8 +39,10 @@ Number = int | float
 
 
 def _valid(values: Sequence[Number | None]) -> tuple[np.ndarray, int]:
-    """The values as float64 without the missing ones (``None``, NaN), and how many were left
-    out.  Infinite values are refused: they are not measurements."""
+    """The values as float64 without the missing ones (``None``, NaN), in ascending order, and
+    how many were left out.  Infinite values are refused: they are not measurements.  Sorted,
+    every figure computed from them (numpy's sums included, to the last bit) depends on the
+    values only, not on the order the mothers came in."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
         present = values.astype(float).reshape(-1)  # a numeric array has no None
     else:
@@ -48,7 +50,7 @@ def _valid(values: Sequence[Number | None]) -> tuple[np.ndarray, int]:
     if np.isinf(present).any():
         raise ValueError("values must be finite numbers (or None/NaN for a missing value)")
     keep = ~np.isnan(present)
-    return present[keep], int((~keep).sum())
+    return np.sort(present[keep]), int((~keep).sum())
 
 
 def _two_groups(groups: Mapping[str, Sequence[Number | None]]):

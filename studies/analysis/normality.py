@@ -48,12 +48,15 @@ LILLIEFORS_P_BOUND = 0.2
 
 
 def _values(values: Sequence[Any]) -> np.ndarray:
-    """The non-missing values (``None`` and NaN are missing, as SPSS's system-missing)."""
+    """The non-missing values (``None`` and NaN are missing, as SPSS's system-missing), in
+    ascending order: scipy's Shapiro-Wilk subtracts the value in the middle position of its
+    input before sorting, so the last bits of W and p would otherwise depend on the order the
+    mothers came in."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "iuf":
         data = values.astype(float).reshape(-1)  # a numeric array has no None
     else:
         data = np.asarray([float(v) for v in values if v is not None], dtype=float)
-    return data[~np.isnan(data)]
+    return np.sort(data[~np.isnan(data)])
 
 
 def lilliefors_d(values: Sequence[float]) -> float:
