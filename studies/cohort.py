@@ -640,18 +640,25 @@ def _take(values: Any, mask: np.ndarray) -> Any:
     return [value for value, keep in zip(values, mask.tolist(), strict=True) if keep]
 
 
-def characteristics_by_arm(study: Study, cohort: Cohort, columns: _Columns) -> dict[str, Any]:
+def characteristics_by_arm(
+    study: Study,
+    cohort: Cohort,
+    columns: _Columns,
+    whole: Mapping[str, list[dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
     """Table 1 by arm: ``{characteristic: {arm: [{"key", "label", "n", "percent"}], "test":
     chi_square}}`` over the cohort's mothers (as Table 1), with the baseline comparison of the
     arms (SPSS's ``CROSSTABS /STATISTICS=CHISQ`` of arm by category,
     ``analysis.crosstab.chi_square``) in two-group designs only; percentages are of the arm's
-    mothers. ``columns`` give the arms' masks (:class:`_Columns` of ``cohort``)."""
+    mothers. ``columns`` give the arms' masks (:class:`_Columns` of ``cohort``); ``whole`` is
+    Table 1 of the whole cohort when the caller has it (``analysis.characteristics``), which
+    a one-group study's one arm is."""
     protocol = study.protocol
     arms = protocol.arm_keys
     labels = characteristic_labels()
     table = {name: cohort.columns[name] for name in analysis.CHARACTERISTIC_COLUMNS}
     if len(arms) == 1:
-        tables = {arms[0]: analysis.characteristics(table)}
+        tables = {arms[0]: whole if whole is not None else analysis.characteristics(table)}
     else:
         tables = {
             arm: analysis.characteristics(
@@ -705,7 +712,9 @@ def results_document(cohort: Cohort) -> dict[str, Any]:
         outcome = document["outcomes"].setdefault(name, {})
         for key, value in extra.items():
             outcome.setdefault(key, value)
-    document["characteristics_by_arm"] = characteristics_by_arm(study, cohort, columns)
+    document["characteristics_by_arm"] = characteristics_by_arm(
+        study, cohort, columns, document["characteristics"]
+    )
     labels = characteristic_labels()
     for name, rows in document["characteristics"].items():
         _heading, category_labels = labels[name]

@@ -139,9 +139,14 @@ def _grouped(counts: Counter, group) -> Counter:
     return grouped
 
 
-def _values(column: Any) -> list[Any]:
-    """A column (list, tuple or 1-D array) as a list of plain values."""
-    return column.tolist() if isinstance(column, np.ndarray) else list(column)
+def _counted(column: Any) -> Counter:
+    """How often each value of a column (list, tuple or 1-D array) occurs, as plain values:
+    an integer array through ``numpy.unique`` (sorted, so a value :func:`_grouped` refuses is
+    the smallest such one), anything else value by value."""
+    if isinstance(column, np.ndarray) and column.dtype.kind in "iu":
+        distinct, counts = np.unique(column, return_counts=True)
+        return Counter(dict(zip(distinct.tolist(), counts.tolist(), strict=True)))
+    return Counter(column.tolist() if isinstance(column, np.ndarray) else column)
 
 
 def characteristics(
@@ -157,26 +162,27 @@ def characteristics(
     cost per mother is one dictionary look-up per characteristic.
     """
     if isinstance(records, Mapping):
-        column = {name: _values(records[name]) for name in CHARACTERISTIC_COLUMNS}
+        counted = {name: _counted(records[name]) for name in CHARACTERISTIC_COLUMNS}
+        total = len(records["age_years"])
     else:
         rows = records if isinstance(records, list) else list(records)
-        column = {name: [r[name] for r in rows] for name in CHARACTERISTIC_COLUMNS}
-    total = len(column["age_years"])
+        counted = {name: Counter([r[name] for r in rows]) for name in CHARACTERISTIC_COLUMNS}
+        total = len(rows)
     return {
         "age_group": _frequency_of_counts(
-            _grouped(Counter(column["age_years"]), age_group), total, AGE_GROUPS, "age"
+            _grouped(counted["age_years"], age_group), total, AGE_GROUPS, "age"
         ),
         "parity": _frequency_of_counts(
-            _grouped(Counter(column["parity"]), parity_group),
+            _grouped(counted["parity"], parity_group),
             total,
             PARITY_GROUPS,
             "parity",
         ),
         "education": _frequency_of_counts(
-            Counter(column["education"]), total, EDUCATION_LEVELS, "education"
+            counted["education"], total, EDUCATION_LEVELS, "education"
         ),
         "employment": _frequency_of_counts(
-            Counter(column["employment"]), total, EMPLOYMENT_STATUSES, "employment"
+            counted["employment"], total, EMPLOYMENT_STATUSES, "employment"
         ),
     }
 
