@@ -25,7 +25,6 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Context, Decimal
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -302,8 +301,15 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
 
 def _exact_sum(values: Sequence[Number], counts: Sequence[int]) -> float:
     """sum(count * value), computed exactly and rounded once to the nearest float (ties to
-    even): what ``math.fsum`` gives for the list holding each value ``count`` times."""
-    return float(sum(Fraction(value) * count for value, count in zip(values, counts, strict=True)))
+    even): what ``math.fsum`` gives for the list holding each value ``count`` times.  Every
+    value is an integer over a power of two (``as_integer_ratio``), so the sum is one integer
+    over the largest such power, and Python's integer division rounds it correctly."""
+    ratios = [value.as_integer_ratio() for value in values]
+    denominator = max((q for _p, q in ratios), default=1)
+    total = sum(
+        p * (denominator // q) * count for (p, q), count in zip(ratios, counts, strict=True)
+    )
+    return total / denominator
 
 
 def _mean_sd_of_histogram(
