@@ -90,8 +90,9 @@ SHORT_FORMS = {
 
 
 def choice_key(word: str) -> str:
-    """How a choice's word is compared: case, underscores and runs of spaces ignored."""
-    return " ".join(word.replace("_", " ").split()).casefold()
+    """How a choice's word is compared: case, underscores and runs of spaces ignored (the
+    definition's rule for categories and arms, ``definition.word_key``)."""
+    return definition.word_key(word)
 
 
 def choice_words(choices_class) -> dict[str, tuple[str, ...]]:

@@ -299,17 +299,21 @@ class _Row:
         """An outcome's cell as text for the definition's check (``Outcome.check``, which takes
         "12,5" and "12.5"). Only what a spreadsheet writes passes on: ASCII digits (``Decimal``
         also reads ``٥`` and ``２９``), and for a whole-number outcome not ``5.000``, which is
-        five thousand in Indonesian."""
+        five thousand in Indonesian. A category's cell passes on as it is: its value or its
+        label, which the check reads."""
         raw = self.values.get(column, "").strip()
         if not raw:
             return ""
-        whole = outcome.numeric and outcome.decimals == 0
+        if not outcome.numeric:
+            # A category: its value or its label, read by the definition's own rule.
+            return raw
+        whole = outcome.decimals == 0
         if _ASCII_NUMBER.fullmatch(raw) is None or (
             whole and _WHOLE_NUMBER.fullmatch(raw) is None and _THOUSANDS.fullmatch(raw)
         ):
             message = (
                 _("“%(value)s” is not a whole number.")
-                if whole or not outcome.numeric
+                if whole
                 else _("“%(value)s” is not a number.")
             )
             self.error(column, message % {"value": raw[:40]})
@@ -613,19 +617,7 @@ def _arm(row: _Row, protocol, site) -> str | None:
         if protocol.allocation != "by_site" or site is not None:
             row.error("arm", _("Name the mother's arm: %(arms)s.") % {"arms": _arm_list(protocol)})
         return None
-    wanted = choice_key(raw)
-    arm = next(
-        (
-            candidate.key
-            for candidate in protocol.arms
-            if wanted
-            in {
-                choice_key(candidate.key),
-                *(choice_key(text) for text in candidate.label.to_dict().values()),
-            }
-        ),
-        None,
-    )
+    arm = protocol.arm_for(raw)
     if arm is None:
         row.error(
             "arm",

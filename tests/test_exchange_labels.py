@@ -1,0 +1,207 @@
+"""Words for values, in the reader's language (the fresh tester's findings of 2026-12-06): a
+yes/no or ordinal outcome and the arm imported by their labels in either language, through the
+definition's one rule."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.utils import translation
+
+from studies import definition, exchange, services
+from studies.models import Observation, Respondent
+
+LAKTASI_HEADER = [
+    "respondent_code", "site", "arm", "delivery_date", "enrolled_on", "age_years", "parity",
+    "education", "employment", "pre_milk_ml", "pre_feeds", "post_milk_ml", "post_feeds",
+    "post_lancar", "sessions_completed", "status", "withdrawal_reason",
+]  # fmt: skip
+
+FLOW = {
+    "design": "one_group_pre_post",
+    "outcomes": [
+        {
+            "key": "flow",
+            "label": {"id": "Aliran ASI", "en": "Milk flow"},
+            "type": "ordinal",
+            "categories": [
+                {"value": 1, "label": {"id": "Sedikit", "en": "Little"}},
+                {"value": 2, "label": {"id": "Cukup", "en": "Enough"}},
+                {"value": 3, "label": {"id": "Banyak sekali", "en": "Plenty"}},
+            ],
+        }
+    ],
+}
+
+
+def table(header, rows) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([row.get(column, "") for column in header])
+    return out.getvalue().encode()
+
+
+def laktasi_mother(code, **values) -> dict:
+    """A LAKTASI mother of the control arm (no sessions), with her two sheets."""
+    return {
+        "respondent_code": code,
+        "site": "Klinik A",
+        "arm": "control",
+        "delivery_date": "2026-06-01",
+        "enrolled_on": "2026-06-03",
+        "age_years": "27",
+        "parity": "2",
+        "education": "secondary",
+        "employment": "working",
+        "pre_milk_ml": "100.5",
+        "pre_feeds": "6",
+        "post_milk_ml": "150.0",
+        "post_feeds": "9",
+        "post_lancar": "1",
+        "status": "completed",
+        **values,
+    }
+
+
+def paper_mother(code="R01", **values) -> dict:
+    return {
+        "respondent_code": code,
+        "site": "Klinik A",
+        "delivery_date": "2026-06-01",
+        "enrolled_on": "2026-06-03",
+        "age_years": "27",
+        "parity": "1",
+        "education": "SMA",
+        "employment": "Bekerja",
+        "pre_feeds": "5",
+        "pre_urinations": "4",
+        "post_feeds": "11",
+        "post_urinations": "9",
+        "sessions_completed": "6",
+        "status": "completed",
+        **values,
+    }
+
+
+@pytest.fixture
+def laktasi(make_laktasi):
+    return make_laktasi("chosen")
+
+
+# --- 1. categories and arms by their labels ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [
+        ("Lancar", 1),
+        ("Tidak lancar", 0),
+        ("  tidak   LANCAR ", 0),
+        ("Smooth", 1),
+        ("not smooth", 0),
+        ("1", 1),
+        ("0,0", 0),
+    ],
+)
+def test_a_yes_no_outcome_is_imported_by_its_label_in_either_language(
+    laktasi, data_manager, written, stored
+):
+    report = exchange.import_cohort(
+        study=laktasi,
+        data=table(LAKTASI_HEADER, [laktasi_mother("L01", post_lancar=written)]),
+        user=data_manager,
+    )
+    assert report.ok, [str(error) for error in report.errors]
+    sheet = Observation.objects.get(respondent__code="L01", timepoint="post")
+    assert sheet.values["lancar"] == stored
+
+
+@pytest.mark.parametrize(
+    ("written", "arm"),
+    [
+        ("Kontrol", "control"),
+        ("CONTROL", "control"),
+        ("pijat  oksitosin", "intervention"),
+        ("Oxytocin massage", "intervention"),
+        ("intervention", "intervention"),
+    ],
+)
+def test_the_arm_is_read_by_the_same_rule(laktasi, data_manager, written, arm):
+    sessions = "6" if arm == "intervention" else ""
+    row = laktasi_mother("L01", arm=written, sessions_completed=sessions)
+    report = exchange.import_cohort(
+        study=laktasi, data=table(LAKTASI_HEADER, [row]), user=data_manager
+    )
+    assert report.ok, [str(error) for error in report.errors]
+    assert Respondent.objects.get(code="L01").arm == arm
+
+
+def test_an_ordinal_outcome_is_imported_by_its_labels(study, data_manager):
+    flow = services.create_study(
+        code="ALIRAN", title="Aliran", site_names=["Klinik A"], definition=FLOW
+    )
+    header = list(exchange.cohort_columns(flow.protocol))
+    assert "pre_flow" in header and "post_flow" in header
+    rows = [
+        {**paper_mother("F1"), "pre_flow": "sedikit", "post_flow": "Banyak  Sekali"},
+        {**paper_mother("F2"), "pre_flow": "Enough", "post_flow": "3"},
+    ]
+    report = exchange.import_cohort(study=flow, data=table(header, rows), user=data_manager)
+    assert report.ok, [str(error) for error in report.errors]
+    values = {
+        (sheet.respondent.code, sheet.timepoint): sheet.values["flow"]
+        for sheet in Observation.objects.filter(respondent__study=flow)
+    }
+    assert values == {("F1", "pre"): 1, ("F1", "post"): 3, ("F2", "pre"): 2, ("F2", "post"): 3}
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [
+        ("id", "baris 2, kolom post_lancar: Pilih salah satu: 0 (Tidak lancar), 1 (Lancar)."),
+        ("en", "row 2, column post_lancar: Choose one of: 0 (Not smooth), 1 (Smooth)."),
+    ],
+)
+def test_another_word_is_refused_with_the_categories_in_the_users_language(
+    laktasi, data_manager, language, message
+):
+    with translation.override(language):
+        report = exchange.import_cohort(
+            study=laktasi,
+            data=table(LAKTASI_HEADER, [laktasi_mother("L01", post_lancar="Ya")]),
+            user=data_manager,
+        )
+        assert [str(error) for error in report.errors] == [message]
+    assert not Respondent.objects.filter(study=laktasi).exists()
+
+
+def test_the_definitions_check_reads_labels_and_numbers_before_labels():
+    outcome = definition.parse(FLOW).outcome("flow")
+    assert outcome.check("cukup") == (2, None)
+    assert outcome.check(" PLENTY ") == (3, None)
+    assert outcome.check("2") == (2, None) and outcome.check(2) == (2, None)
+    with translation.override("id"):
+        assert outcome.check("Lumayan") == (
+            None, "Pilih salah satu: 1 (Sedikit), 2 (Cukup), 3 (Banyak sekali).",
+        )  # fmt: skip
+        assert outcome.check("4")[1] == outcome.check("Lumayan")[1]
+    # A label two categories share names neither.
+    shared = definition.parse(
+        {
+            **FLOW,
+            "outcomes": [
+                {
+                    **FLOW["outcomes"][0],
+                    "categories": [
+                        {"value": 1, "label": {"id": "Sama", "en": "Little"}},
+                        {"value": 2, "label": {"id": "Cukup", "en": "Sama"}},
+                    ],
+                }
+            ],
+        }
+    ).outcome("flow")
+    assert shared.check("sama")[0] is None and shared.check("little") == (1, None)
