@@ -1,6 +1,8 @@
 """Words for values, in the reader's language (the fresh tester's findings of 2026-12-06): a
 yes/no or ordinal outcome and the arm imported by their labels in either language, through the
-definition's one rule."""
+definition's one rule; the words clinics write for education and employment ("ibu rumah
+tangga", "SLTA", "D3"); the data dictionary and the import's messages in the user's
+language."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import csv
 import io
 
 import pytest
+from django.urls import reverse
 from django.utils import translation
 
 from studies import definition, exchange, services
@@ -205,3 +208,84 @@ def test_the_definitions_check_reads_labels_and_numbers_before_labels():
         }
     ).outcome("flow")
     assert shared.check("sama")[0] is None and shared.check("little") == (1, None)
+
+
+# --- 2. the data dictionary in the user's language -------------------------------------------
+
+
+def dictionary_csv(client, study) -> dict[str, dict[str, str]]:
+    response = client.get(
+        reverse("studies:export_csv", kwargs={"study_code": study.code, "kind": "dictionary"})
+    )
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    delimiter = ";" if text.split("\n")[0].count(";") else ","
+    return {row["column"]: row for row in csv.DictReader(io.StringIO(text), delimiter=delimiter)}
+
+
+def test_the_dictionary_downloaded_in_indonesian_names_labels_in_indonesian(
+    client_id, client, laktasi, data_manager
+):
+    client_id.force_login(data_manager)
+    rows = dictionary_csv(client_id, laktasi)
+    assert rows["post_lancar"]["allowed"] == "0 (Tidak lancar) / 1 (Lancar)"
+    assert rows["arm"]["allowed"] == "intervention (Pijat oksitosin) / control (Kontrol)"
+    assert rows["pre_feeds"]["unit"] == "kali/24 jam"
+    assert rows["age_years"]["unit"] == "tahun"
+    # The labels of both languages stay in their own columns.
+    assert (rows["post_lancar"]["label_id"], rows["post_lancar"]["label_en"]) == (
+        "ASI lancar (Sesudah)", "Milk flows smoothly (After)",
+    )  # fmt: skip
+    client.force_login(data_manager)
+    rows = dictionary_csv(client, laktasi)
+    assert rows["post_lancar"]["allowed"] == "0 (Not smooth) / 1 (Smooth)"
+    assert rows["arm"]["allowed"] == "intervention (Oxytocin massage) / control (Control)"
+
+
+# --- 3. education and employment: the clinic's words, the message in the user's language ------
+
+
+@pytest.mark.parametrize(
+    ("column", "written", "stored"),
+    [
+        ("employment", "Ibu rumah tangga", "not_working"),
+        ("employment", "ibu  rumah tangga", "not_working"),
+        ("employment", "IRT", "not_working"),
+        ("employment", "belum bekerja", "not_working"),
+        ("employment", "Swasta", "working"),
+        ("employment", "PNS", "working"),
+        ("employment", "wiraswasta", "working"),
+        ("education", "SLTA", "secondary"),
+        ("education", "SMU", "secondary"),
+        ("education", "SLTP", "basic"),
+        ("education", "D3", "higher"),
+        ("education", "Sarjana", "higher"),
+        ("status", "Mundur", "withdrawn"),
+    ],
+)
+def test_the_words_clinics_write_for_choices(study, data_manager, column, written, stored):
+    extra = {"withdrawal_reason": "Pindah"} if stored == "withdrawn" else {}
+    header = list(exchange.COHORT_COLUMNS)
+    row = paper_mother(**{column: written}, **extra)
+    report = exchange.import_cohort(study=study, data=table(header, [row]), user=data_manager)
+    assert report.ok, [str(error) for error in report.errors]
+    assert getattr(Respondent.objects.get(), column) == stored
+
+
+def test_a_wrong_choice_lists_the_accepted_words_in_the_users_language(study, data_manager):
+    header = list(exchange.COHORT_COLUMNS)
+    data = table(header, [paper_mother(employment="Kadang-kadang")])
+    with translation.override("id"):
+        report = exchange.import_cohort(study=study, data=data, user=data_manager)
+        assert [str(error) for error in report.errors] == [
+            "baris 2, kolom employment: “Kadang-kadang” bukan salah satu dari: Bekerja, PNS, "
+            "Swasta, Wiraswasta … (working) / Tidak bekerja, Ibu rumah tangga, IRT, Belum "
+            "bekerja … (not_working)."
+        ]
+    with translation.override("en"):
+        report = exchange.import_cohort(study=study, data=data, user=data_manager)
+        assert str(report.errors[0]).endswith(
+            "is not one of: Working, PNS, Swasta, Wiraswasta … (working) / Not working, Ibu "
+            "rumah tangga, IRT, Belum bekerja … (not_working)."
+        )
+    assert not Respondent.objects.exists()

@@ -37,6 +37,7 @@ from .cells import restore
 from .columns import (
     IDENTITY_COLUMNS,
     OPTIONAL_COLUMNS,
+    choice_hint,
     choice_key,
     choice_words,
     cohort_columns,
@@ -371,7 +372,7 @@ class _Row:
             self.error(
                 column,
                 _("“%(value)s” is not one of: %(allowed)s.")
-                % {"value": raw[:40], "allowed": ", ".join(choices_class.values)},
+                % {"value": raw[:40], "allowed": choice_hint(choices_class)},
             )
         return value
 
