@@ -1,12 +1,14 @@
 """Words for values, in the reader's language (the fresh tester's findings of 2026-12-06): a
 yes/no or ordinal outcome and the arm imported by their labels in either language, through the
 definition's one rule; the words clinics write for education and employment ("ibu rumah
-tangga", "SLTA", "D3"); the data dictionary and the import's messages in the user's
-language."""
+tangga", "SLTA", "D3"); the data dictionary and the import's messages in the user's language;
+the audit trail showing a test choice's old and new test and the system's reasons in the
+reader's language, old rows included."""
 
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 
 import pytest
@@ -14,7 +16,8 @@ from django.urls import reverse
 from django.utils import translation
 
 from studies import definition, exchange, services
-from studies.models import Observation, Respondent
+from studies.models import AuditEvent, Observation, Respondent
+from studies.selectors import history_reason
 
 LAKTASI_HEADER = [
     "respondent_code", "site", "arm", "delivery_date", "enrolled_on", "age_years", "parity",
@@ -289,3 +292,95 @@ def test_a_wrong_choice_lists_the_accepted_words_in_the_users_language(study, da
             "rumah tangga, IRT, Belum bekerja … (not_working)."
         )
     assert not Respondent.objects.exists()
+
+
+# --- 4. the audit trail ------------------------------------------------------------------------
+
+
+def audit_csv(client, study) -> list[dict[str, str]]:
+    response = client.get(
+        reverse("studies:export_csv", kwargs={"study_code": study.code, "kind": "audit"})
+    )
+    assert response.status_code == 200
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    delimiter = ";" if text.split("\n")[0].count(";") else ","
+    return list(csv.DictReader(io.StringIO(text), delimiter=delimiter))
+
+
+def test_a_test_choice_shows_the_old_and_the_new_test_in_the_audit(
+    client_id, laktasi, researcher, data_manager
+):
+    client_id.force_login(researcher)
+    url = reverse("studies:results_test_choice", kwargs={"study_code": laktasi.code})
+    post = {"outcome": "milk_ml", "comparison": "within", "test": "paired_t", "reason": "Rencana"}
+    assert client_id.post(url, post).status_code == 302
+    assert client_id.post(url, {**post, "test": "wilcoxon"}).status_code == 302
+    assert client_id.post(url, {**post, "test": "", "reason": "Kembali"}).status_code == 302
+    client_id.force_login(data_manager)
+    rows = [row for row in audit_csv(client_id, laktasi) if row["record_type"] == "test_choice"]
+    shown = [(row["action"], row["field"], row["old"], row["new"], row["reason"]) for row in rows]
+    assert shown == [
+        ("created", "test", "pilihan otomatis", "paired_t", "Rencana"),
+        ("changed", "test", "paired_t", "wilcoxon", "Rencana"),
+        ("changed", "test", "wilcoxon", "pilihan otomatis", "Kembali"),
+        ("changed", "reason", "Rencana", "Kembali", "Kembali"),
+    ]  # fmt: skip
+
+
+def test_the_systems_reasons_are_in_the_readers_language_old_rows_too(
+    client_id, study, data_manager, make_respondent, midwife_a
+):
+    mother = make_respondent("R01")
+    services.record_observation(
+        respondent=mother,
+        timepoint="pre",
+        user=midwife_a,
+        values={"feeds": 5},
+        observed_on=mother.enrolled_on,
+    )
+    services.record_observation(
+        respondent=mother,
+        timepoint="post",
+        user=midwife_a,
+        values={"feeds": 9},
+        observed_on=mother.delivery_date + datetime.timedelta(days=5),
+    )
+    header = list(exchange.COHORT_COLUMNS)
+    # One import run in English and one in Indonesian: each stored its reasons in its language.
+    with translation.override("en"):
+        exchange.import_cohort(
+            study=study, data=table(header, [paper_mother("R02")]), user=data_manager,
+            filename="a.csv",
+        )  # fmt: skip
+    with translation.override("id"):
+        exchange.import_cohort(
+            study=study, data=table(header, [paper_mother("R03")]), user=data_manager,
+            filename="b.csv",
+        )  # fmt: skip
+    AuditEvent.objects.create(
+        study=study,
+        user=data_manager,
+        action=AuditEvent.Action.IDENTIFIED_EXPORT,
+        detail="cohort export with names and phone numbers",  # as an English export wrote it
+    )
+    client_id.force_login(data_manager)
+    rows = audit_csv(client_id, study)
+    reasons = {row["reason"] for row in rows}
+    assert "Lembar post-test sudah dicatat." in reasons
+    assert {"Diimpor dari a.csv", "Diimpor dari b.csv"} <= reasons
+    assert {"1 ibu diimpor dari a.csv", "1 ibu diimpor dari b.csv"} <= reasons
+    assert "Ekspor cohort dengan nama dan nomor telepon" in reasons
+    assert not {
+        "Post-test sheet recorded.", "Imported from a.csv", "1 mothers imported from a.csv",
+    } & reasons  # fmt: skip
+    # A person's own words stay as written.
+    assert history_reason("Imported by hand") == "Imported by hand"
+
+
+def test_the_migrations_reason_for_deviations_already_there_is_translated():
+    with translation.override("id"):
+        shown = history_reason(
+            "Present before protocol deviations were recorded (migration 0008)."
+        )
+    assert shown != "Present before protocol deviations were recorded (migration 0008)."
+    assert "0008" in shown

@@ -32,6 +32,7 @@ from ..models import (
     Source,
     Study,
 )
+from ..services import IMPORTED_FROM, MOTHERS_IMPORTED
 from .bulk import SLOT_HOURS, done_flags, write_cohort
 from .cells import restore
 from .columns import (
@@ -978,7 +979,9 @@ def _import_cohort(
     report.sessions_done = sum(item.sessions_completed for item in planned)
     if report.errors or dry_run:
         return report
-    reason = _("Imported from %(file)s") % {"file": filename or "CSV"}
+    # In the importer's language, as the deviations it records show it on the mother's page;
+    # the history and the audit export show it in each reader's (selectors.history_reason).
+    reason = _(IMPORTED_FROM) % {"file": filename or "CSV"}
     signed_in = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         write_cohort(study, planned, user=signed_in, reason=reason, progress=progress)
@@ -986,8 +989,7 @@ def _import_cohort(
             study=study,
             user=signed_in,
             action=AuditEvent.Action.IMPORT,
-            detail=_("%(rows)s mothers imported from %(file)s")
-            % {"rows": len(planned), "file": filename or "CSV"},
+            detail=_(MOTHERS_IMPORTED) % {"rows": len(planned), "file": filename or "CSV"},
         )
         report.created = len(planned)
     return report
