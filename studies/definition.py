@@ -41,11 +41,14 @@ __all__ = [
     "TimePoint",
     "block_arm",
     "load_text",
+    "match_word",
     "paper_definition",
     "parse",
+    "word_key",
 ]
 
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,29}$")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")  # a number as a cell writes it
 ALL_ARMS = "all"  # the arm key of a one-group study that declares no arm (DESIGN §7)
 SLOTS = ("morning", "afternoon", "evening")  # times of day, in the order sessions use them
 LANGUAGES = ("id", "en")
@@ -100,6 +103,22 @@ CATEGORICAL_TYPES = ("ordinal", "binary")
 OUTCOME_TYPES = NUMERIC_TYPES + CATEGORICAL_TYPES
 ALLOCATIONS = ("chosen", "by_site", "blocks")
 BLOCK_SIZES = (2, 4)
+
+
+def word_key(word: str) -> str:
+    """How a word naming a choice is compared (a category's or an arm's label, a choice's key):
+    case, underscores and runs of spaces ignored (``Tidak  lancar`` is ``tidak lancar``)."""
+    return " ".join(str(word).replace("_", " ").split()).casefold()
+
+
+def match_word(text: str, choices: Iterable[tuple[Any, Iterable[str]]]) -> Any | None:
+    """The one rule for reading a choice written as a word: the value among ``choices``
+    (``(value, words)`` pairs: its key or number and its labels in both languages) whose word
+    is ``text`` as :func:`word_key` compares them; ``None`` for no match, and for a word two
+    values share (it names neither)."""
+    wanted = word_key(text)
+    found = {value for value, words in choices if wanted in {word_key(word) for word in words}}
+    return found.pop() if len(found) == 1 else None
 
 
 def _language() -> str:
@@ -220,6 +239,16 @@ class Outcome:
     def category_values(self) -> tuple[int, ...]:
         return tuple(category.value for category in self.categories)
 
+    def category_for(self, text: str) -> int | None:
+        """The category a cell writes as its label, in either language, whatever its case and
+        spacing (``match_word``); ``None`` when no label is ``text``."""
+        return match_word(text, ((c.value, c.label.to_dict().values()) for c in self.categories))
+
+    def category_choices(self) -> str:
+        """The categories as a message lists them: ``0 (Tidak lancar), 1 (Lancar)``, the
+        labels in the active language."""
+        return ", ".join(f"{c.value} ({c.label})" for c in self.categories)
+
     def category_label(self, value: Any) -> str:
         for category in self.categories:
             if category.value == value:
@@ -234,21 +263,29 @@ class Outcome:
         """``(stored value, None)`` for an acceptable value, ``(None, message)`` otherwise.
         ``None`` and ``""`` are "not recorded". Numbers come back as ``int`` when the outcome
         has no decimals, else as ``float`` of the decimal; text is read with "." or "," as the
-        decimal separator."""
+        decimal separator. A category (binary, ordinal) may also be written as its label in
+        either language, whatever its case (``Lancar``, ``not smooth``: :meth:`category_for`);
+        anything else is refused with the categories listed in the active language."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return None, None
         if isinstance(value, bool):
             value = int(value)
         text = str(value).strip().replace(",", ".") if isinstance(value, str) else value
+        if not self.numeric and isinstance(text, str) and not _DECIMAL.fullmatch(text):
+            # Not a number: a category's label (a number is always its value, never a label).
+            category = self.category_for(text)
+            if category is None:
+                return None, self._not_a_number()
+            return category, None
         if isinstance(text, str) and not text.isascii():
             # Decimal reads "٥" and "２９" as numbers; a sheet's value is typed in ASCII digits.
-            return None, _("Enter a number.")
+            return None, self._not_a_number()
         try:
             number = Decimal(str(text))
         except (InvalidOperation, ValueError):
-            return None, _("Enter a number.")
+            return None, self._not_a_number()
         if not number.is_finite():
-            return None, _("Enter a number.")
+            return None, self._not_a_number()
         if self.numeric:
             exponent = number.normalize().as_tuple().exponent
             if isinstance(exponent, int) and -exponent > self.decimals:
@@ -265,12 +302,15 @@ class Outcome:
                 }
             return (int(number) if self.decimals == 0 else float(number)), None
         if number != number.to_integral_value() or int(number) not in self.category_values:
-            return None, _("Choose one of: %(choices)s.") % {
-                "choices": ", ".join(
-                    f"{c.value} ({c.label})" for c in self.categories
-                )
-            }
+            return None, self._not_a_number()
         return int(number), None
+
+    def _not_a_number(self) -> str:
+        """The message for a value that is not one: a number's, or the categories to choose
+        from."""
+        if self.numeric:
+            return _("Enter a number.")
+        return _("Choose one of: %(choices)s.") % {"choices": self.category_choices()}
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"key": self.key, "label": self.label.to_dict(), "type": self.type}
@@ -327,6 +367,13 @@ class StudyDefinition:
 
     def arm(self, key: str) -> Arm | None:
         return next((arm for arm in self.arms if arm.key == key), None)
+
+    def arm_for(self, text: str) -> str | None:
+        """The arm a cell names by its key or its label in either language, whatever its case
+        and spacing (``match_word``, the rule categories follow); ``None`` for no arm."""
+        return match_word(
+            text, ((arm.key, (arm.key, *arm.label.to_dict().values())) for arm in self.arms)
+        )
 
     def arm_label(self, key: str) -> str:
         arm = self.arm(key)

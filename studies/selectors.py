@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import functools
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -215,17 +217,36 @@ def _user_names(histories: list[list]) -> dict:
     return names
 
 
-def history_reason(text: str) -> str:
-    """A reason as the reader should see it: one the system gave (stored in English, or in the
-    language of whoever saved before they were stored in English) in the reader's language; a
-    person's own words as written."""
+@functools.cache
+def _system_reasons() -> tuple[tuple[str, re.Pattern], ...]:
+    """Every spelling of every reason the system gives (``services.SYSTEM_REASONS``: its
+    English message id and each language's translation) as a pattern that reads back its
+    placeholders (``Diimpor dari (?P<file>.*)``), with the message id it spells."""
+    found = []
     for msgid in SYSTEM_REASONS:
         spellings = {msgid}
         for code, _name in settings.LANGUAGES:
             with translation.override(code):
                 spellings.add(translation.gettext(msgid))
-        if text in spellings:
-            return translation.gettext(msgid)
+        for spelling in spellings:
+            parts = re.split(r"%\((\w+)\)s", spelling)
+            pattern = "".join(
+                re.escape(part) if index % 2 == 0 else f"(?P<{part}>.*?)"
+                for index, part in enumerate(parts)
+            )
+            found.append((msgid, re.compile(pattern, re.DOTALL)))
+    return tuple(found)
+
+
+def history_reason(text: str) -> str:
+    """A reason as the reader should see it: one the system gave (stored in English, or in the
+    language of whoever saved before they were stored in English; ``Imported from x.csv`` with
+    its file name) in the reader's language; a person's own words as written."""
+    for msgid, pattern in _system_reasons():
+        match = pattern.fullmatch(text)
+        if match:
+            values = match.groupdict()
+            return translation.gettext(msgid) % values if values else translation.gettext(msgid)
     return text
 
 

@@ -36,11 +36,27 @@ from .models import (
     Study,
 )
 
-# Reasons the system itself gives in the history. Stored in English and translated when shown
-# (selectors.respondent_history), so each reader sees them in her own language.
+# Reasons the system itself gives in the history and the audit trail. Stored in English (the
+# import's and the identified export's in the language of whoever ran them) and shown in each
+# reader's language (selectors.history_reason: the mother's history, the audit export): a
+# stored reason is recognised in any language, with its placeholders (the file's name).
 POST_SHEET_RECORDED = gettext_noop("Post-test sheet recorded.")
 BACK_WITHIN_PROTOCOL = gettext_noop("Back within the protocol.")
-SYSTEM_REASONS = (POST_SHEET_RECORDED, BACK_WITHIN_PROTOCOL)
+IMPORTED_FROM = gettext_noop("Imported from %(file)s")
+MOTHERS_IMPORTED = gettext_noop("%(rows)s mothers imported from %(file)s")
+IDENTIFIED_EXPORT = gettext_noop("%(kind)s export with names and phone numbers")
+# Written by migration 0008 (which keeps its own copy of the text).
+DEVIATIONS_BEFORE_RECORDING = gettext_noop(
+    "Present before protocol deviations were recorded (migration 0008)."
+)
+SYSTEM_REASONS = (
+    POST_SHEET_RECORDED,
+    BACK_WITHIN_PROTOCOL,
+    IMPORTED_FROM,
+    MOTHERS_IMPORTED,
+    IDENTIFIED_EXPORT,
+    DEVIATIONS_BEFORE_RECORDING,
+)
 
 # ``expected_version`` default: the caller does not check for concurrent edits (commands, the
 # demo loader); forms always pass the version they were opened on (None: there was no record).

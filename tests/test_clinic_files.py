@@ -259,13 +259,15 @@ def test_each_word_names_one_choice_and_the_data_dictionary_lists_them(study):
     rows = {row[0]: row for row in exchange.dictionary_rows()}
     assert "secondary (Menengah (SMA/sederajat), Menengah, " in rows["education"][4]
     assert "SMA" in rows["education"][4] and "SD" in rows["education"][4]
-    assert rows["employment"][4] == "working (Bekerja) / not_working (Tidak bekerja)"
+    assert rows["employment"][4].startswith("working (Bekerja, PNS, Swasta, ")
+    assert " / not_working (Tidak bekerja, Ibu rumah tangga, IRT, " in rows["employment"][4]
 
 
 def test_an_unknown_choice_is_still_refused(study, data_manager):
     report = imported(study, data_manager, csv_utf8([mother("R01", education="Kuliah S")]))
     assert [str(error) for error in report.errors] == [
-        "row 2, column education: “Kuliah S” is not one of: basic, secondary, higher."
+        "row 2, column education: “Kuliah S” is not one of: Basic, SD, SMP, SLTP … (basic) / "
+        "Secondary, SMA, SMK, SLTA … (secondary) / Higher, D3, S1, Perguruan tinggi … (higher)."
     ]
     assert nothing_saved()
 

@@ -160,7 +160,7 @@ def replace_cell(data: bytes, row: int, column: str, value: str) -> bytes:
         (3, "age_years", "9", "Age must be at least 10 years."),
         (4, "age_years", "dua puluh", "is not a whole number"),
         (5, "parity", "0", "Parity counts this child"),
-        (6, "education", "university", "is not one of: basic, secondary, higher"),
+        (6, "education", "university", "is not one of: Basic, SD, SMP, SLTP … (basic) / "),
         (7, "employment", "", "This value is required."),
         (8, "enrolled_on", "2026-05-30", "Enrolment cannot be before the delivery date."),
         (9, "delivery_date", "01/06/26", "is not a date: write it as DD/MM/YYYY or YYYY-MM-DD"),

@@ -73,7 +73,11 @@ def test_a_researcher_overrides_the_within_test_with_a_reason(client, laktasi, r
 
     rows = [row for row in audit_rows(laktasi) if row[2] == "test_choice"]
     assert len(rows) == 1 and rows[0][1] == "peneliti" and rows[0][3] == "milk_ml · within"
-    assert rows[0][-1] == "The protocol named the paired t-test before the data."
+    # The created choice shows the test it replaces (the automatic one) and the test chosen.
+    assert rows[0][4:] == [
+        "created", "test", "automatic choice", "paired_t",
+        "The protocol named the paired t-test before the data.",
+    ]  # fmt: skip
 
 
 def test_back_to_the_automatic_choice_is_kept_in_the_history(client, laktasi, data_manager):
@@ -86,9 +90,13 @@ def test_back_to_the_automatic_choice_is_kept_in_the_history(client, laktasi, da
     assert chosen["between"] == "mann_whitney" and chosen["overridden"] is False
     assert ChoiceOverride.objects.get().history.count() == 2
     changes = [row for row in audit_rows(laktasi) if row[2] == "test_choice"]
-    # Created, then one row per changed field (the test, the reason), each with the new reason.
-    assert [row[-1] for row in changes] == ["A", "B", "B"]
-    assert any(row[5] == "test" and row[6] == "independent_t" and row[7] == "" for row in changes)
+    # Created, then one row per changed field (the test, the reason), each with the new reason;
+    # the old and the new test each time, the automatic choice in words.
+    assert [row[4:] for row in changes] == [
+        ["created", "test", "automatic choice", "independent_t", "A"],
+        ["changed", "test", "independent_t", "automatic choice", "B"],
+        ["changed", "reason", "A", "B", "B"],
+    ]
 
 
 @pytest.mark.parametrize(

@@ -79,19 +79,37 @@ KNOWN_COLUMNS = known_columns(PAPER)
 
 # --- the words a file may use for a choice ---------------------------------------------------
 
-# Besides a choice's key and its labels in both languages, what Indonesian sheets write for it:
-# the school levels the label itself names (SD, SMP, SMA …). Only unambiguous words: each names
-# one choice.
+# Besides a choice's key and its labels in both languages, what Indonesian clinics write for
+# it: school levels (SD, SMP, SMA, and their older names SLTP, SLTA, SMU), diplomas and degrees
+# (D3, S1), "ibu rumah tangga" (IRT) for a mother who does not work outside the home, the usual
+# occupations for one who does. Only unambiguous words: each names one choice (a student,
+# "pelajar", may or may not work, so it is not read as either).
 SHORT_FORMS = {
-    Respondent.Education.BASIC: ("SD", "SMP", "MI", "MTs"),
-    Respondent.Education.SECONDARY: ("SMA", "SMK", "MA"),
-    Respondent.Education.HIGHER: ("Diploma", "D3", "D4", "S1", "S2", "S3", "Perguruan tinggi"),
-}
+    Respondent.Education.BASIC: (
+        "SD", "SMP", "SLTP", "MI", "MTs", "Paket A", "Paket B", "Sekolah dasar",
+    ),
+    Respondent.Education.SECONDARY: (
+        "SMA", "SMK", "SLTA", "MA", "SMU", "STM", "SMEA", "Paket C",
+    ),
+    Respondent.Education.HIGHER: (
+        "D3", "S1", "Perguruan tinggi", "Diploma", "D1", "D2", "D4", "DIII", "S2", "S3",
+        "Sarjana", "Akademi", "Universitas",
+    ),
+    Respondent.Employment.WORKING: (
+        "PNS", "Swasta", "Wiraswasta", "ASN", "Karyawan", "Karyawati", "Pegawai", "Honorer",
+        "Guru", "Petani", "Pedagang", "Buruh", "Kerja",
+    ),
+    Respondent.Employment.NOT_WORKING: (
+        "Ibu rumah tangga", "IRT", "Belum bekerja", "Tidak kerja",
+    ),
+    Respondent.Status.WITHDRAWN: ("Mundur", "Drop out"),
+}  # fmt: skip
 
 
 def choice_key(word: str) -> str:
-    """How a choice's word is compared: case, underscores and runs of spaces ignored."""
-    return " ".join(word.replace("_", " ").split()).casefold()
+    """How a choice's word is compared: case, underscores and runs of spaces ignored (the
+    definition's rule for categories and arms, ``definition.word_key``)."""
+    return definition.word_key(word)
 
 
 def choice_words(choices_class) -> dict[str, tuple[str, ...]]:
@@ -112,6 +130,26 @@ def choice_words(choices_class) -> dict[str, tuple[str, ...]]:
             unique.setdefault(choice_key(word), word)
         words[value] = tuple(unique.values())
     return words
+
+
+HINTED_SHORT_FORMS = 3  # short forms a message names per choice (the dictionary lists all)
+
+
+def choice_hint(choices_class) -> str:
+    """What a file may write for each choice, for a message, in the active language: the
+    label's words before its parenthesis, the first short forms and the key (``Bekerja, PNS,
+    Swasta, Wiraswasta … (working) / Tidak bekerja, Ibu rumah tangga, IRT, … (not_working)``).
+    The data dictionary lists every word."""
+    hints = []
+    for value, label in choices_class.choices:
+        words = [str(label).split(" (")[0]]
+        for word in SHORT_FORMS.get(value, ()):
+            if choice_key(word) not in map(choice_key, words):
+                words.append(word)
+        shown = words[: HINTED_SHORT_FORMS + 1]
+        more = " …" if len(words) > len(shown) else ""
+        hints.append(f"{', '.join(shown)}{more} ({value})")
+    return " / ".join(hints)
 
 
 # --- the data dictionary ---------------------------------------------------------------------
@@ -290,12 +328,12 @@ def dictionary(protocol: definition.StudyDefinition | None = None) -> list[Colum
 
 def dictionary_rows(protocol: definition.StudyDefinition | None = None) -> Iterator[list[Any]]:
     """The data dictionary export: one row per cohort column with its label in both languages,
-    type, allowed values (range or categories) and unit."""
+    type, allowed values (range or categories) and unit, these two in the active language."""
     yield ["column", "label_id", "label_en", "type", "allowed", "unit"]
     for column in dictionary(protocol):
         labels = []
         for language in ("id", "en"):
             with translation.override(language):
                 labels.append(str(column.label))
-        with translation.override("en"):
-            yield [column.name, *labels, column.type, str(column.allowed), str(column.unit)]
+        # What is allowed (categories, arms, notes) and the unit read in the reader's language.
+        yield [column.name, *labels, column.type, str(column.allowed), str(column.unit)]

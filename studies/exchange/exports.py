@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import F, FilteredRelation, Q
+from django.utils.translation import gettext as _
 
 from .. import analysis
 from ..cohort import with_sheets
@@ -24,6 +25,7 @@ from ..models import (
     RespondentIdentity,
     Study,
 )
+from ..selectors import history_reason
 from .cells import _TRIGGERS, PreparedRows, one_line, quote
 from .columns import (
     IDENTITY_COLUMNS,
@@ -304,6 +306,16 @@ def _named(path: str) -> _Label:
     return _Label((path,), lambda row: row[path])
 
 
+class _Reasons(dict):
+    """Each stored reason as the reader sees it (``selectors.history_reason``: the system's in
+    the reader's language), worked out once per distinct reason (an import gives 100,000
+    records one)."""
+
+    def __missing__(self, text: str) -> str:
+        shown = self[text] = history_reason(text)
+        return shown
+
+
 def _history_rows(
     model,
     record_type: str,
@@ -312,13 +324,21 @@ def _history_rows(
     fields,
     names: dict[str, tuple[str, _Label]] | None = None,
     expand: frozenset[str] = frozenset(),
+    shown_values: dict[str, Callable[[Any], Any]] | None = None,
+    created_field: str = "",
 ):
     """One row per created record and per changed field, from consecutive history rows of the
     same object (the history is read in object order, so memory stays flat). ``names`` shows a
     foreign key by what it points to: the field's name in the file and the label of the record,
     joined in the same query (``performed_by_id`` 4 → ``performed_by`` "bidan.sari"). A field
-    in ``expand`` holds a mapping: each key that changed is a row of its own (``values.feeds``)."""
+    in ``expand`` holds a mapping: each key that changed is a row of its own (``values.feeds``).
+    ``shown_values`` shows a field's values in words (a test choice's empty test is the
+    automatic choice); ``created_field`` is the field whose first value the row of a created
+    record shows, from its empty value (the test a researcher chose). Reasons the system gave
+    are in the reader's language."""
     names = names or {}
+    shown_values = shown_values or {}
+    reasons = _Reasons()
     joined = [need for _name, shown in names.values() for need in shown.needs]
     previous: dict[str, Any] | None = None
     for row in (
@@ -343,9 +363,13 @@ def _history_rows(
             record_type,
             label(row),
         ]
-        reason = row["history_change_reason"] or ""
+        reason = reasons[row["history_change_reason"] or ""]
         if not same_object or row["history_type"] != "~":
-            yield [*common, _ACTIONS[row["history_type"]], "", "", "", reason]
+            field = old = new = ""
+            if created_field and row["history_type"] == "+":
+                show = shown_values.get(created_field, _as_stored)
+                field, old, new = created_field, show(""), show(row[created_field])
+            yield [*common, _ACTIONS[row["history_type"]], field, old, new, reason]
         else:
             for name in fields:
                 if row[name] != previous[name]:
@@ -363,8 +387,20 @@ def _history_rows(
                     if name in names:
                         name, shown = names[name]
                         old, new = _shown(shown, previous, old), _shown(shown, row, new)
+                    elif name in shown_values:
+                        old, new = shown_values[name](old), shown_values[name](new)
                     yield [*common, "changed", name, old, new, reason]
         previous = row
+
+
+def _as_stored(value: Any) -> Any:
+    return value
+
+
+def _test_shown(test: str) -> str:
+    """A test choice's test as the audit shows it: its key (``paired_t``), or the automatic
+    choice (design and normality, DESIGN.md section 7) in words when none is chosen."""
+    return test or _("automatic choice")
 
 
 def _shown(label: _Label, row: dict, key: Any) -> Any:
@@ -480,6 +516,8 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         ChoiceOverride.history.filter(study_id=study.pk),
         _Label(("outcome", "comparison"), lambda row: f"{row['outcome']} · {row['comparison']}"),
         ["test", "reason"],
+        shown_values={"test": _test_shown},
+        created_field="test",
     )
     if identified:
         yield from _history_rows(
@@ -496,7 +534,7 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         .iterator()
     ):
         when, who, action, detail = event
-        yield [when, who or "", "study", study.code, action, "", "", "", detail]
+        yield [when, who or "", "study", study.code, action, "", "", "", history_reason(detail)]
 
 
 EXPORTS: dict[str, Callable[..., Iterator[list[Any]]]] = {

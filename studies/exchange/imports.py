@@ -32,11 +32,13 @@ from ..models import (
     Source,
     Study,
 )
+from ..services import IMPORTED_FROM, MOTHERS_IMPORTED
 from .bulk import SLOT_HOURS, done_flags, write_cohort
 from .cells import restore
 from .columns import (
     IDENTITY_COLUMNS,
     OPTIONAL_COLUMNS,
+    choice_hint,
     choice_key,
     choice_words,
     cohort_columns,
@@ -299,17 +301,21 @@ class _Row:
         """An outcome's cell as text for the definition's check (``Outcome.check``, which takes
         "12,5" and "12.5"). Only what a spreadsheet writes passes on: ASCII digits (``Decimal``
         also reads ``٥`` and ``２９``), and for a whole-number outcome not ``5.000``, which is
-        five thousand in Indonesian."""
+        five thousand in Indonesian. A category's cell passes on as it is: its value or its
+        label, which the check reads."""
         raw = self.values.get(column, "").strip()
         if not raw:
             return ""
-        whole = outcome.numeric and outcome.decimals == 0
+        if not outcome.numeric:
+            # A category: its value or its label, read by the definition's own rule.
+            return raw
+        whole = outcome.decimals == 0
         if _ASCII_NUMBER.fullmatch(raw) is None or (
             whole and _WHOLE_NUMBER.fullmatch(raw) is None and _THOUSANDS.fullmatch(raw)
         ):
             message = (
                 _("“%(value)s” is not a whole number.")
-                if whole or not outcome.numeric
+                if whole
                 else _("“%(value)s” is not a number.")
             )
             self.error(column, message % {"value": raw[:40]})
@@ -367,7 +373,7 @@ class _Row:
             self.error(
                 column,
                 _("“%(value)s” is not one of: %(allowed)s.")
-                % {"value": raw[:40], "allowed": ", ".join(choices_class.values)},
+                % {"value": raw[:40], "allowed": choice_hint(choices_class)},
             )
         return value
 
@@ -613,19 +619,7 @@ def _arm(row: _Row, protocol, site) -> str | None:
         if protocol.allocation != "by_site" or site is not None:
             row.error("arm", _("Name the mother's arm: %(arms)s.") % {"arms": _arm_list(protocol)})
         return None
-    wanted = choice_key(raw)
-    arm = next(
-        (
-            candidate.key
-            for candidate in protocol.arms
-            if wanted
-            in {
-                choice_key(candidate.key),
-                *(choice_key(text) for text in candidate.label.to_dict().values()),
-            }
-        ),
-        None,
-    )
+    arm = protocol.arm_for(raw)
     if arm is None:
         row.error(
             "arm",
@@ -985,7 +979,9 @@ def _import_cohort(
     report.sessions_done = sum(item.sessions_completed for item in planned)
     if report.errors or dry_run:
         return report
-    reason = _("Imported from %(file)s") % {"file": filename or "CSV"}
+    # In the importer's language, as the deviations it records show it on the mother's page;
+    # the history and the audit export show it in each reader's (selectors.history_reason).
+    reason = _(IMPORTED_FROM) % {"file": filename or "CSV"}
     signed_in = user if user is not None and user.is_authenticated else None
     with transaction.atomic():
         write_cohort(study, planned, user=signed_in, reason=reason, progress=progress)
@@ -993,8 +989,7 @@ def _import_cohort(
             study=study,
             user=signed_in,
             action=AuditEvent.Action.IMPORT,
-            detail=_("%(rows)s mothers imported from %(file)s")
-            % {"rows": len(planned), "file": filename or "CSV"},
+            detail=_(MOTHERS_IMPORTED) % {"rows": len(planned), "file": filename or "CSV"},
         )
         report.created = len(planned)
     return report
