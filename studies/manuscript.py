@@ -28,6 +28,14 @@ class Cell:
     text: str
     note: str = ""
 
+    def __post_init__(self) -> None:
+        # A label may come lazy (a model field's verbose name, a ``gettext_lazy`` constant):
+        # every output (page, CSV, .xlsx, .docx, terminal) reads a cell as plain text.
+        if type(self.text) is not str:
+            object.__setattr__(self, "text", str(self.text))
+        if type(self.note) is not str:
+            object.__setattr__(self, "note", str(self.note))
+
     def plain(self) -> str:
         return self.text + self.note
 
