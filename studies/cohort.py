@@ -410,15 +410,18 @@ NORMALITY_TEST_LABELS = {
 
 
 def _group_label(study: Study, group: str) -> str:
-    """``"intervention/change"`` → "Oxytocin massage, change" in the active language."""
+    """``"intervention/change"`` → "Oxytocin massage, the change", ``"all/pre"`` → "The Before
+    measurement", in the active language: a time point's label is named as a measurement, so
+    the sentence reads with any label."""
     protocol = study.protocol
     arm, _slash, key = group.partition("/")
     if key == analysis_design.CHANGE:
         what = _("the change")
     else:
         point = protocol.timepoint(key)
-        what = str(point.label) if point else key
-    return f"{protocol.arm_label(arm)}, {what}" if protocol.has_arms else str(capfirst(what))
+        what = _("the %(timepoint)s measurement") % {"timepoint": point.label if point else key}
+    # reason_text capitalises the sentence, wherever the group stands in it.
+    return f"{protocol.arm_label(arm)}, {what}" if protocol.has_arms else str(what)
 
 
 def reason_text(

@@ -279,6 +279,19 @@ def test_reason_text_takes_the_decimal_separator(small_laktasi):
     with translation.override("id"):
         assert "terkecil 1,00" in cohort.reason_text(small_laktasi, chosen)
         assert "1.00" in cohort.reason_text(small_laktasi, chosen, decimal_separator=".")
+    # A time point is named as a measurement, so the sentence reads with any label.
+    skewed = {"reason": "not_normal", "reason_args": {"group": "intervention/pre", "alpha": 0.05,
+                                                      "test": "shapiro_wilk", "p": 0.012}}
+    with translation.override("id"):
+        assert cohort.reason_text(small_laktasi, skewed) == (
+            "Pijat oksitosin, pengukuran Sebelum tidak berdistribusi normal (Shapiro–Wilk p = ,012 "
+            "< ,05): uji peringkat (nonparametrik)."
+        )
+    with translation.override("en"):
+        assert cohort.reason_text(small_laktasi, skewed).startswith(
+            "Oxytocin massage, the Before measurement is not normally distributed (Shapiro–Wilk "
+            "p = .012 < .05)"
+        )
     normal = {"reason": "all_normal", "reason_args": {"alpha": 0.05}}
     with translation.override("en"):
         assert "p ≥ .05" in cohort.reason_text(small_laktasi, normal)
