@@ -1692,11 +1692,14 @@ def chosen_sentence(outcome: dict) -> str:
 
 
 def outcome_conclusions(document: dict, name: str, fmt: Formatter) -> list[str]:
-    """The outcome's conclusion: the paper's sentence for its design (``conclusion``), else one
-    sentence per comparison of the chosen test (within each arm, then between the arms at each
-    time point and on the change), each naming the test, the groups or time points, the
-    direction and p, and saying when the exact p falls on the other side of α; then which test
-    was chosen and why."""
+    """The outcome's conclusion, a list of sentences in the active language. The paper's
+    design: the chosen test's sentence first, introduced as the chosen test, then the other test
+    of the pair (Wilcoxon's ``conclusion`` or the paired t test's) introduced as shown for
+    comparison. Other designs: one sentence per comparison of the chosen test (within each arm,
+    then between the arms at each time point and on the change), each naming the test, the
+    groups or time points, the direction and p, and which p to report when the exact and the
+    asymptotic one fall on either side of α (``_reported_p``). Last, which test was chosen and
+    why."""
     outcome = document["outcomes"][name]
     sentences = []
     chosen = outcome.get("chosen") or {}
