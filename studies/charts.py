@@ -20,6 +20,7 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
 from .analysis import describe, format_spss
 
@@ -85,6 +86,23 @@ def _escape(text: str) -> str:
     return (
         text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
     )
+
+
+class _DecimalTicks(ScalarFormatter):
+    """matplotlib's own tick labels with the page's decimal separator ("22,5" in Indonesian)."""
+
+    def __init__(self, sep: str) -> None:
+        super().__init__()
+        self.sep = sep
+
+    def __call__(self, x, pos=None) -> str:
+        return super().__call__(x, pos).replace(".", self.sep)
+
+
+def _decimal_ticks(axes, sep: str) -> None:
+    """Label the value axis with ``sep`` as the decimal separator, as the tables beside it."""
+    if sep != ".":
+        axes.yaxis.set_major_formatter(_DecimalTicks(sep))
 
 
 def _figure() -> tuple[Figure, object]:
@@ -167,6 +185,7 @@ def box_chart(
         axes.set_ylabel(_("%(outcome)s per %(hours)s hours") % {"outcome": label, "hours": hours})
         axes.set_title(title, fontsize=10)
         axes.yaxis.get_major_locator().set_params(integer=True)
+        _decimal_ticks(axes, sep)
     pre_stats, post_stats = describe(pre), describe(post)
 
     def summary(stats: dict) -> dict:
@@ -326,6 +345,7 @@ def _means_chart(key: tuple) -> Chart:
         axes.set_xlim(-0.3, len(point_labels) - 0.7)
         axes.set_ylabel(label + (f" ({unit})" if unit else ""))
         axes.set_title(title, fontsize=10)
+        _decimal_ticks(axes, sep)
         if len(lines) > 1:
             axes.legend(fontsize=8, frameon=False)
     description = _(
@@ -404,6 +424,7 @@ def _arm_box_chart(key: tuple) -> Chart:
         axes.tick_params(axis="x", labelsize=8)
         axes.set_ylabel(label + (f" ({unit})" if unit else ""))
         axes.set_title(title, fontsize=10)
+        _decimal_ticks(axes, sep)
     return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), "; ".join(parts) + ".")
 
 

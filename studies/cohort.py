@@ -30,6 +30,7 @@ from django.db.models import (
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.utils.formats import get_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -504,32 +505,44 @@ NORMALITY_TEST_LABELS = {
 
 
 def _group_label(study: Study, group: str) -> str:
-    """``"intervention/change"`` → "Oxytocin massage, change" in the active language."""
+    """``"intervention/change"`` → "Oxytocin massage, the change", ``"all/pre"`` → "The Before
+    measurement", in the active language: a time point's label is named as a measurement, so
+    the sentence reads with any label."""
     protocol = study.protocol
     arm, _slash, key = group.partition("/")
     if key == analysis_design.CHANGE:
         what = _("the change")
     else:
         point = protocol.timepoint(key)
-        what = str(point.label) if point else key
-    return f"{protocol.arm_label(arm)}, {what}" if protocol.has_arms else str(capfirst(what))
+        what = _("the %(timepoint)s measurement") % {"timepoint": point.label if point else key}
+    # reason_text capitalises the sentence, wherever the group stands in it.
+    return f"{protocol.arm_label(arm)}, {what}" if protocol.has_arms else str(what)
 
 
-def reason_text(study: Study, chosen: Mapping[str, Any]) -> str:
+def reason_text(
+    study: Study, chosen: Mapping[str, Any], *, decimal_separator: str | None = None
+) -> str:
     """The sentence saying why ``chosen`` (a document's ``chosen``) was chosen, in the active
-    language."""
+    language, its numbers (α, p, the smallest expected count) as SPSS prints them with
+    ``decimal_separator`` (by default the active language's: ",05" in Indonesian, ".05" in
+    English), so it reads like the tables and conclusions printed beside it."""
     args = dict(chosen.get("reason_args") or {})
     key = chosen.get("reason", "")
     template = REASON_TEXTS.get(key)
     if template is None:
         return key
+    sep = decimal_separator or get_format("DECIMAL_SEPARATOR")
     values = {
-        "alpha": analysis.format_spss(args.get("alpha"), 2) if args.get("alpha") else "",
+        "alpha": analysis.format_spss(args.get("alpha"), 2, decimal_separator=sep)
+        if args.get("alpha")
+        else "",
         "group": _group_label(study, args["group"]) if args.get("group") else "",
         "test": str(NORMALITY_TEST_LABELS.get(args.get("test"), args.get("test") or "")),
-        "p": analysis.format_p(args.get("p")) if args.get("p") is not None else "",
+        "p": analysis.format_p(args.get("p"), decimal_separator=sep)
+        if args.get("p") is not None
+        else "",
         "why": str(NOT_COMPUTED_TEXTS.get(args.get("why"), args.get("why") or "")),
-        "min_expected": analysis.format_spss(args.get("min_expected"), 2)
+        "min_expected": analysis.format_spss(args.get("min_expected"), 2, decimal_separator=sep)
         if args.get("min_expected") is not None
         else "",
         "text": args.get("text", ""),

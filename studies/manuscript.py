@@ -17,7 +17,9 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from .analysis import SHAPIRO_WILK_MAX, format_p, format_spss
+from .analysis import SHAPIRO_WILK_MAX, SHAPIRO_WILK_MIN, format_p, format_spss
+from .analysis.choice import MIN_EXPECTED
+from .analysis.normality import KOLMOGOROV_SMIRNOV_MIN
 from .cohort import characteristic_labels
 
 
@@ -27,6 +29,14 @@ class Cell:
 
     text: str
     note: str = ""
+
+    def __post_init__(self) -> None:
+        # A label may come lazy (a model field's verbose name, a ``gettext_lazy`` constant):
+        # every output (page, CSV, .xlsx, .docx, terminal) reads a cell as plain text.
+        if type(self.text) is not str:
+            object.__setattr__(self, "text", str(self.text))
+        if type(self.note) is not str:
+            object.__setattr__(self, "note", str(self.note))
 
     def plain(self) -> str:
         return self.text + self.note
@@ -82,17 +92,37 @@ class Formatter:
     def count(self, value: Any) -> str:
         return "" if value is None else self.fixed(value, 0)
 
-    def p_in_prose(self, value: float | None) -> str:
-        """p = .012, or p < .001 where SPSS would print .000 (never p = 0)."""
+    def p_in_prose(self, value: float | None, name: str = "p") -> str:
+        """p = .012, or p < .001 where SPSS would print .000 (never p = 0); ``name`` is the p's
+        name in the sentence ("exact p")."""
         if value is None:
-            return "p = —"
+            return f"{name} = —"
         if value < 0.0005:
-            return "p < " + self.fixed(0.001, 3)
-        return "p = " + self.p(value)
+            return f"{name} < " + self.fixed(0.001, 3)
+        return f"{name} = " + self.p(value)
 
     def alpha(self, alpha: float) -> str:
         text = f"{alpha:.3f}".rstrip("0")
         return text.lstrip("0").replace(".", self.sep) if alpha < 1 else text
+
+    def percent(self, value: float | None, places: int = 1) -> str:
+        """A percentage in a sentence or a footnote, with its leading zero as SPSS prints one
+        in its footnotes ("0 cells (0.0%)"): "0,0", "12,5" with a comma separator; "" for
+        None."""
+        text = self.fixed(value, places)
+        sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+        return sign + ("0" + digits if digits.startswith(self.sep) else digits)
+
+    def plain(self, value: Any) -> str:
+        """A number of the study's definition (a threshold: 8, 7.5) as written, with the
+        separator: "7,5"; whole floats without decimals ("8")."""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return str(value).replace(".", self.sep)
+
+    def confidence(self, alpha: float) -> str:
+        """The confidence level of the study's α in percent: "95", "97,5" with a comma."""
+        return f"{round(100 * (1 - alpha), 1):g}".replace(".", self.sep)
 
 
 def paired(document: dict) -> list[str]:
@@ -286,13 +316,13 @@ def _interval(fmt: Formatter, low: Any, high: Any, places: int) -> str:
 def _share(fmt: Formatter, share: dict) -> str:
     if share["percent"] is None:
         return "—"
-    return f"{share['n_adequate']} ({fmt.fixed(share['percent'], 1)} %)"
+    return f"{share['n_adequate']} ({fmt.percent(share['percent'])} %)"
 
 
 def extra_table(document: dict, fmt: Formatter) -> Table:
     """What the paper did not print: effect sizes, the Hodges–Lehmann shift, normality of the
     differences, the paired t-test as a sensitivity analysis and adequacy with McNemar."""
-    confidence = f"{round(100 * (1 - document['alpha']), 1):g}"
+    confidence = fmt.confidence(document["alpha"])
     outcomes = [document["outcomes"][name] for name in paired(document)]
 
     def row(label: str, values: list[str]) -> list[Cell]:
@@ -358,7 +388,7 @@ def extra_table(document: dict, fmt: Formatter) -> Table:
                     _("%(share)s at ≥ %(threshold)s")
                     % {
                         "share": _share(fmt, o["adequacy"][phase]),
-                        "threshold": o["adequacy"]["threshold"],
+                        "threshold": fmt.plain(o["adequacy"]["threshold"]),
                     }
                     if o["adequacy"] and o["adequacy"]["n"]
                     else ""
@@ -442,8 +472,10 @@ def descriptives_table(document: dict, fmt: Formatter) -> Table:
     return Table(
         2,
         table_label(2),
-        _("Descriptive statistics of the outcomes by arm and time point"),
-        [TablePart("", header, rows, label_columns=3)],
+        _("Descriptive statistics of the outcomes by arm and time point")
+        if len(arms) > 1
+        else _("Descriptive statistics of the outcomes by time point"),
+        [_one_group(document, TablePart("", header, rows, label_columns=3), 1)],
     )
 
 
@@ -536,6 +568,59 @@ def _design_table(title: str, parts: list[TablePart], *, chosen: bool = False,
     return Table(None, "", title, parts, chosen=chosen, outcome=outcome)
 
 
+def _one_group(document: dict, part: TablePart, column: int = 0) -> TablePart:
+    """``part`` without its arm column (``column``) in a study of one group, where it would be
+    empty; as it is in a study of two arms."""
+    if len(_arms(document)) > 1:
+        return part
+    part.header = part.header[:column] + part.header[column + 1 :]
+    part.rows = [row[:column] + row[column + 1 :] for row in part.rows]
+    if column < part.label_columns:
+        part.label_columns -= 1
+    return part
+
+
+class _Why:
+    """Footnotes saying why a figure is empty (SPSS prints a note where it computes nothing):
+    one letter per reason, from ``first`` on, in the order the reasons are met."""
+
+    def __init__(self, first: str = "a") -> None:
+        self.first = first
+        self.texts: dict[str, str] = {}
+
+    def __call__(self, text: str) -> str:
+        """The footnote letter of ``text`` (a reason in the active language)."""
+        if text not in self.texts:
+            self.texts[text] = chr(ord(self.first) + len(self.texts))
+        return self.texts[text]
+
+    def footnotes(self) -> list[str]:
+        return [f"{letter}. {text}" for text, letter in self.texts.items()]
+
+
+def _empty(fmt_text: str, why: _Why, reason: str) -> Cell:
+    """A figure's cell: the figure, or (when it is empty) the letter of ``reason``."""
+    return Cell(fmt_text) if fmt_text else Cell("", why(reason) if reason else "")
+
+
+def _paired_t_reason(t: dict) -> str:
+    if t.get("t") is not None:
+        return ""
+    if (t.get("n") or 0) < 2:
+        return _("t cannot be computed from fewer than 2 pairs.")
+    return _("t cannot be computed: every difference is the same (no variation in the "
+             "differences, so the standard error of the difference is 0).")  # fmt: skip
+
+
+def _independent_t_reason(row: dict, sizes: list[int]) -> str:
+    if row.get("t") is not None:
+        return ""
+    if min(sizes, default=0) < 2:
+        return _("t cannot be computed: an arm has fewer than 2 values.")
+    return _("t cannot be computed: no variation within either arm (the standard error of the "
+             "difference is 0).")  # fmt: skip
+
+
 def _se(stats: dict) -> float | None:
     if stats.get("sd") is None or not stats.get("n"):
         return None
@@ -606,6 +691,7 @@ def normality_table(document: dict, fmt: Formatter) -> Table | None:
     arms = _arms(document)
     rows = []
     lower_bound = False
+    why = _Why("b")  # "a" is Lilliefors' correction
     for outcome in document["outcomes"].values():
         for arm_key, points in (outcome.get("normality") or {}).items():
             for point, result in points.items():
@@ -613,14 +699,18 @@ def normality_table(document: dict, fmt: Formatter) -> Table | None:
                 sw = result.get("shapiro_wilk") or {}
                 bound = bool(ks.get("p_is_lower_bound"))
                 lower_bound |= bound
+                reasons = result.get("not_computed") or {}
                 rows.append([
                     Cell(_titled(outcome)),
                     Cell(_arm_label(document, arm_key) if len(arms) > 1 else ""),
                     Cell(point_label(document, outcome, point)),
-                    Cell(fmt.fixed(ks.get("statistic"), STATISTIC_PLACES)),
+                    _empty(fmt.fixed(ks.get("statistic"), STATISTIC_PLACES), why,
+                           _normality_reason("kolmogorov_smirnov",
+                                             reasons.get("kolmogorov_smirnov"))),
                     Cell(fmt.count(ks.get("df"))),
                     Cell(fmt.p(ks.get("p")), "*" if bound else ""),
-                    Cell(fmt.fixed(sw.get("statistic"), STATISTIC_PLACES)),
+                    _empty(fmt.fixed(sw.get("statistic"), STATISTIC_PLACES), why,
+                           _normality_reason("shapiro_wilk", reasons.get("shapiro_wilk"))),
                     Cell(fmt.count(sw.get("df"))),
                     Cell(fmt.p(sw.get("p"))),
                 ])  # fmt: skip
@@ -633,10 +723,28 @@ def normality_table(document: dict, fmt: Formatter) -> Table | None:
     if lower_bound:
         footnotes.append("*. " + _("This is a lower bound of the true significance."))
     footnotes.append("a. " + _("Lilliefors Significance Correction"))
-    return _design_table(
-        _("Tests of Normality"),
-        [TablePart(_("Tests of Normality"), header, rows, footnotes, label_columns=3)],
-    )
+    footnotes += why.footnotes()
+    part = TablePart(_("Tests of Normality"), header, rows, footnotes, label_columns=3)
+    return _design_table(_("Tests of Normality"), [_one_group(document, part, 1)])
+
+
+def _normality_reason(test: str, reason: str | None) -> str:
+    """Why a test of normality printed nothing (``tests_of_normality``'s ``not_computed``)."""
+    if reason == "too_few":
+        minimum = SHAPIRO_WILK_MIN if test == "shapiro_wilk" else KOLMOGOROV_SMIRNOV_MIN
+        return {
+            "shapiro_wilk": _("Shapiro–Wilk is not computed from fewer than %(min)s values."),
+            "kolmogorov_smirnov": _(
+                "Kolmogorov–Smirnov is not computed from fewer than %(min)s values."
+            ),
+        }[test] % {"min": minimum}
+    if reason == "too_many":
+        return _("Shapiro–Wilk is not computed above %(max)s values, as in SPSS.") % {
+            "max": number_format(SHAPIRO_WILK_MAX, force_grouping=True)
+        }
+    if reason == "constant":
+        return _("Not computed: every value is the same (no variation).")
+    return ""
 
 
 def _chosen(outcome: dict, side: str, *names: str) -> bool:
@@ -659,6 +767,7 @@ def paired_t_table(document: dict, fmt: Formatter, name: str) -> Table | None:
     first, last = points[0], points[-1]
     show_arm = len(_arms(document)) > 1
     statistics, tests = [], []
+    why = _Why()
     for arm in arms:
         label = arm["label"] if show_arm else ""
         for index, point in enumerate((first, last)):
@@ -680,30 +789,33 @@ def paired_t_table(document: dict, fmt: Formatter, name: str) -> Table | None:
             fmt.fixed(t.get("se"), SD_PLACES),
             fmt.fixed(t.get("ci_lower"), MEAN_PLACES),
             fmt.fixed(t.get("ci_upper"), MEAN_PLACES),
-            fmt.fixed(t.get("t"), STATISTIC_PLACES),
+            _empty(fmt.fixed(t.get("t"), STATISTIC_PLACES), why, _paired_t_reason(t)),
             fmt.count(t.get("df")),
             fmt.p(t.get("p")),
         ))  # fmt: skip
-    confidence = f"{round(100 * (1 - document.get('alpha', 0.05)), 1):g}"
+    confidence = fmt.confidence(document.get("alpha", 0.05))
+    title = (_("%(outcome)s: paired-samples t test within each arm") if show_arm
+             else _("%(outcome)s: paired-samples t test"))  # fmt: skip
     return _design_table(
-        _("%(outcome)s: paired-samples t test within each arm") % {"outcome": outcome["label"]},
+        title % {"outcome": outcome["label"]},
         [
-            TablePart(
+            _one_group(document, TablePart(
                 _("Paired Samples Statistics"),
                 _cells(_("Arm"), _("Time point"), _("Mean"), _("N"), _("Std. Deviation"),
                        _("Std. Error Mean")),  # fmt: skip
                 statistics,
                 label_columns=2,
-            ),
-            TablePart(
+            )),  # fmt: skip
+            _one_group(document, TablePart(
                 _("Paired Samples Test"),
                 _cells(_("Arm"), _("Pair"), _("Mean"), _("Std. Deviation"), _("Std. Error Mean"),
                        _("%(c)s%% CI of the Difference: Lower") % {"c": confidence},
                        _("%(c)s%% CI of the Difference: Upper") % {"c": confidence},
                        _("t"), _("df"), _("Sig. (2-tailed)")),  # fmt: skip
                 tests,
+                why.footnotes(),
                 label_columns=2,
-            ),
+            )),  # fmt: skip
         ],
         chosen=_chosen(outcome, "within", "paired_t"),
         outcome=name,
@@ -737,13 +849,13 @@ def wilcoxon_table(document: dict, fmt: Formatter, name: str) -> Table | None:
     points = outcome.get("timepoints") or []
     labels = {p["key"]: p["label"] for p in document.get("timepoints", [])}
     last, first = labels.get(points[-1], ""), labels.get(points[0], "")
-    ranks = TablePart(
+    ranks = _one_group(document, TablePart(
         _("Ranks"),
         _cells(_("Arm"), _("Pair"), "", _("N"), _("Mean Rank"), _("Sum of Ranks")),
         rows,
         [f"a. {last} < {first}", f"b. {last} > {first}", f"c. {last} = {first}"],
         label_columns=3,
-    )
+    ))  # fmt: skip
     basis_text = {
         "negative_ranks": _("Based on negative ranks."),
         "positive_ranks": _("Based on positive ranks."),
@@ -757,6 +869,11 @@ def wilcoxon_table(document: dict, fmt: Formatter, name: str) -> Table | None:
         if basis and basis not in letters:
             letters[basis] = "bcd"[len(letters)]
         z_row.append(Cell(fmt.fixed(w["z"], STATISTIC_PLACES), letters.get(basis, "")))
+    why = _Why(chr(ord("b") + len(letters)))
+    z_row = [
+        _empty(cell.text, why, _("Not computed: no complete pair.")) if index else cell
+        for index, cell in enumerate(z_row)
+    ]
     header = [Cell("")] + [
         Cell(f"{arm['label']}: {pair}" if show_arm else pair) for arm in arms
     ]
@@ -771,11 +888,14 @@ def wilcoxon_table(document: dict, fmt: Formatter, name: str) -> Table | None:
             + [Cell(fmt.p(within[a["key"]]["wilcoxon"]["p_exact"])) for a in arms],
         ],
         ["a. " + _("Wilcoxon Signed Ranks Test")]
-        + [f"{letter}. {basis_text[basis]}" for basis, letter in letters.items()],
+        + [f"{letter}. {basis_text[basis]}" for basis, letter in letters.items()]
+        + why.footnotes(),
         caption_note="a",
     )
+    title = (_("%(outcome)s: Wilcoxon signed-rank test within each arm") if show_arm
+             else _("%(outcome)s: Wilcoxon signed-rank test"))  # fmt: skip
     return _design_table(
-        _("%(outcome)s: Wilcoxon signed-rank test within each arm") % {"outcome": outcome["label"]},
+        title % {"outcome": outcome["label"]},
         [ranks, statistics],
         chosen=_chosen(outcome, "within", "wilcoxon"),
         outcome=name,
@@ -792,19 +912,34 @@ def mcnemar_table(document: dict, fmt: Formatter, name: str) -> Table | None:
     show_arm = len(_arms(document)) > 1
     pair = _pair_label(document, outcome)
     header = [Cell("")] + [Cell(f"{a['label']}: {pair}" if show_arm else pair) for a in arms]
+    why = _Why("c")
     rows = [
         [Cell(_("N"))] + [Cell(fmt.count(within[a["key"]]["mcnemar"]["n"])) for a in arms],
         [Cell(_("Exact Sig. (2-tailed)"))]
-        + [Cell(fmt.p(within[a["key"]]["mcnemar"]["p_exact"]), "b") for a in arms],
-    ]
+        + [Cell(text, "b") if (text := fmt.p(within[a["key"]]["mcnemar"]["p_exact"]))
+           else Cell("", why(_("Not computed: no complete pair."))) for a in arms],
+    ]  # fmt: skip
+    title = (_("%(outcome)s: McNemar test within each arm") if show_arm
+             else _("%(outcome)s: McNemar test"))  # fmt: skip
     return _design_table(
-        _("%(outcome)s: McNemar test within each arm") % {"outcome": outcome["label"]},
+        title % {"outcome": outcome["label"]},
         [TablePart(_("Test Statistics"), header, rows,
-                   ["a. " + _("McNemar Test"), "b. " + _("Binomial distribution used.")],
+                   ["a. " + _("McNemar Test"), "b. " + _("Binomial distribution used.")]
+                   + why.footnotes(),
                    caption_note="a")],  # fmt: skip
         chosen=_chosen(outcome, "within", "mcnemar"),
         outcome=name,
     )
+
+
+def _repeated_reason(result: dict, test: str) -> str:
+    """Why Friedman's or Cochran's statistic is empty."""
+    if not result.get("n"):
+        return _("Not computed: no mother has a value at every time point.")
+    if test == "cochran_q":
+        return _("Not computed: every mother's answer is the same at every time point.")
+    return _("Not computed: every mother's values are tied across the time points (no "
+             "variation).")  # fmt: skip
 
 
 def _mean_ranks(friedman: dict, points: list[str]) -> dict[str, Any]:
@@ -834,14 +969,21 @@ def friedman_table(document: dict, fmt: Formatter, name: str) -> Table | None:
             ))  # fmt: skip
     header = [Cell("")] + [Cell(a["label"] if show_arm else outcome["label"]) for a in arms]
 
+    why = _Why("b")
+
     def row(label: str, key: str, show) -> list[Cell]:
-        return [Cell(label)] + [Cell(show(within[a["key"]]["friedman"].get(key))) for a in arms]
+        return [Cell(label)] + [
+            _empty(show(within[a["key"]]["friedman"].get(key)), why,
+                   _repeated_reason(within[a["key"]]["friedman"], "friedman"))
+            for a in arms
+        ]  # fmt: skip
 
     return _design_table(
         _("%(outcome)s: Friedman test over the time points") % {"outcome": outcome["label"]},
         [
-            TablePart(_("Ranks"), _cells(_("Arm"), _("Time point"), _("Mean Rank")), ranks_rows,
-                      label_columns=2),  # fmt: skip
+            _one_group(document, TablePart(_("Ranks"), _cells(_("Arm"), _("Time point"),
+                                                              _("Mean Rank")), ranks_rows,
+                                           label_columns=2)),  # fmt: skip
             TablePart(
                 _("Test Statistics"),
                 header,
@@ -852,7 +994,7 @@ def friedman_table(document: dict, fmt: Formatter, name: str) -> Table | None:
                     row(_("df"), "df", fmt.count),
                     row(_("Asymp. Sig."), "p", fmt.p),
                 ],
-                ["a. " + _("Friedman Test")],
+                ["a. " + _("Friedman Test")] + why.footnotes(),
                 caption_note="a",
             ),
         ],
@@ -882,14 +1024,21 @@ def cochran_table(document: dict, fmt: Formatter, name: str) -> Table | None:
             ))  # fmt: skip
     header = [Cell("")] + [Cell(a["label"] if show_arm else outcome["label"]) for a in arms]
 
+    why = _Why("b")
+
     def row(label: str, key: str, show) -> list[Cell]:
-        return [Cell(label)] + [Cell(show(within[a["key"]]["cochran_q"].get(key))) for a in arms]
+        return [Cell(label)] + [
+            _empty(show(within[a["key"]]["cochran_q"].get(key)), why,
+                   _repeated_reason(within[a["key"]]["cochran_q"], "cochran_q"))
+            for a in arms
+        ]  # fmt: skip
 
     return _design_table(
         _("%(outcome)s: Cochran's Q test over the time points") % {"outcome": outcome["label"]},
         [
-            TablePart(_("Frequencies"), _cells(_("Arm"), _("Time point"), "0", "1"), frequencies,
-                      label_columns=2),  # fmt: skip
+            _one_group(document, TablePart(_("Frequencies"), _cells(_("Arm"), _("Time point"),
+                                                                    "0", "1"), frequencies,
+                                           label_columns=2)),  # fmt: skip
             TablePart(
                 _("Test Statistics"),
                 header,
@@ -899,7 +1048,7 @@ def cochran_table(document: dict, fmt: Formatter, name: str) -> Table | None:
                     row(_("df"), "df", fmt.count),
                     row(_("Asymp. Sig."), "p", fmt.p),
                 ],
-                ["a. " + _("1 is treated as a success.")],
+                ["a. " + _("1 is treated as a success.")] + why.footnotes(),
                 caption_note="a",
             ),
         ],
@@ -943,12 +1092,15 @@ def independent_t_table(document: dict, fmt: Formatter, name: str) -> Table | No
     if not between:
         return None
     arms = _arms(document)
-    confidence = f"{round(100 * (1 - document.get('alpha', 0.05)), 1):g}"
+    confidence = fmt.confidence(document.get("alpha", 0.05))
     groups, tests = [], []
+    why = _Why()
     for point, comparison in between.items():
         where = point_label(document, outcome, point)
+        sizes = []
         for index, arm in enumerate(arms):
             stats = _group_statistics(document, outcome, point, arm["key"])
+            sizes.append(stats["n"] or 0)
             groups.append(_cells(
                 where if index == 0 else "", arm["label"], fmt.count(stats["n"]),
                 fmt.fixed(stats["mean"], MEAN_PLACES), fmt.fixed(stats["sd"], SD_PLACES),
@@ -961,12 +1113,16 @@ def independent_t_table(document: dict, fmt: Formatter, name: str) -> Table | No
         ):
             row = t.get(key) or {}
             df = row.get("df")
+            levene = (_empty(fmt.fixed(t.get("levene_f"), STATISTIC_PLACES), why,
+                             _("Levene's test cannot be computed: an arm has fewer than 2 values "
+                               "or no variation.")) if index == 0 else "")  # fmt: skip
             tests.append(_cells(
                 where if index == 0 else "",
                 label,
-                fmt.fixed(t.get("levene_f"), STATISTIC_PLACES) if index == 0 else "",
+                levene,
                 fmt.p(t.get("levene_p")) if index == 0 else "",
-                fmt.fixed(row.get("t"), STATISTIC_PLACES),
+                _empty(fmt.fixed(row.get("t"), STATISTIC_PLACES), why,
+                       _independent_t_reason(row, sizes)),
                 fmt.count(df) if index == 0 else fmt.fixed(df, STATISTIC_PLACES),
                 fmt.p(row.get("p")),
                 fmt.fixed(row.get("mean_difference"), MEAN_PLACES),
@@ -994,7 +1150,8 @@ def independent_t_table(document: dict, fmt: Formatter, name: str) -> Table | No
                        _("%(c)s%% CI of the Difference: Upper") % {"c": confidence}),  # fmt: skip
                 tests,
                 [_("Mean Difference: %(first)s − %(second)s.")
-                 % {"first": arms[0]["label"], "second": arms[-1]["label"]}],  # fmt: skip
+                 % {"first": arms[0]["label"], "second": arms[-1]["label"]}]
+                + why.footnotes(),  # fmt: skip
                 label_columns=2,
             ),
         ],
@@ -1025,11 +1182,19 @@ def mann_whitney_table(document: dict, fmt: Formatter, name: str) -> Table | Non
         rows.append(_cells("", _("Total"), fmt.count(sum((r.get("n") or 0) for r in
                                                          ranks.values())), "", ""))  # fmt: skip
     points = list(between)
+    why = _Why("c")
+
+    def reason(test: dict) -> str:
+        if any(not (entry or {}).get("n") for entry in test["ranks"].values()):
+            return _("Not computed: an arm has no values.")
+        return _("Not computed: every value is the same (no variation).")
 
     def row(label: str, key: str, show, note: str = "") -> list[Cell]:
         return [Cell(label, note)] + [
-            Cell(show(between[p]["mann_whitney"].get(key))) for p in points
-        ]
+            _empty(show(between[p]["mann_whitney"].get(key)), why,
+                   reason(between[p]["mann_whitney"]))
+            for p in points
+        ]  # fmt: skip
 
     statistics = TablePart(
         _("Test Statistics"),
@@ -1041,7 +1206,8 @@ def mann_whitney_table(document: dict, fmt: Formatter, name: str) -> Table | Non
             row(_("Asymp. Sig. (2-tailed)"), "p_asymptotic", fmt.p),
             row(_("Exact Sig. [2*(1-tailed Sig.)]"), "p_exact", fmt.p, "b"),
         ],
-        ["a. " + _("Grouping Variable: Arm"), "b. " + _("Not corrected for ties.")],
+        ["a. " + _("Grouping Variable: Arm"), "b. " + _("Not corrected for ties.")]
+        + why.footnotes(),
         caption_note="a",
     )
     return _design_table(
@@ -1086,10 +1252,18 @@ def chi_square_tables(document: dict, fmt: Formatter, name: str) -> list[Table]:
         crosstab.append(_cells(_("Total"), *[fmt.count(n) for n in totals],
                                fmt.count(sum(totals))))  # fmt: skip
         two_by_two = test.get("fisher_exact") is not None
+        why = _Why("c")
+        if not test.get("n_valid"):
+            empty = _("Not computed: no valid cases.")
+        else:
+            empty = _("Not computed: a row or a column of the table is empty (every mother in "
+                      "one arm or one category).")  # fmt: skip
 
-        def statistic(label: str, key: str, note: str = "", test: dict = test) -> list[Cell]:
+        def statistic(label: str, key: str, note: str = "", test: dict = test,
+                      why: _Why = why, empty: str = empty) -> list[Cell]:  # fmt: skip
             row = test.get(key) or {}
-            return [Cell(label, note), Cell(fmt.fixed(row.get("value"), STATISTIC_PLACES)),
+            return [Cell(label, note),
+                    _empty(fmt.fixed(row.get("value"), STATISTIC_PLACES), why, empty),
                     Cell(fmt.count(row.get("df"))), Cell(fmt.p(row.get("p"))),
                     Cell(""), Cell("")]  # fmt: skip
 
@@ -1113,16 +1287,18 @@ def chi_square_tables(document: dict, fmt: Formatter, name: str) -> list[Table]:
                 "expected count is %(min)s.")  # fmt: skip
             % {
                 "n": fmt.count(below if below is not None else 0),
-                "percent": fmt.fixed(percent if percent is not None else 0, 1),
+                "percent": fmt.percent(percent if percent is not None else 0),
                 "min": fmt.fixed(test.get("min_expected"), 2),
             }
         ]
         if test.get("continuity_correction") is not None:
             footnotes.append("b. " + _("Computed only for a 2x2 table"))
+        footnotes += why.footnotes()
         where = point_label(document, outcome, point)
+        title = (_("%(outcome)s by arm, %(timepoint)s: chi-square test") if point == "change"
+                 else _("%(outcome)s by arm at the %(timepoint)s measurement: chi-square test"))
         built.append(_design_table(
-            _("%(outcome)s by arm at %(timepoint)s: chi-square test")
-            % {"outcome": outcome["label"], "timepoint": where},
+            title % {"outcome": outcome["label"], "timepoint": where},
             [
                 TablePart(
                     _("%(outcome)s * Arm Crosstabulation") % {"outcome": outcome["label"]},
@@ -1182,9 +1358,9 @@ EXACT_P_ADVISED_BELOW = 25
 def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
     """One plain sentence: did this outcome change significantly at the study's α?
 
-    It decides on the asymptotic p (SPSS's "Asymp. Sig."); when the exact p falls on the other
-    side of α it says so, and with fewer than 25 pairs it tells the reader to report the exact
-    p rather than decide on the approximation."""
+    It decides on the asymptotic p (SPSS's "Asymp. Sig."), as the paper does. When the exact p
+    falls on the other side of α it says plainly which p to report (``_reported_p``): the exact
+    one with fewer than 25 pairs, and then decides on it; else the asymptotic one."""
     outcome = document["outcomes"][outcome_name]
     w = outcome["wilcoxon"]
     n = w["total"]
@@ -1192,12 +1368,10 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
         "outcome": outcome["label"],
         "z": fmt.fixed(w["z"], 3),
         "p": fmt.p_in_prose(w["p_asymptotic"]),
-        "p_exact": fmt.p_in_prose(w["p_exact"]),
         "alpha": fmt.alpha(document["alpha"]),
         "n": n,
         "up": w["positive_ranks"]["n"],
         "down": w["negative_ranks"]["n"],
-        "pairs": EXACT_P_ADVISED_BELOW,
     }
     if n == 0:
         return (
@@ -1218,7 +1392,8 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
             )
             % values
         )
-    significant = w["p_asymptotic"] < document["alpha"]
+    p, values["p"], advice = _reported_p("wilcoxon", w, document["alpha"], fmt)
+    significant = p < document["alpha"]
     if significant and w["positive_ranks"]["sum_of_ranks"] > w["negative_ranks"]["sum_of_ranks"]:
         sentence = ngettext(
             "%(outcome)s rose significantly after the oxytocin massage (Wilcoxon Z = %(z)s, "
@@ -1248,23 +1423,7 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
             n,
         )
     sentence %= values
-    exact = w["p_exact"]
-    if exact is None or (exact < document["alpha"]) == significant:
-        return sentence
-    if significant:
-        caveat = _("But the exact p (%(p_exact)s) is not below α = %(alpha)s.")
-    else:
-        caveat = _("But the exact p (%(p_exact)s) is below α = %(alpha)s.")
-    if n < EXACT_P_ADVISED_BELOW:
-        advice = _(
-            "With fewer than %(pairs)s pairs the normal approximation is rough: report the "
-            "exact p and decide on it."
-        )
-    else:
-        advice = _(
-            "With %(pairs)s pairs or more the asymptotic p is usually reported; give both."
-        )
-    return " ".join([sentence, caveat % values, advice % values])
+    return f"{sentence} {advice}" if advice else sentence
 
 
 # The conclusion of every design: one sentence per comparison of the chosen test, then which test
@@ -1322,12 +1481,51 @@ def _decision(test: str, result: dict, alpha: float, pick: str = "") -> tuple[An
     return result.get("p"), None
 
 
-def _caveat(p: float, other: float | None, alpha: float, values: dict) -> str:
-    if other is None or (other < alpha) == (p < alpha):
-        return ""
-    if p < alpha:
-        return " " + _("But the exact p (%(p_exact)s) is not below α = %(alpha)s.") % values
-    return " " + _("But the exact p (%(p_exact)s) is below α = %(alpha)s.") % values
+def _cases(test: str, result: dict) -> int:
+    """The pairs (Wilcoxon) or mothers (Mann–Whitney) a test's exact p is computed over."""
+    if test == "wilcoxon":
+        return result.get("total") or 0
+    return sum((entry or {}).get("n") or 0 for entry in (result.get("ranks") or {}).values())
+
+
+def _reported_p(test: str, result: dict, alpha: float, fmt: Formatter,
+                pick: str = "") -> tuple[Any, str, str]:  # fmt: skip
+    """The p a sentence decides on, as the sentence prints it ("p = .025", "exact p = .063"),
+    and the advice to add when the test's two p-values fall on either side of α ("" when they
+    agree): SPSS prints both, so the sentence says plainly which one to report. Wilcoxon and
+    Mann–Whitney: the exact p with fewer than ``EXACT_P_ADVISED_BELOW`` pairs or mothers (and the
+    decision rests on it), else the asymptotic one. Chi-square beside Fisher's exact test:
+    Fisher's when an expected count is below 5, else the chi-square p."""
+    p, other = _decision(test, result, alpha, pick)
+    if p is None or other is None or (other < alpha) == (p < alpha):
+        return p, fmt.p_in_prose(p), ""
+    if test in ("wilcoxon", "mann_whitney"):
+        values = {"cases": EXACT_P_ADVISED_BELOW}
+        if _cases(test, result) < EXACT_P_ADVISED_BELOW:
+            values["p"] = fmt.p_in_prose(p)
+            advice = (_("Report the exact p: with fewer than %(cases)s pairs the asymptotic p "
+                        "(%(p)s) is only an approximation, and it falls on the other side of "
+                        "α.") if test == "wilcoxon" else
+                      _("Report the exact p: with fewer than %(cases)s mothers the asymptotic p "
+                        "(%(p)s) is only an approximation, and it falls on the other side of "
+                        "α."))  # fmt: skip
+            return other, fmt.p_in_prose(other, _("exact p")), advice % values
+        values["p"] = fmt.p_in_prose(other)
+        advice = (_("Report the asymptotic p, the usual one with %(cases)s pairs or more; the "
+                    "exact p (%(p)s) falls on the other side of α, so give both.")
+                  if test == "wilcoxon" else
+                  _("Report the asymptotic p, the usual one with %(cases)s mothers or more; the "
+                    "exact p (%(p)s) falls on the other side of α, so give both."))  # fmt: skip
+        return p, fmt.p_in_prose(p), advice % values
+    # Pearson's chi-square beside Fisher's exact test (a 2 × 2 table).
+    if (result.get("min_expected") or 0) < MIN_EXPECTED:
+        advice = _("Report Fisher's exact p: an expected count is below 5, so the chi-square p "
+                   "(%(p)s) is only an approximation, and it falls on the other side of α.")
+        return (other, fmt.p_in_prose(other, _("Fisher's exact p")),
+                advice % {"p": fmt.p_in_prose(p)})  # fmt: skip
+    advice = _("Report the chi-square p: every expected count is at least 5; Fisher's exact p "
+               "(%(p)s) falls on the other side of α.")  # fmt: skip
+    return p, fmt.p_in_prose(p), advice % {"p": fmt.p_in_prose(other)}
 
 
 def _within_direction(test: str, result: dict, outcome: dict, arm: str) -> int:
@@ -1349,7 +1547,7 @@ def _within_sentence(document, name, arm, test, fmt) -> str:
     alpha = document.get("alpha", 0.05)
     labels = {p["key"]: p["label"] for p in document.get("timepoints", [])}
     points = outcome.get("timepoints") or list(labels)
-    p, other = _decision(test, result, alpha)
+    p, p_text, advice = _reported_p(test, result, alpha, fmt)
     subject = outcome["label"]
     if _two_groups(document):
         subject = _("%(outcome)s in the %(arm)s arm") % {
@@ -1360,8 +1558,7 @@ def _within_sentence(document, name, arm, test, fmt) -> str:
         "last": labels.get(points[-1], points[-1]),
         "test": TEST_NAMES[test],
         "stats": _stats_text(test, result, fmt),
-        "p": fmt.p_in_prose(p),
-        "p_exact": fmt.p_in_prose(other),
+        "p": p_text,
         "alpha": fmt.alpha(alpha),
     }
     if p is None:
@@ -1385,7 +1582,7 @@ def _within_sentence(document, name, arm, test, fmt) -> str:
     else:
         sentence = _("%(subject)s did not change significantly from %(first)s to %(last)s "
                      "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
-    return sentence % values + _caveat(p, other, alpha, values)
+    return sentence % values + (" " + advice if advice else "")
 
 
 def _between_direction(test: str, result: dict, arms: list[str], pick: str) -> int:
@@ -1407,14 +1604,14 @@ def _between_sentence(document, name, point, test, fmt) -> str:
     alpha = document.get("alpha", 0.05)
     arms = [arm["key"] for arm in _arms(document)]
     pick = _t_row(result, alpha) if test == "independent_t" else ""
-    p, other = _decision(test, result, alpha, pick)
+    p, p_text, advice = _reported_p(test, result, alpha, fmt, pick)
     labels = {p_["key"]: p_["label"] for p_ in document.get("timepoints", [])}
     points = outcome.get("timepoints") or list(labels)
     if point == "change":
         where = _("For the change from %(first)s to %(last)s") % {
             "first": labels.get(points[0], points[0]), "last": labels.get(points[-1], points[-1])}
     else:
-        where = _("At %(timepoint)s") % {"timepoint": labels.get(point, point)}
+        where = _("At the %(timepoint)s measurement") % {"timepoint": labels.get(point, point)}
     values = {
         "where": where,
         "outcome": outcome["label"],
@@ -1422,8 +1619,7 @@ def _between_sentence(document, name, point, test, fmt) -> str:
         "second_arm": _arm_label(document, arms[-1]),
         "test": TEST_NAMES[test],
         "stats": _stats_text(source if test != "fisher_exact" else test, result, fmt, pick),
-        "p": fmt.p_in_prose(p),
-        "p_exact": fmt.p_in_prose(other),
+        "p": p_text,
         "alpha": fmt.alpha(alpha),
     }
     if p is None:
@@ -1437,23 +1633,31 @@ def _between_sentence(document, name, point, test, fmt) -> str:
             total = sum(table[arm].values())
             shares.append(100 * table[arm][last] / total if total else 0.0)
         higher = 0 if shares[0] >= shares[-1] else -1
+        category = _category_label(outcome, last)
         values.update(
-            category=_category_label(outcome, last)
-            if _category_label(outcome, last) != str(last) else outcome["label"],
+            # "Milk flows smoothly “Smooth”"; the outcome alone when its 1 has no label.
+            share_of=outcome["label"] if category == str(last)
+            else f"{outcome['label']} “{category}”",
             higher=_arm_label(document, arms[higher]),
             lower=_arm_label(document, arms[-1 - higher]),
-            high_share=fmt.fixed(shares[higher], 1),
-            low_share=fmt.fixed(shares[-1 - higher], 1),
+            high_share=fmt.percent(shares[higher]),
+            low_share=fmt.percent(shares[-1 - higher]),
+            first_share=fmt.percent(shares[0]),
+            second_share=fmt.percent(shares[-1]),
+            # Fisher's exact test has no statistic to print beside its name.
+            test=values["test"] if test == "fisher_exact"
+            else f"{values['test']}, {values['stats']}",
         )  # fmt: skip
         if p < alpha:
-            sentence = _("%(where)s, %(category)s was significantly more frequent in %(higher)s "
-                         "(%(high_share)s%%) than in %(lower)s (%(low_share)s%%) (%(test)s, "
-                         "%(stats)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
+            sentence = _("%(where)s, the share of %(share_of)s was significantly "
+                         "higher in %(higher)s (%(high_share)s%%) than in %(lower)s "
+                         "(%(low_share)s%%) (%(test)s, %(p)s, below α = %(alpha)s).")  # fmt: skip
         else:
-            sentence = _("%(where)s, %(category)s was not significantly more frequent in "
-                         "%(higher)s (%(high_share)s%%) than in %(lower)s (%(low_share)s%%) "
-                         "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
-        return sentence % values + _caveat(p, other, alpha, values)
+            sentence = _("%(where)s, the share of %(share_of)s did not differ "
+                         "significantly between %(first_arm)s (%(first_share)s%%) and "
+                         "%(second_arm)s (%(second_share)s%%) (%(test)s, %(p)s, not below α = "
+                         "%(alpha)s).")  # fmt: skip
+        return sentence % values + (" " + advice if advice else "")
     direction = _between_direction(test, result, arms, pick)
     higher = 0 if direction >= 0 else -1
     values.update(higher=_arm_label(document, arms[higher]),
@@ -1465,7 +1669,7 @@ def _between_sentence(document, name, point, test, fmt) -> str:
         sentence = _("%(where)s, %(outcome)s did not differ significantly between %(first_arm)s "
                      "and %(second_arm)s (%(test)s, %(stats)s, %(p)s, not below α = "
                      "%(alpha)s).")  # fmt: skip
-    return sentence % values + _caveat(p, other, alpha, values)
+    return sentence % values + (" " + advice if advice else "")
 
 
 def chosen_sentence(outcome: dict) -> str:
@@ -1488,18 +1692,36 @@ def chosen_sentence(outcome: dict) -> str:
 
 
 def outcome_conclusions(document: dict, name: str, fmt: Formatter) -> list[str]:
-    """The outcome's conclusion: the paper's sentence for its design (``conclusion``), else one
-    sentence per comparison of the chosen test (within each arm, then between the arms at each
-    time point and on the change), each naming the test, the groups or time points, the
-    direction and p, and saying when the exact p falls on the other side of α; then which test
-    was chosen and why."""
+    """The outcome's conclusion, a list of sentences in the active language. The paper's
+    design: the chosen test's sentence first, introduced as the chosen test, then the other test
+    of the pair (Wilcoxon's ``conclusion`` or the paired t test's) introduced as shown for
+    comparison. Other designs: one sentence per comparison of the chosen test (within each arm,
+    then between the arms at each time point and on the change), each naming the test, the
+    groups or time points, the direction and p, and which p to report when the exact and the
+    asymptotic one fall on either side of α (``_reported_p``). Last, which test was chosen and
+    why."""
     outcome = document["outcomes"][name]
     sentences = []
-    if name in paired(document):
-        sentences.append(conclusion(document, name, fmt))
     chosen = outcome.get("chosen") or {}
     within = chosen.get("within")
-    if within and not (name in paired(document) and within == "wilcoxon"):
+    if name in paired(document):
+        # The paper's design: the chosen test's sentence first and said to be the chosen one,
+        # then the other test of the pair, shown for comparison (DESIGN §7: every test stays).
+        by_test = {"wilcoxon": conclusion(document, name, fmt)}
+        for arm in _arms(document):
+            if "paired_t" in ((outcome.get("within") or {}).get(arm["key"]) or {}):
+                by_test["paired_t"] = _within_sentence(document, name, arm["key"], "paired_t",
+                                                       fmt)  # fmt: skip
+        first = within if within in by_test else "wilcoxon"
+        for test, sentence in sorted(by_test.items(), key=lambda item: item[0] != first):
+            if len(by_test) == 1:
+                sentences.append(sentence)
+            elif test == first:
+                sentences.append(_("Chosen test: %(sentence)s") % {"sentence": sentence})
+            else:
+                sentences.append(_("For comparison only, not the chosen test: %(sentence)s")
+                                 % {"sentence": sentence})  # fmt: skip
+    elif within:
         for arm in _arms(document):
             if within in ((outcome.get("within") or {}).get(arm["key"]) or {}):
                 sentences.append(_within_sentence(document, name, arm["key"], within, fmt))

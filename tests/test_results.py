@@ -343,7 +343,7 @@ def test_page_shows_the_further_analyses(client, paper_study, researcher):
         "1.000",
     ]
     assert rows["Paired t-test: mean difference"] == ["5.87", "4.80"]
-    assert rows["Adequate, pre-test"] == ["0 (.0 %) at ≥ 8", "0 (.0 %) at ≥ 6"]
+    assert rows["Adequate, pre-test"] == ["0 (0.0 %) at ≥ 8", "0 (0.0 %) at ≥ 6"]
     assert rows["Adequate, post-test"] == ["15 (100.0 %) at ≥ 8", "15 (100.0 %) at ≥ 6"]
     assert rows["McNemar exact p"] == [".000", ".000"]
     assert rows["Median (Q1–Q3), pre-test"][0] == "5.00 (5.00–6.00)"

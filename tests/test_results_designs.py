@@ -532,7 +532,8 @@ def test_one_group_repeated_friedman(language, sep):
     table = find(built(document, language, sep), "Friedman")
     ranks, statistics = table.parts
     fr = score["within"]["all"]["friedman"]
-    assert grid(ranks) == [["", point, f(fr["mean_ranks"][point.lower()], 2, sep)]
+    # One group: no arm column to leave empty.
+    assert grid(ranks) == [[point, f(fr["mean_ranks"][point.lower()], 2, sep)]
                            for point in ("Day2", "Day4", "Day6")]  # fmt: skip
     assert [row[1] for row in grid(statistics)] == [
         "7", f(fr["chi_square"], 3, sep), "2", p(fr["p"], sep)]
@@ -619,8 +620,8 @@ def test_conclusions_name_the_test_the_groups_the_direction_and_p():
         t = milk["within"]["intervention"]["paired_t"]
         assert f"t(7) = {f(t['t'], 3)}, {fmt.p_in_prose(t['p'])}" in treated
     at_post = sentences[3]
-    assert at_post.startswith("At Post, Breast-milk volume was significantly higher in Pijat "
-                              "oksitosin than in Kontrol (")  # fmt: skip
+    assert at_post.startswith("At the Post measurement, Breast-milk volume was significantly "
+                              "higher in Pijat oksitosin than in Kontrol (")  # fmt: skip
     at_pre = sentences[2]
     assert "did not differ significantly between Pijat oksitosin and Kontrol" in at_pre
     assert sentences[-1] == (
@@ -639,12 +640,12 @@ def test_conclusion_of_a_binary_outcome_and_fishers_exact_test():
     assert fisher["between"] == "fisher_exact"
     expected_p = fmt.p_in_prose(test["fisher_exact"]["p_two_sided"])
     significant = test["fisher_exact"]["p_two_sided"] < 0.05
-    verb = ("was significantly more frequent" if significant
-            else "was not significantly more frequent")  # fmt: skip
+    assert not significant
+    # Fisher's exact test has no statistic to name beside it.
     assert sentences[0] == (
-        f"At Post, Milk flows smoothly {verb} in Pijat oksitosin (87.5%) than in Kontrol "
-        f"(33.3%) (Fisher's exact test, exact test, {expected_p}, "
-        f"{'below' if significant else 'not below'} α = .05)."
+        "At the Post measurement, the share of Milk flows smoothly did not differ significantly "
+        f"between Pijat oksitosin (87.5%) and Kontrol (33.3%) (Fisher's exact test, {expected_p}, "
+        "not below α = .05)."
     )
 
 
@@ -655,13 +656,17 @@ def test_conclusion_says_when_the_exact_p_disagrees_with_the_asymptotic_one():
     test = milk["between"]["pre"]["mann_whitney"]
     test["p_asymptotic"], test["p_exact"] = 0.049, 0.062  # on either side of α
     sentence = manuscript.outcome_conclusions(document, "milk_ml", manuscript.Formatter("."))[2]
-    assert sentence.endswith("p = .049, below α = .05). But the exact p (p = .062) is not below "
-                             "α = .05.")  # fmt: skip
+    # 16 mothers: the exact p is the one to report, and the sentence decides on it.
+    assert "did not differ significantly" in sentence
+    assert sentence.endswith("exact p = .062, not below α = .05). Report the exact p: with fewer "
+                             "than 25 mothers the asymptotic p (p = .049) is only an "
+                             "approximation, and it falls on the other side of α.")  # fmt: skip
+    assert "But" not in sentence and "However" not in sentence
     with translation.override("id"):
         sentence = manuscript.outcome_conclusions(document, "milk_ml",
                                                   manuscript.Formatter(","))[2]  # fmt: skip
-    assert "p = ,049" in sentence and "p = ,062" in sentence
-    assert "Tetapi" in sentence or "Namun" in sentence
+    assert "p eksak = ,062" in sentence and "p = ,049" in sentence
+    assert "Laporkan p eksak" in sentence
 
 
 def test_conclusion_of_repeated_designs_and_an_override():

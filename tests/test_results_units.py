@@ -267,11 +267,12 @@ def test_conclusion_says_when_the_exact_p_disagrees_and_recommends_it_below_25_p
     assert wilcoxon["p_asymptotic"] == pytest.approx(0.0253, abs=1e-4)
     assert wilcoxon["p_exact"] == pytest.approx(0.0625)
     sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
+    # Fewer than 25 pairs: the sentence decides on the exact p and says to report it.
     assert sentence == (
-        "Feeds rose significantly after the oxytocin massage (Wilcoxon Z = -2.236, p = .025, "
-        "below α = .05): higher in 5 and lower in 0 of 5 mothers. But the exact p (p = .063) is "
-        "not below α = .05. With fewer than 25 pairs the normal approximation is rough: report "
-        "the exact p and decide on it."
+        "Feeds did not change significantly after the oxytocin massage (Wilcoxon Z = -2.236, "
+        "exact p = .063, not below α = .05; 5 mothers). Report the exact p: with fewer than 25 "
+        "pairs the asymptotic p (p = .025) is only an approximation, and it falls on the other "
+        "side of α."
     )
     # At α = .07 both p are below it: no caveat.
     agreeing = manuscript.conclusion(
@@ -292,8 +293,11 @@ def test_conclusion_with_many_pairs_gives_both_p_values():
     assert w["p_asymptotic"] == pytest.approx(0.0679, abs=1e-4)  # below α = .08
     assert w["p_exact"] == pytest.approx(0.0987, abs=1e-4)  # not below
     sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
+    assert sentence.startswith("Feeds rose significantly after the oxytocin massage (Wilcoxon "
+                               "Z = -1.826, p = .068, below α = .08)")  # fmt: skip
     assert sentence.endswith(
-        "With 25 pairs or more the asymptotic p is usually reported; give both."
+        "Report the asymptotic p, the usual one with 25 pairs or more; the exact p (p = .099) "
+        "falls on the other side of α, so give both."
     )
 
 

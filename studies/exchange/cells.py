@@ -161,16 +161,18 @@ def table_rows(table, *, decimal_separator: str) -> list[list[Any]]:
     number = re.compile(r"-?\d*" + re.escape(decimal_separator) + r"?\d+")
 
     def value(cell) -> Any:
-        if not cell.text:
+        text = str(cell.text)  # never a lazy translation: the writers take plain text only
+        if not text:
             return None  # an empty cell, not an empty text
-        return Number(cell.text) if number.fullmatch(cell.text) else cell.text
+        return Number(text) if number.fullmatch(text) else text
 
-    rows: list[list[Any]] = [[table.heading]]
+    rows: list[list[Any]] = [[str(table.heading)]]
     for index, part in enumerate(table.parts):
         if index:
             rows.append([])
         if part.caption:
-            rows.append([part.caption, part.caption_note] if part.caption_note else [part.caption])
+            caption = str(part.caption)
+            rows.append([caption, str(part.caption_note)] if part.caption_note else [caption])
         # A column with any footnote letter is followed by a column of its letters.
         noted = {
             column
@@ -183,7 +185,7 @@ def table_rows(table, *, decimal_separator: str) -> list[list[Any]]:
             for column, cell in enumerate(row):
                 cells.append(value(cell))
                 if column in noted:
-                    cells.append(cell.note or None)
+                    cells.append(str(cell.note) if cell.note else None)
             rows.append(cells)
-        rows.extend([note] for note in part.footnotes)
+        rows.extend([str(note)] for note in part.footnotes)
     return rows
