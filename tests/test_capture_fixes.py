@@ -228,6 +228,10 @@ def test_the_import_lists_and_records_a_sheet_off_its_day(study, data_manager):
         "sheet_day", "post", "2026-06-06", "2026-06-08",
     )  # fmt: skip
     assert deviation.reason == "Imported from lama.csv"
+    audit = [row for row in exchange.audit_rows(study) if row[2] == "deviation"]
+    assert [(row[3], row[4], row[8]) for row in audit] == [
+        ("X01 · sheet_day · post", "created", "Imported from lama.csv")
+    ]
     # A later write for her is not refused for the deviation the file brought.
     session = MassageSession.objects.filter(respondent=deviation.respondent).first()
     services.change_record(instance=session, user=data_manager, reason="Catatan", notes="x")
