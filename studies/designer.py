@@ -6,10 +6,14 @@ orphan saved values). Only ``studies.definition.parse`` judges a definition."""
 
 from __future__ import annotations
 
+import re
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from . import definition as definition_module
@@ -17,8 +21,12 @@ from . import services
 from .access import Role, role_required
 from .designer_forms import (
     LISTS,
+    ArmForm,
     DesignForm,
+    OutcomeForm,
     ReasonForm,
+    ScheduleForm,
+    TimePointForm,
     definition_from_forms,
     initial_from_definition,
 )
@@ -86,7 +94,7 @@ def _designer(request, *, study, protocol):
         [formset.is_valid() for formset in formsets.values()]
     )
     if not forms_valid:
-        context["problems"] = [("", _("Correct the marked fields."))]
+        context["problems"] = _placed([("", _("Correct the marked fields."))])
         return render(request, TEMPLATE, context)
     mapping, rows = definition_from_forms(design_form, formsets)
     if study is not None:
@@ -96,8 +104,8 @@ def _designer(request, *, study, protocol):
     try:
         new_protocol = definition_module.parse(mapping)
     except definition_module.DefinitionError as error:
-        context["problems"] = error.problems
-        _mark_rows(rows, error.problems)
+        context["problems"] = _placed(error.problems, rows, formsets)
+        _mark_rows(rows, error.problems, formsets)
         return render(request, TEMPLATE, context)
 
     context["preview"] = _preview(new_protocol)
@@ -117,7 +125,9 @@ def _designer(request, *, study, protocol):
             messages.success(request, _("Study %(code)s created.") % {"code": saved.code})
         else:
             if not reason_form.is_valid():
-                context["problems"] = [("reason", _("Say why the definition is changed."))]
+                context["problems"] = _placed(
+                    [("reason", _("Say why the definition is changed."))], rows, formsets
+                )
                 return render(request, TEMPLATE, context)
             saved = services.change_definition(
                 study=study,
@@ -132,10 +142,10 @@ def _designer(request, *, study, protocol):
             )
     except services.DefinitionFrozen as error:
         context["frozen"] = True
-        context["problems"] = [("", message) for message in error.messages]
+        context["problems"] = _placed([("", message) for message in error.messages])
         return render(request, TEMPLATE, context)
     except ValidationError as error:
-        context["problems"] = _service_problems(error)
+        context["problems"] = _placed(_service_problems(error), rows, formsets)
         return render(request, TEMPLATE, context)
     return redirect("studies:designer_index")
 
@@ -144,13 +154,95 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
 
 
-def _mark_rows(rows: dict, problems: list[tuple[str, str]]) -> None:
+# The designer's sections, as the page titles them, and the form of one row of each.
+SECTIONS = {
+    "arms": (gettext_lazy("Arms"), ArmForm),
+    "sessions": (gettext_lazy("Intervention sessions per arm"), ScheduleForm),
+    "timepoints": (gettext_lazy("Time points"), TimePointForm),
+    "outcomes": (gettext_lazy("Outcomes"), OutcomeForm),
+}
+_KEY = re.compile(r"^(?P<name>[a-z_]+)(?:\[(?P<index>\d+)\])?(?:\.(?P<rest>.+))?$")
+
+
+def _field_label(form_class, path: str) -> str:
+    """The label of the field of a row that a definition key's tail names (``max``,
+    ``label.en`` → "Name (English)", ``categories[1].value`` → the categories field);
+    the tail itself when no field stands for it."""
+    head = re.sub(r"\[\d+\]$", "", path.split(".")[0])
+    parts = path.split(".")
+    fields = form_class.base_fields
+    if head in ("label", "unit") and len(parts) > 1 and f"{head}_{parts[1]}" in fields:
+        return str(fields[f"{head}_{parts[1]}"].label)
+    if head == "label" and "label_id" in fields:
+        return f"{fields['label_id'].label} / {fields['label_en'].label}"
+    if head == "minutes" and "min_minutes" in fields:
+        return f"{fields['min_minutes'].label} / {fields['max_minutes'].label}"
+    if head in fields:
+        return str(fields[head].label)
+    return path
+
+
+def _row_number(form, formset) -> int | None:
+    """The number the page shows above a row (1, 2, …): its place among the formset's rows,
+    blank rows included, which the definition's indexes skip."""
+    if form is None or formset is None:
+        return None
+    return next((number for number, row in enumerate(formset.forms, 1) if row is form), None)
+
+
+def problem_place(key: str, rows: dict | None = None, formsets: dict | None = None) -> str:
+    """Where a definition problem is, in the page's words and the reader's language: a study
+    field's label ("Significance level (α)" for ``alpha``), or a section, the row number the page
+    shows (from 1) and the field's label ("Outcomes, row 2: Maximum" for ``outcomes[1].max``).
+    ``rows`` maps a definition key's row (``outcomes[1]``, ``sessions.intervention``) to its
+    form and ``formsets`` the sections to their formsets (``definition_from_forms``); without
+    them a row is numbered from its index. An unknown key is returned as it is."""
+    match = _KEY.match(key or "")
+    if not match:
+        return key or ""
+    name, index, rest = match["name"], match["index"], match["rest"]
+    rows, formsets = rows or {}, formsets or {}
+    if name in DesignForm.base_fields and index is None and rest is None:
+        return capfirst(str(DesignForm.base_fields[name].label))
+    if name == "arm_by_site":
+        place = f"{SECTIONS['arms'][0]}: {ArmForm.base_fields['sites'].label}"
+        return f"{place} ({rest})" if rest else place
+    if name == "reason":
+        return capfirst(str(ReasonForm.base_fields["reason"].label))
+    if name not in SECTIONS:
+        return key
+    section, form_class = SECTIONS[name]
+    if name == "sessions":
+        if rest is None:
+            return str(section)
+        arm, _dot, field = rest.partition(".")
+        number = _row_number(rows.get(f"sessions.{arm}"), formsets.get(name))
+        place = _("%(section)s, row %(row)s") % {"section": section, "row": number or arm}
+        return f"{place}: {_field_label(form_class, field)}" if field else place
+    if index is None:
+        return str(section) if rest is None else f"{section}: {rest}"
+    number = _row_number(rows.get(f"{name}[{index}]"), formsets.get(name)) or int(index) + 1
+    place = _("%(section)s, row %(row)s") % {"section": section, "row": number}
+    return f"{place}: {_field_label(form_class, rest)}" if rest else place
+
+
+def _placed(problems, rows: dict | None = None, formsets: dict | None = None) -> list:
+    """``(key, place, message)`` of each ``(key, message)`` problem (:func:`problem_place`)."""
+    return [(key, problem_place(key, rows, formsets), message) for key, message in problems]
+
+
+def _mark_rows(rows: dict, problems: list[tuple[str, str]], formsets: dict) -> None:
     """Show each problem beside the row it is about (``outcomes[1].max`` → the second
-    outcome's row)."""
+    outcome's row), named by the field's label."""
     for key, message in problems:
         for prefix, form in rows.items():
             if key == prefix or key.startswith(prefix + "."):
-                form.add_error(None, f"{key}: {message}")
+                name = prefix.split("[")[0].split(".")[0]
+                field = key[len(prefix) + 1 :]
+                if field:
+                    form.add_error(None, f"{_field_label(SECTIONS[name][1], field)}: {message}")
+                else:
+                    form.add_error(None, message)
                 break
 
 

@@ -571,9 +571,10 @@ def outcome_field(outcome) -> forms.Field:
     )
 
 
-class ObservationForm(LancarForm):
+class ObservationForm(DeviationMixin, LancarForm):
     """The observation sheet of one time point, generated from the study definition: one field
-    ``value_<outcome key>`` for each outcome measured there (``protocol.outcomes_at``)."""
+    ``value_<outcome key>`` for each outcome measured there (``protocol.outcomes_at``). A date
+    other than the time point's day asks for the reason of the protocol deviation."""
 
     def __init__(self, *args, respondent: Respondent, timepoint: str, **kwargs) -> None:
         self.protocol = respondent.study.protocol
@@ -601,6 +602,7 @@ class ObservationForm(LancarForm):
         self.fields["notes"].widget.attrs["rows"] = 2
         if self.existing is not None:
             self.fields["reason"] = reason_field()
+        self.add_deviation_field_if_sent()
 
     def value_fields(self) -> list:
         """The bound fields of the outcomes, in the definition's order."""
@@ -632,6 +634,7 @@ class ObservationForm(LancarForm):
             "notes": data.get("notes", ""),
             "reason": data.get("reason", ""),
             "expected_version": self.expected_version(),
+            "deviation_reason": self.deviation_reason(),
         }
 
 

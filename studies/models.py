@@ -835,6 +835,7 @@ class ProtocolDeviation(models.Model):
     class Kind(models.TextChoices):
         ENROLMENT_DAY = "enrolment_day", _("Enrolled on another postpartum day")
         SESSION_EARLY = "session_early", _("Session done before its planned day")
+        SHEET_DAY = "sheet_day", _("Sheet dated on another day than its time point's")
 
     respondent = models.ForeignKey(
         Respondent,
@@ -850,6 +851,12 @@ class ProtocolDeviation(models.Model):
         blank=True,
         related_name="deviations",
         verbose_name=_("massage session"),
+    )
+    timepoint = models.CharField(
+        _("time point"),
+        max_length=30,
+        blank=True,
+        help_text=_("The time point's key, for a sheet dated on another day; empty otherwise."),
     )
     expected = models.CharField(
         _("protocol"), max_length=30, help_text=_("What the protocol asks (a day or a date).")
@@ -879,9 +886,9 @@ class ProtocolDeviation(models.Model):
         verbose_name_plural = _("protocol deviations")
         constraints = [
             models.UniqueConstraint(
-                fields=["respondent", "kind"],
+                fields=["respondent", "kind", "timepoint"],
                 condition=Q(session__isnull=True),
-                name="deviation_once_per_respondent_and_kind",
+                name="deviation_once_per_respondent_kind_and_timepoint",
             ),
             models.UniqueConstraint(
                 fields=["session", "kind"],
@@ -901,6 +908,25 @@ class ProtocolDeviation(models.Model):
             return _(
                 "Enrolled on postpartum day %(actual)s; the protocol enrols on day %(expected)s."
             ) % {"actual": self.actual, "expected": self.expected}
+        if self.kind == self.Kind.SHEET_DAY:
+            protocol = self.respondent.study.protocol
+            point = protocol.timepoint(self.timepoint)
+            actual = datetime.date.fromisoformat(self.actual)
+            expected = datetime.date.fromisoformat(self.expected)
+            values = {
+                "timepoint": str(point.label) if point else self.timepoint,
+                "actual": formats.date_format(actual),
+                "expected": formats.date_format(expected),
+            }
+            if actual < expected:
+                return _(
+                    "The %(timepoint)s sheet is dated %(actual)s, before its day in the "
+                    "protocol (%(expected)s)."
+                ) % values
+            return _(
+                "The %(timepoint)s sheet is dated %(actual)s, after its day in the protocol "
+                "(%(expected)s)."
+            ) % values
         return _("%(session)s done on %(actual)s, before its planned day (%(expected)s).") % {
             "session": _("Day %(day)s, %(slot)s")
             % {"day": self.session.postpartum_day, "slot": self.session.get_slot_display()},

@@ -291,9 +291,27 @@ class Deviation:
     session_id: int | None
     expected: str
     actual: str
+    timepoint: str = ""
 
 
-ENROLMENT_DAY, SESSION_EARLY = "enrolment_day", "session_early"
+ENROLMENT_DAY, SESSION_EARLY, SHEET_DAY = "enrolment_day", "session_early", "sheet_day"
+
+
+def sheet_due_date(
+    *,
+    day: int,
+    baseline: bool,
+    delivery_date: datetime.date,
+    enrolled_on: datetime.date | None,
+) -> datetime.date:
+    """The date a time point's sheet is due: its postpartum ``day`` after delivery (DESIGN.md
+    §6, "postpartum day of the sheet": that day, not a window). The first time point (the
+    baseline, before the first session) of a mother enrolled later than its day is due on her
+    enrolment day (her late enrolment is its own deviation)."""
+    due = delivery_date + datetime.timedelta(days=day)
+    if baseline and enrolled_on:
+        due = max(due, enrolled_on)
+    return due
 
 
 def protocol_deviations(
@@ -302,11 +320,15 @@ def protocol_deviations(
     delivery_date: datetime.date | None,
     enrolled_on: datetime.date | None,
     sessions: Iterable[tuple[int | None, str, datetime.date | None, datetime.date]] = (),
+    sheets: Iterable[tuple[str, datetime.date | None, datetime.date]] = (),
 ) -> list[Deviation]:
     """Where a mother's records depart from her study's protocol: enrolled on another
     postpartum day than her first sheet's (DESIGN.md §1: enrolment, the pre-test sheet and the
-    first massage on day 2), and each session done on a date before the day it was planned for.
-    ``sessions`` are ``(session id, status, date started, planned date)``."""
+    first massage on day 2), each session done on a date before the day it was planned for,
+    and each observation sheet dated on another day than its time point's, in any arm (before
+    it or after it: the protocol gives the sheet's day, :func:`sheet_due_date`).
+    ``sessions`` are ``(session id, status, date started, planned date)``; ``sheets`` are
+    ``(time point key, date observed, date due)``."""
     found = []
     if delivery_date and enrolled_on:
         day = (enrolled_on - delivery_date).days
@@ -318,6 +340,11 @@ def protocol_deviations(
                 Deviation(
                     SESSION_EARLY, session_id, planned_date.isoformat(), started_on.isoformat()
                 )
+            )
+    for timepoint, observed_on, due_on in sheets:
+        if observed_on is not None and observed_on != due_on:
+            found.append(
+                Deviation(SHEET_DAY, None, due_on.isoformat(), observed_on.isoformat(), timepoint)
             )
     return found
 

@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import translation
 from django.utils.text import capfirst
 
+from . import rules
 from .changes import field_changes, saved_instance, value_text
 from .models import (
     SLOT_ORDER,
@@ -82,11 +83,14 @@ class SheetDue:
 def sheet_due_on(protocol, timepoint, respondent: Respondent) -> datetime.date:
     """The day a time point's sheet is due: its postpartum day after delivery. The first time
     point (the baseline, before the first session) is due from enrolment when she was enrolled
-    later than that day."""
-    due = respondent.delivery_date + datetime.timedelta(days=timepoint.day)
-    if timepoint.key == protocol.baseline.key and respondent.enrolled_on:
-        due = max(due, respondent.enrolled_on)
-    return due
+    later than that day. The rule is ``rules.sheet_due_date``, which also judges a sheet's date
+    (a sheet on another day is a protocol deviation)."""
+    return rules.sheet_due_date(
+        day=timepoint.day,
+        baseline=timepoint.key == protocol.baseline.key,
+        delivery_date=respondent.delivery_date,
+        enrolled_on=respondent.enrolled_on,
+    )
 
 
 def sheets_due(respondents: QuerySet[Respondent], on: datetime.date) -> list[SheetDue]:

@@ -438,14 +438,19 @@ def _sheet_values(respondent: Respondent, timepoint: str, fields: dict) -> None:
 
 
 @transaction.atomic
-def record_observation(*, respondent: Respondent, timepoint: str, user, **fields) -> Observation:
+def record_observation(
+    *, respondent: Respondent, timepoint: str, user, deviation_reason: str = "", **fields
+) -> Observation:
     """Save a new observation sheet of one time point of a mother (``values``: outcome key →
     value). The last time point's sheet ends her follow-up: an enrolled mother becomes
-    completed."""
+    completed. A sheet dated on another day than its time point's (any arm) is refused unless
+    ``deviation_reason`` records it as a protocol deviation."""
     fields.setdefault("observed_by", _signed_in(user))
     _sheet_values(respondent, timepoint, fields)
     sheet = Observation(respondent=respondent, timepoint=timepoint, **fields)
     _save(sheet, user=user)
+    # Before her status changes: a refusal then leaves the caller's instance as it was.
+    sync_deviations(respondent=respondent, user=user, reason=deviation_reason)
     last = respondent.study.protocol.last_timepoint.key
     if timepoint == last and respondent.status == Respondent.Status.ENROLLED:
         respondent.status = Respondent.Status.COMPLETED
@@ -461,10 +466,12 @@ def save_observation(
     user,
     reason: str = "",
     expected_version=ANY_VERSION,
+    deviation_reason: str = "",
     **fields,
 ) -> Observation:
     """Record the sheet of a time point, or correct it (with a reason) when it already
-    exists."""
+    exists. A sheet dated (or corrected to a date) on another day than its time point's is
+    refused unless ``deviation_reason`` records the protocol deviation."""
     existing = (
         Observation.objects.select_for_update()
         .filter(respondent=respondent, timepoint=timepoint)
@@ -473,10 +480,18 @@ def save_observation(
     if existing is None:
         if expected_version not in (ANY_VERSION, None):
             raise ValidationError(_("This sheet no longer exists; reload the page."))
-        return record_observation(respondent=respondent, timepoint=timepoint, user=user, **fields)
+        return record_observation(
+            respondent=respondent,
+            timepoint=timepoint,
+            user=user,
+            deviation_reason=deviation_reason,
+            **fields,
+        )
     require_current(existing, expected_version)
     _sheet_values(respondent, timepoint, fields)
-    return _change(instance=existing, user=user, reason=reason, **fields)
+    return change_record(
+        instance=existing, user=user, reason=reason, deviation_reason=deviation_reason, **fields
+    )
 
 
 @transaction.atomic
@@ -593,17 +608,35 @@ def sync_deviations(*, respondent: Respondent, user, reason: str = "") -> list[P
             "pk", "status", "started_at", "planned_date"
         )
     ]
+    protocol = respondent.study.protocol
+    sheets = [
+        (
+            timepoint,
+            observed_on,
+            rules.sheet_due_date(
+                day=protocol.timepoint(timepoint).day,
+                baseline=timepoint == protocol.baseline.key,
+                delivery_date=respondent.delivery_date,
+                enrolled_on=respondent.enrolled_on,
+            ),
+        )
+        for timepoint, observed_on in respondent.observations.values_list(
+            "timepoint", "observed_on"
+        )
+        if protocol.timepoint(timepoint) is not None
+    ]
     current = {
-        (found.kind, found.session_id): found
+        (found.kind, found.session_id, found.timepoint): found
         for found in rules.protocol_deviations(
-            enrolment_day=respondent.study.protocol.enrolment_day,
+            enrolment_day=protocol.enrolment_day,
             delivery_date=respondent.delivery_date,
             enrolled_on=respondent.enrolled_on,
             sessions=sessions,
+            sheets=sheets,
         )
     }
     recorded = {
-        (deviation.kind, deviation.session_id): deviation
+        (deviation.kind, deviation.session_id, deviation.timepoint): deviation
         for deviation in ProtocolDeviation.objects.select_for_update(of=("self",))
         .select_related("session")
         .filter(respondent=respondent)
@@ -622,6 +655,7 @@ def sync_deviations(*, respondent: Respondent, user, reason: str = "") -> list[P
                 respondent=respondent,
                 kind=found.kind,
                 session=MassageSession.objects.filter(pk=found.session_id).first(),
+                timepoint=found.timepoint,
                 expected=found.expected,
                 actual=found.actual,
             ).description
@@ -641,8 +675,13 @@ def sync_deviations(*, respondent: Respondent, user, reason: str = "") -> list[P
         )
     saved = []
     for found in new:
-        deviation = recorded.get((found.kind, found.session_id)) or ProtocolDeviation(
-            respondent=respondent, kind=found.kind, session_id=found.session_id
+        deviation = recorded.get(
+            (found.kind, found.session_id, found.timepoint)
+        ) or ProtocolDeviation(
+            respondent=respondent,
+            kind=found.kind,
+            session_id=found.session_id,
+            timepoint=found.timepoint,
         )
         deviation.expected, deviation.actual = found.expected, found.actual
         deviation.reason, deviation.resolved_at = reason, None

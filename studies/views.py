@@ -264,6 +264,8 @@ def respondent_edit(request, study_code: str, respondent_code: str):
     respondent = get_visible_respondent(request.user, study_code, respondent_code)
     study = respondent.study
     require_write(request.user, respondent)
+    if refused := _refuse_withdrawn(request, study, respondent):
+        return refused
     form = RespondentForm(
         request.POST or None,
         study=study,
@@ -308,6 +310,8 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
     respondent = get_visible_respondent(request.user, study_code, respondent_code)
     study = respondent.study
     require_write(request.user, respondent)
+    if refused := _refuse_withdrawn(request, study, respondent):
+        return refused
     session = get_object_or_404(
         MassageSession.objects.select_related("respondent__study"),
         respondent=respondent,
@@ -320,7 +324,11 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
     )
     if request.method == "POST" and form.is_valid():
         try:
-            services.record_session(session=session, user=request.user, **form.session_values())
+            # The session as saved: its status is the new one (the form's instance still holds
+            # the status it was opened with).
+            saved = services.record_session(
+                session=session, user=request.user, **form.session_values()
+            )
         except services.StaleRecordError as error:
             form.add_error(None, error)
             session.refresh_from_db()
@@ -328,7 +336,7 @@ def session_record(request, study_code: str, respondent_code: str, day: int, slo
         except ValidationError as error:
             add_model_errors(form, error, aliases={"started_at": form.started_at_field()})
         else:
-            messages.success(request, session_saved_message(session))
+            messages.success(request, session_saved_message(saved))
             return _back_after_save(request, study, respondent)
     return render(
         request,
@@ -352,6 +360,8 @@ def observation_record(request, study_code: str, respondent_code: str, timepoint
     point = study.protocol.timepoint(timepoint)
     if point is None:
         raise Http404(_("No such observation sheet."))
+    if refused := _refuse_withdrawn(request, study, respondent):
+        return refused
     form = ObservationForm(
         request.POST or None,
         respondent=respondent,
@@ -400,6 +410,23 @@ def session_saved_message(session: MassageSession) -> str:
         "code": session.respondent.code,
         "status": session.get_status_display().lower(),
     }
+
+
+def _refuse_withdrawn(request, study, respondent) -> HttpResponseRedirect | None:
+    """A form opened (GET) for a withdrawn mother: her page with a message saying why, instead
+    of a form that could only be refused once filled in. ``None`` when the form may open. A
+    POST still goes to the service, whose check (``services._require_active``) is the rule."""
+    if request.method != "GET" or respondent.status != Respondent.Status.WITHDRAWN:
+        return None
+    messages.error(
+        request,
+        _(
+            "%(code)s has been withdrawn: nothing more can be recorded or corrected for her. "
+            "Only her withdrawal can be corrected."
+        )
+        % {"code": respondent.code},
+    )
+    return _to_respondent(study, respondent)
 
 
 def _back_after_save(request, study, respondent) -> HttpResponseRedirect:
@@ -472,6 +499,8 @@ def respondent_withdraw(request, study_code: str, respondent_code: str):
     respondent = get_visible_respondent(request.user, study_code, respondent_code)
     study = respondent.study
     require_write(request.user, respondent)
+    if refused := _refuse_withdrawn(request, study, respondent):
+        return refused
     form = WithdrawForm(request.POST or None, respondent=respondent, initial=_kept_entry(request))
     if request.method == "POST" and form.is_valid():
         try:

@@ -300,7 +300,7 @@ def world(make_respondent, midwife_a, midwife_b, researcher, data_manager, study
         respondent=respondent,
         timepoint="pre",
         user=midwife_a,
-        observed_on=DELIVERY.replace(day=2),
+        observed_on=DELIVERY.replace(day=3),  # postpartum day 2, the pre-test day
         values={"feeds": 5, "urinations": 4},
     )
     session = MassageSession.objects.get(respondent=respondent, postpartum_day=2, slot="morning")

@@ -180,7 +180,7 @@ def world(make_respondent, midwife_a, researcher, data_manager, study, site_a):
         respondent=respondent,
         timepoint="pre",
         user=midwife_a,
-        observed_on=DELIVERY.replace(day=2),
+        observed_on=DELIVERY.replace(day=3),  # postpartum day 2, the pre-test day
         values={"feeds": 5, "urinations": 4},
     )
     session = MassageSession.objects.get(respondent=respondent, postpartum_day=2, slot="morning")

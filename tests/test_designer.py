@@ -194,40 +194,62 @@ def _outcome(index: int, **changes) -> list[dict]:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    ("changes", "key", "message"),
+    ("changes", "key", "message", "place"),
     [
-        ({"outcomes": _outcome(0, max=-1)}, "outcomes[0].max", "above the minimum"),
-        ({"outcomes": _outcome(0, max="lots")}, "outcomes[0].max", "Expected a number."),
-        ({"outcomes": _outcome(1, label_en="")}, "outcomes[1].label.en", "Give the text"),
+        ({"outcomes": _outcome(0, max=-1)}, "outcomes[0].max", "above the minimum",
+         "Outcomes, row 1: Maximum"),
+        ({"outcomes": _outcome(0, max="lots")}, "outcomes[0].max", "Expected a number.",
+         "Outcomes, row 1: Maximum"),
+        ({"outcomes": _outcome(1, label_en="")}, "outcomes[1].label.en", "Give the text",
+         "Outcomes, row 2: Name (English)"),
         ({"outcomes": _outcome(1, adequate_at_least=50)}, "outcomes[1].adequate_at_least",
-         "between the minimum and the maximum"),
+         "between the minimum and the maximum",
+         "Outcomes, row 2: Adequate at least (optional)"),
         ({"outcomes": _outcome(2, categories="0 = Tidak / No")}, "outcomes[2].categories",
-         "values 0 and 1"),
+         "values 0 and 1",
+         "Outcomes, row 3: Categories (ordinal, binary)"),
         ({"outcomes": _outcome(2, timepoints="later")}, "outcomes[2].timepoints",
-         "later is not a time point."),
-        ({"outcomes": _outcome(0, key="Milk ML")}, "outcomes[0].key", "lower-case"),
-        ({"outcomes": _outcome(1, decimals=2)}, "outcomes[1].decimals", "from 0 to 0"),
-        ({"arms": laktasi()["arms"][:1]}, "arms", "list exactly two"),
-        ({"arms": [laktasi()["arms"][0]] * 2}, "arms[1].key", "used twice"),
+         "later is not a time point.",
+         "Outcomes, row 3: Measured at (time point keys)"),
+        ({"outcomes": _outcome(0, key="Milk ML")}, "outcomes[0].key", "lower-case",
+         "Outcomes, row 1: Key"),
+        ({"outcomes": _outcome(1, decimals=2)}, "outcomes[1].decimals", "from 0 to 0",
+         "Outcomes, row 2: Decimal places"),
+        ({"arms": laktasi()["arms"][:1]}, "arms", "list exactly two",
+         "Arms"),
+        ({"arms": [laktasi()["arms"][0]] * 2}, "arms[1].key", "used twice",
+         "Arms, row 2: Key"),
         ({"sessions": [{"arm": "placebo", **MASSAGE, **SCHEDULE}]}, "sessions.placebo",
-         "Not one of the arms."),
+         "Not one of the arms.",
+         "Intervention sessions per arm, row 1"),
         ({"sessions": [{"arm": "intervention", **MASSAGE, **SCHEDULE, "max_minutes": 10}]},
-         "sessions.intervention.minutes", "shortest and longest"),
+         "sessions.intervention.minutes", "shortest and longest",
+         "Intervention sessions per arm, row 1: Shortest session (minutes) / Longest session "
+         "(minutes)"),
         ({"sessions": [{"arm": "intervention", **MASSAGE, **SCHEDULE, "per_day": 5}]},
-         "sessions.intervention.per_day", "from 1 to 3"),
-        ({"timepoints": laktasi()["timepoints"][:1]}, "timepoints", "2 time point(s)"),
+         "sessions.intervention.per_day", "from 1 to 3",
+         "Intervention sessions per arm, row 1: Sessions a day"),
+        ({"timepoints": laktasi()["timepoints"][:1]}, "timepoints", "2 time point(s)",
+         "Time points"),
         ({"timepoints": [laktasi()["timepoints"][1], laktasi()["timepoints"][0]]},
-         "timepoints[1].day", "after the one before"),
-        ({"study": {**laktasi()["study"], "alpha": "0.5"}}, "alpha", "between 0.001 and 0.2"),
+         "timepoints[1].day", "after the one before",
+         "Time points, row 2: Postpartum day of the sheet"),
+        ({"study": {**laktasi()["study"], "alpha": "0.5"}}, "alpha", "between 0.001 and 0.2",
+         "Significance level (α)"),
         ({"study": {**laktasi()["study"], "allocation": "by_site"}}, "arm_by_site",
-         "Give the arm of the site Klinik Mawar."),
-        ({"study": {**laktasi()["study"], "code": "bad code!"}}, "code", "Use letters, digits"),
-        ({"study": {**laktasi()["study"], "title": ""}}, "title", ""),
+         "Give the arm of the site Klinik Mawar.",
+         "Arms: Its sites (allocation by site)"),
+        ({"study": {**laktasi()["study"], "code": "bad code!"}}, "code", "Use letters, digits",
+         "Code"),
+        ({"study": {**laktasi()["study"], "title": ""}}, "title", "",
+         "Title"),
     ],
 )  # fmt: skip
 def test_every_problem_is_named_by_its_key_and_nothing_is_saved(
-    manager_client, changes, key, message
+    manager_client, changes, key, message, place
 ):
+    """Each problem is listed under its definition key (``data-key``) and named as the page
+    names it: the section, the row number the page shows (from 1) and the field's label."""
     # The study's own fields (code, title) are checked when it is created; the definition's
     # keys on "Preview" too.
     buttons = ("save",) if key in ("code", "title") else ("preview", "save")
@@ -235,8 +257,10 @@ def test_every_problem_is_named_by_its_key_and_nothing_is_saved(
         response = manager_client.post(NEW, form_data(**laktasi(**changes), **{button: "1"}))
         page = response.content.decode()
         assert response.status_code == 200, page
-        assert f"<code>{key}</code>: " in page
-        assert message in page.split(f"<code>{key}</code>: ")[1].split("</li>")[0]
+        item = page.split(f'<li data-key="{key}">')[1].split("</li>")[0]
+        assert item.startswith(f'<strong class="problem-place">{place}</strong>: '), item
+        assert message in item
+        assert f"<code>{key}</code>" not in page
         assert "nothing was saved" in page
     assert not Study.objects.filter(code__iexact="LAKTASI").exists()
     assert not Study.objects.filter(title="Pijat oksitosin dan volume ASI").exists()
@@ -288,7 +312,10 @@ def test_a_change_is_a_new_version_with_who_when_and_why(manager_client, study, 
     assert 'value="feeds"' in page
     data = _paper_as_form(max=60)
     no_reason = manager_client.post(url, form_data(**data, save="1"))
-    assert "<code>reason</code>: Say why the definition is changed." in no_reason.content.decode()
+    assert (
+        '<strong class="problem-place">Reason for the change</strong>: Say why the definition is '
+        "changed." in no_reason.content.decode()
+    )
     assert Study.objects.get(pk=study.pk).definition_version == 1
     reason = "Some babies feed more than 40 times"
     response = manager_client.post(url, form_data(**data, save="1", **{"change-reason": reason}))
@@ -370,7 +397,12 @@ def test_the_designer_speaks_indonesian(client_id, data_manager):
     response = client_id.post(NEW, form_data(**laktasi(outcomes=_outcome(0, max=-1)), save="1"))
     page = response.content.decode()
     assert "Definisi belum benar; tidak ada yang disimpan." in page
-    assert "<code>outcomes[0].max</code>: " in page
+    assert '<strong class="problem-place">Variabel hasil, baris 1: Maksimum</strong>: ' in page
+    response = client_id.post(
+        NEW, form_data(**laktasi(study={**laktasi()["study"], "alpha": "0.5"}), save="1")
+    )
+    page = response.content.decode()
+    assert '<strong class="problem-place">Tingkat signifikansi (α)</strong>: ' in page
 
 
 @pytest.mark.django_db

@@ -198,7 +198,7 @@ def test_sheet_accepts_a_decimal_comma_and_a_yes_no_value(client, laktasi_mother
         client.force_login(midwife_a)
         response = client.post(
             sheet_url(mother, "pre"),
-            {"observed_on": "2026-06-04", "value_milk_ml": "12,5", "value_feeds": "6"},
+            {"observed_on": "2026-06-03", "value_milk_ml": "12,5", "value_feeds": "6"},
         )
     assert response.status_code == 302
     sheet = Observation.objects.get(respondent=mother, timepoint="pre")
@@ -207,12 +207,12 @@ def test_sheet_accepts_a_decimal_comma_and_a_yes_no_value(client, laktasi_mother
         client.force_login(midwife_a)
         response = client.post(
             sheet_url(mother, "post"),
-            {"observed_on": "2026-06-07", "value_milk_ml": "40.25", "value_lancar": "1"},
+            {"observed_on": "2026-06-06", "value_milk_ml": "40.25", "value_lancar": "1"},
         )
         assert errors_of(response, "value_milk_ml") == ["Use at most 1 decimal places."]
         response = client.post(
             sheet_url(mother, "post"),
-            {"observed_on": "2026-06-07", "value_milk_ml": "40,2", "value_lancar": "1"},
+            {"observed_on": "2026-06-06", "value_milk_ml": "40,2", "value_lancar": "1"},
         )
         assert response.status_code == 302
         page = client.get(response["Location"]).content.decode()
@@ -265,11 +265,11 @@ def test_sheet_in_indonesian_reads_the_comma_and_speaks_indonesian(
     page = client_id.get(sheet_url(mother, "pre")).content.decode()
     assert "Volume ASI (ml)" in page and "Dari 0–500 ml." in page
     response = client_id.post(
-        sheet_url(mother, "pre"), {"observed_on": "2026-06-04", "value_milk_ml": "600"}
+        sheet_url(mother, "pre"), {"observed_on": "2026-06-03", "value_milk_ml": "600"}
     )
     assert errors_of(response, "value_milk_ml") == ["Masukkan nilai antara 0 dan 500 ml."]
     response = client_id.post(
-        sheet_url(mother, "pre"), {"observed_on": "2026-06-04", "value_milk_ml": "12,5"}
+        sheet_url(mother, "pre"), {"observed_on": "2026-06-03", "value_milk_ml": "12,5"}
     )
     assert response.status_code == 302
     page = client_id.get(response["Location"]).content.decode()
@@ -282,13 +282,13 @@ def test_a_corrected_value_reads_per_outcome_in_the_history(
     mother = laktasi_mothers["control"]
     sheet = services.record_observation(
         respondent=mother, timepoint="pre", user=midwife_a,
-        observed_on=datetime.date(2026, 6, 4), values={"milk_ml": "12,5", "feeds": 5},
+        observed_on=datetime.date(2026, 6, 3), values={"milk_ml": "12,5", "feeds": 5},
     )  # fmt: skip
     client.force_login(midwife_a)
     response = client.post(
         sheet_url(mother, "pre"),
         {
-            "observed_on": "2026-06-04",
+            "observed_on": "2026-06-03",
             "value_milk_ml": "13",
             "value_feeds": "5",
             "version": str(sheet.version),

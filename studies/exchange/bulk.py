@@ -377,6 +377,7 @@ def write_cohort(
                 for name, value in {
                     "respondent_id": pk,
                     "kind": deviation.kind,
+                    "timepoint": deviation.timepoint,
                     "expected": deviation.expected,
                     "actual": deviation.actual,
                     "reason": reason,
@@ -395,7 +396,7 @@ def write_cohort(
             session_rows, key=("respondent_id", "postpartum_day", "slot"), finished=True
         )
         sheets.insert(sheet_rows, key=("respondent_id", "timepoint"))
-        deviations.insert(deviation_rows, key=("respondent_id", "kind"))
+        deviations.insert(deviation_rows, key=("respondent_id", "kind", "timepoint"))
         if progress:
             progress(start + len(chunk), len(planned))
     if bounds:

@@ -493,7 +493,10 @@ def audit_rows(study: Study, *, identified: bool = False) -> Iterator[list[Any]]
         ProtocolDeviation,
         "deviation",
         ProtocolDeviation.history.filter(respondent_id__in=codes),
-        _Label(("respondent_id", "kind"), lambda row: f"{code_of(row)} · {row['kind']}"),
+        _Label(  # a sheet's deviation names its time point (one per time point)
+            ("respondent_id", "kind", "timepoint"),
+            lambda row: " · ".join(filter(None, (code_of(row), row["kind"], row["timepoint"]))),
+        ),
         ["kind", "session_id", "expected", "actual", "reason", "resolved_at"],
         {
             "session_id": (

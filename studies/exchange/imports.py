@@ -750,11 +750,12 @@ def _parse_row(
         observed_on = row.date(column)
         if observed_on is None and dates_valid and column not in row.failed:
             # A sheet without its date (the 4.4 columns carry none) is dated by the protocol:
-            # a baseline sheet on the enrolment day, the others on their time point's day.
-            observed_on = (
-                respondent.enrolled_on
-                if point.day <= context.enrolment_day
-                else respondent.delivery_date + datetime.timedelta(days=point.day)
+            # on its time point's day (a baseline of a mother enrolled later, her enrolment day).
+            observed_on = rules.sheet_due_date(
+                day=point.day,
+                baseline=point.key == protocol.baseline.key,
+                delivery_date=respondent.delivery_date,
+                enrolled_on=respondent.enrolled_on,
             )
             dated_by_protocol.add(point.key)
         sheet = {
@@ -787,11 +788,26 @@ def _parse_row(
         )
     deviations = []
     if dates_valid:
-        # The import dates its sessions done by the plan, so only the enrolment day can depart.
+        # The import dates its sessions done by the plan, so only the enrolment day and the
+        # sheets' dates can depart (the same rule as every other write, services.sync_deviations).
         deviations = rules.protocol_deviations(
             enrolment_day=context.enrolment_day,
             delivery_date=respondent.delivery_date,
             enrolled_on=respondent.enrolled_on,
+            sheets=[
+                (
+                    sheet["timepoint"],
+                    sheet["observed_on"],
+                    rules.sheet_due_date(
+                        day=protocol.timepoint(sheet["timepoint"]).day,
+                        baseline=sheet["timepoint"] == protocol.baseline.key,
+                        delivery_date=respondent.delivery_date,
+                        enrolled_on=respondent.enrolled_on,
+                    ),
+                )
+                for sheet in sheets
+                if sheet["observed_on"]
+            ],
         )
     return _Planned(respondent, identity, sheets, completed, deviations)
 
@@ -898,9 +914,13 @@ def read_cohort(
                     report.deviations.append(
                         RowError(
                             number,
-                            "enrolled_on",
+                            f"{deviation.timepoint}_observed_on"
+                            if deviation.timepoint
+                            else "enrolled_on",
                             ProtocolDeviation(
+                                respondent=item.respondent,
                                 kind=deviation.kind,
+                                timepoint=deviation.timepoint,
                                 expected=deviation.expected,
                                 actual=deviation.actual,
                             ).description,

@@ -190,7 +190,10 @@ class Command(BaseCommand):
                     respondent=respondent,
                     timepoint="post",
                     user=midwife,
-                    observed_on=delivery + datetime.timedelta(days=6),
+                    # On the post-test's day by the study's own definition (day 5): the demo
+                    # obeys its protocol, so it shows no deviation because it has none.
+                    observed_on=delivery
+                    + datetime.timedelta(days=study.protocol.timepoint("post").day),
                     values={
                         "milk_ml": 20 + 2.5 * index + (30.5 if treated else 8.0),
                         "feeds": 9 + index % 3 if treated else 7,
