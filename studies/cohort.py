@@ -10,12 +10,15 @@ built from it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from django.db import connections
 from django.db.models import (
     F,
@@ -281,19 +284,14 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     # SheetValue casts them), so the rows skip the ORM's per-value converters (make bench), and
     # are turned into one array per column at once rather than into a dict per mother.
     sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    # The rows as one mothers x columns object array (numpy's C loop), sliced into columns.
-    table = np.empty((len(rows), len(names)), dtype=object)
-    if rows:
-        table[:] = rows
-    raw = {name: table[:, index] for index, name in enumerate(names)}
+    value_names = [name for name, _point, _key in protocol.cohort_value_columns]
+    raw = _read_columns(connections[queryset.db], sql, params, names, value_names)
     raw["site"] = raw.pop("site__name")
+    n_rows = len(raw["code"])
     columns: dict[str, Any] = {}
-    for name in ("code", "site", "arm", "education", "employment", "status"):
+    for name in TEXT_COLUMNS:
         columns[name] = raw[name]
-    for name in ("age_years", "parity", "sessions_planned", "sessions_done"):
+    for name in COUNT_COLUMNS:
         columns[name] = raw[name].astype(np.int64)
     for name, _point, key in protocol.cohort_value_columns:
         columns[name] = _outcome_column(raw[name], protocol.outcome(key))
@@ -301,7 +299,7 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     active = status != Respondent.Status.WITHDRAWN
     kept = active
     if filters.per_protocol:
-        planned = np.zeros(len(rows), dtype=np.int64)
+        planned = np.zeros(n_rows, dtype=np.int64)
         for arm in protocol.arm_keys:
             planned[columns["arm"] == arm] = study.sessions_planned(arm)
         kept = active & (columns["sessions_done"] >= planned)
@@ -311,7 +309,7 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     # Some value recorded at each time point (any of the outcomes measured there).
     sheet_at_every_point = active.copy()
     for point in protocol.timepoint_keys:
-        recorded = np.zeros(len(rows), dtype=bool)
+        recorded = np.zeros(n_rows, dtype=bool)
         for outcome in protocol.outcomes_at(point):
             recorded |= ~np.ma.getmaskarray(columns[f"{point}_{outcome.key}"])
         sheet_at_every_point &= recorded
@@ -319,7 +317,7 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         "n_enrolled": n_active,
         "n_completed": int(np.count_nonzero(status == Respondent.Status.COMPLETED)),
         "n_in_follow_up": int(np.count_nonzero(status == Respondent.Status.ENROLLED)),
-        "n_withdrawn": len(rows) - n_active,
+        "n_withdrawn": n_rows - n_active,
         "n_both_sheets": int(np.count_nonzero(sheet_at_every_point)),
         "sessions_planned": planned_total,
         "sessions_done": done_total,
@@ -330,12 +328,64 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         study=study,
         filters=filters,
         columns={name: column[kept] for name, column in columns.items()},
-        n_withdrawn=len(rows) - n_active,
+        n_withdrawn=n_rows - n_active,
         n_not_per_protocol=n_active - int(np.count_nonzero(kept)),
         progress=progress,
         withdrawn_codes=sorted(codes[~active].tolist()),
         not_per_protocol_codes=sorted(codes[active & ~kept].tolist()),
     )
+
+
+# The mothers' columns load_cohort reads besides her values: text, and whole numbers.
+TEXT_COLUMNS = ("code", "site", "arm", "education", "employment", "status")
+COUNT_COLUMNS = ("age_years", "parity", "sessions_planned", "sessions_done")
+
+
+def _read_columns(
+    connection, sql: str, params: Sequence[Any], names: Sequence[str], value_names: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """The rows of ``sql`` as one 1-D array per column of ``names``. On PostgreSQL the rows
+    come as CSV through ``COPY (…) TO STDOUT`` and pandas' C parser reads them (a NULL is an
+    empty field, only ``value_names`` can hold one, read as NaN; PostgreSQL writes each
+    float's shortest round-trip text and pandas reads it back to the same bits — tested);
+    elsewhere the driver's rows go through one object array
+    (numpy's C loop) and are sliced. Text columns are object arrays of ``str``; a value column
+    is float64 (NaN where NULL) or, from the driver, objects (``None`` where NULL); a column of
+    :data:`COUNT_COLUMNS` int64 or objects."""
+    if connection.vendor == "postgresql":
+        statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
+        with connection.cursor() as cursor:
+            # Logged as a query where Django logs queries (DEBUG, the query-count tests).
+            logged = getattr(cursor, "debug_sql", None)
+            with (
+                logged(statement, params) if logged else contextlib.nullcontext(),
+                cursor.cursor.copy(statement, params) as copy,
+            ):
+                data = b"".join(bytes(block) for block in copy)
+        frame = pd.read_csv(
+            io.BytesIO(data),
+            header=None,
+            names=list(names),
+            dtype={
+                name: np.float64
+                if name in value_names
+                else np.int64
+                if name in COUNT_COLUMNS
+                else object
+                for name in names
+            },
+            keep_default_na=False,
+            na_values={name: [""] for name in value_names},
+            encoding="utf-8",
+        )
+        return {name: frame[name].to_numpy() for name in names}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    table = np.empty((len(rows), len(names)), dtype=object)
+    if rows:
+        table[:] = rows
+    return {name: table[:, index] for index, name in enumerate(names)}
 
 
 def _outcome_column(values: Sequence[Any], outcome) -> np.ma.MaskedArray:

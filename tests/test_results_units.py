@@ -401,3 +401,33 @@ def test_the_papers_document_does_not_depend_on_the_order_of_the_mothers(study):
     first = cohort.results_document(cohort.Cohort(study, filters, records))
     assert first == cohort.results_document(cohort.Cohort(study, filters, shuffled))
     assert first["outcomes"]["feeds"]["shapiro_wilk_differences"]["w"]
+
+
+@pytest.mark.django_db
+def test_the_cohort_read_through_copy_gives_the_drivers_values_to_the_last_bit():
+    """On PostgreSQL the cohort comes as CSV (``COPY … TO STDOUT``) read by pandas: every
+    one-decimal volume from 0.0 to 9999.9, a NULL, text with commas and quotes, and awkward
+    doubles read back as exactly the driver's values."""
+    import numpy as np
+    from django.db import connection
+
+    from studies.cohort import _read_columns
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the COPY path is PostgreSQL's")
+    sql = (
+        "SELECT g::text || ', \"x\"' AS code, g AS age_years, "
+        "CASE WHEN g %% 7 = 0 THEN NULL ELSE (g / 10.0)::double precision END AS volume, "
+        "(1.0 / (g + 3))::double precision * %s AS ratio "
+        "FROM generate_series(0, 99999) AS g ORDER BY g"
+    )
+    names, values = ["code", "age_years", "volume", "ratio"], ["volume", "ratio"]
+    copied = _read_columns(connection, sql, [1e-7], names, values)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [1e-7])
+        rows = cursor.fetchall()
+    assert copied["code"].tolist() == [row[0] for row in rows]
+    assert copied["age_years"].tolist() == [row[1] for row in rows]
+    volume = np.array([np.nan if row[2] is None else row[2] for row in rows])
+    np.testing.assert_array_equal(copied["volume"], volume)
+    assert copied["ratio"].tolist() == [row[3] for row in rows]
