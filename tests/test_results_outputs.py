@@ -23,6 +23,7 @@ from studies import charts, cohort, exchange, manuscript, services
 from studies.paper_cohort import PAPER_COHORT
 
 from .conftest import laktasi_definition
+from .test_exchange_designs import mother
 
 SITES = ["Klinik A", "Klinik B"]
 # One group, three time points: a score (Friedman) and an ordinal outcome.
@@ -46,21 +47,6 @@ REPEATED = {
                         {"value": 3, "label": {"id": "Banyak", "en": "Plenty"}}]},
     ],
 }  # fmt: skip
-
-
-def mother(code: str, site: str, **values) -> dict:
-    return {
-        "respondent_code": code,
-        "site": site,
-        "delivery_date": "2026-06-01",
-        "enrolled_on": "2026-06-03",
-        "age_years": 27,
-        "parity": 2,
-        "education": "secondary",
-        "employment": "working",
-        "status": "completed",
-        **values,
-    }
 
 
 def imported_study(code: str, definition: dict | None, rows: list[dict], user):
