@@ -298,18 +298,19 @@ ENROLMENT_DAY, SESSION_EARLY, SHEET_DAY = "enrolment_day", "session_early", "she
 
 
 def sheet_due_date(
+    protocol,
+    timepoint: str,
     *,
-    day: int,
-    baseline: bool,
     delivery_date: datetime.date,
     enrolled_on: datetime.date | None,
 ) -> datetime.date:
-    """The date a time point's sheet is due: its postpartum ``day`` after delivery (DESIGN.md
-    §6, "postpartum day of the sheet": that day, not a window). The first time point (the
-    baseline, before the first session) of a mother enrolled later than its day is due on her
-    enrolment day (her late enrolment is its own deviation)."""
-    due = delivery_date + datetime.timedelta(days=day)
-    if baseline and enrolled_on:
+    """The date the sheet of ``timepoint`` (a key of ``protocol``, a ``StudyDefinition``) is
+    due: its postpartum day after delivery (DESIGN.md §6, "postpartum day of the sheet": that
+    day, not a window). The first time point (the baseline, before the first session) of a
+    mother enrolled later than its day is due on her enrolment day (her late enrolment is its
+    own deviation)."""
+    due = delivery_date + datetime.timedelta(days=protocol.timepoint(timepoint).day)
+    if timepoint == protocol.baseline.key and enrolled_on:
         due = max(due, enrolled_on)
     return due
 

@@ -86,8 +86,8 @@ def sheet_due_on(protocol, timepoint, respondent: Respondent) -> datetime.date:
     later than that day. The rule is ``rules.sheet_due_date``, which also judges a sheet's date
     (a sheet on another day is a protocol deviation)."""
     return rules.sheet_due_date(
-        day=timepoint.day,
-        baseline=timepoint.key == protocol.baseline.key,
+        protocol,
+        timepoint.key,
         delivery_date=respondent.delivery_date,
         enrolled_on=respondent.enrolled_on,
     )

@@ -614,8 +614,8 @@ def sync_deviations(*, respondent: Respondent, user, reason: str = "") -> list[P
             timepoint,
             observed_on,
             rules.sheet_due_date(
-                day=protocol.timepoint(timepoint).day,
-                baseline=timepoint == protocol.baseline.key,
+                protocol,
+                timepoint,
                 delivery_date=respondent.delivery_date,
                 enrolled_on=respondent.enrolled_on,
             ),

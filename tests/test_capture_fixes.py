@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from studies import exchange, rules, services
+from studies.definition import paper_definition, parse
 from studies.models import MassageSession, Observation, ProtocolDeviation, Respondent
 
 from .conftest import DELIVERY
@@ -65,15 +66,17 @@ def state(respondent) -> tuple:
 
 
 def test_the_rule_flags_a_sheet_off_its_day_before_or_after():
-    def due(day, baseline=False, enrolled_on=PRE_DAY):
+    protocol = parse(paper_definition())  # pre-test on day 2 (the baseline), post on day 5
+
+    def due(timepoint, enrolled_on=PRE_DAY):
         return rules.sheet_due_date(
-            day=day, baseline=baseline, delivery_date=DELIVERY, enrolled_on=enrolled_on
+            protocol, timepoint, delivery_date=DELIVERY, enrolled_on=enrolled_on
         )
 
-    assert due(5) == POST_DAY
-    assert due(2, baseline=True) == PRE_DAY
+    assert due("post") == POST_DAY
+    assert due("pre") == PRE_DAY
     # A mother enrolled late has her baseline on her enrolment day (her own deviation).
-    assert due(2, baseline=True, enrolled_on=DELIVERY + 3 * DAY) == DELIVERY + 3 * DAY
+    assert due("pre", enrolled_on=DELIVERY + 3 * DAY) == DELIVERY + 3 * DAY
     found = rules.protocol_deviations(
         enrolment_day=2,
         delivery_date=DELIVERY,
@@ -252,8 +255,6 @@ def test_the_migration_records_the_sheets_already_off_their_day():
         executor.migrate(before)
         executor.loader.build_graph()
         old_apps = executor.loader.project_state(before).apps
-        from studies.definition import paper_definition
-
         study = old_apps.get_model("studies", "Study").objects.create(
             code="OLD", title="Lama", definition=paper_definition()
         )
@@ -280,10 +281,9 @@ def test_the_demo_obeys_its_own_protocol(db, tmp_path):
     assert ProtocolDeviation.objects.count() == 0
     for sheet in Observation.objects.select_related("respondent__study"):
         protocol = sheet.respondent.study.protocol
-        point = protocol.timepoint(sheet.timepoint)
         due = rules.sheet_due_date(
-            day=point.day,
-            baseline=point.key == protocol.baseline.key,
+            protocol,
+            sheet.timepoint,
             delivery_date=sheet.respondent.delivery_date,
             enrolled_on=sheet.respondent.enrolled_on,
         )

@@ -752,8 +752,8 @@ def _parse_row(
             # A sheet without its date (the 4.4 columns carry none) is dated by the protocol:
             # on its time point's day (a baseline of a mother enrolled later, her enrolment day).
             observed_on = rules.sheet_due_date(
-                day=point.day,
-                baseline=point.key == protocol.baseline.key,
+                protocol,
+                point.key,
                 delivery_date=respondent.delivery_date,
                 enrolled_on=respondent.enrolled_on,
             )
@@ -799,8 +799,8 @@ def _parse_row(
                     sheet["timepoint"],
                     sheet["observed_on"],
                     rules.sheet_due_date(
-                        day=protocol.timepoint(sheet["timepoint"]).day,
-                        baseline=sheet["timepoint"] == protocol.baseline.key,
+                        protocol,
+                        sheet["timepoint"],
                         delivery_date=respondent.delivery_date,
                         enrolled_on=respondent.enrolled_on,
                     ),
