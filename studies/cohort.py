@@ -1,7 +1,8 @@
 """The live cohort: database → the columns ``studies.analysis`` works on → the results document.
 
 ``load_cohort`` reads every mother of a study in one query (each time point's sheet joined once,
-its values read by key; her session counts are kept on her row) into one array per column, so
+its values read by key; her session counts are kept on her row; her site by id, its name in a
+second query) into one array per column, so
 the results page, ``results.json``, the CSV tables and ``manage.py analyze`` cost the same few
 queries whether the study has fifteen mothers or a hundred thousand. ``results_document`` is
 the one code path from that cohort to the document of DESIGN.md section 4.5; every output is
@@ -21,12 +22,15 @@ import numpy as np
 import pandas as pd
 from django.db import connections
 from django.db.models import (
+    Case,
     F,
     FilteredRelation,
     FloatField,
     Func,
     IntegerField,
     Q,
+    Value,
+    When,
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -249,7 +253,8 @@ def with_sheets(respondents, columns: list[tuple[str, str, str]], protocol=None)
 
 
 def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
-    """Read the study's mothers under ``filters`` in one query."""
+    """Read the study's mothers under ``filters`` in one query (and one for their sites'
+    names)."""
     filters = filters or CohortFilters()
     respondents = Respondent.objects.filter(study=study)
     if filters.site is not None:
@@ -259,22 +264,21 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     elif filters.parity == "multipara":
         respondents = respondents.filter(parity__gt=1)
     protocol = study.protocol
-    columns = protocol.cohort_value_columns
+    coded = _coded_columns(protocol)
+    value_names = [name for name, _point, _key in protocol.cohort_value_columns]
     names = [
         "code",
-        "arm",
-        "site__name",
+        "site_id",
         "age_years",
         "parity",
-        "education",
-        "employment",
-        "status",
         "sessions_planned",
         "sessions_done",
-        *(name for name, _point, _outcome in columns),
+        *(_code_name(name) for name in coded),
+        *value_names,
     ]
     queryset = (
-        with_sheets(respondents, columns, protocol)
+        with_sheets(respondents, protocol.cohort_value_columns, protocol)
+        .annotate(**{_code_name(name): _code_of(name, words) for name, words in coded.items()})
         # In no particular order: every figure depends on the values only (the sums are exact
         # or over sorted values), and the codes listed are sorted where they are listed.
         .order_by()
@@ -284,13 +288,28 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     # SheetValue casts them), so the rows skip the ORM's per-value converters (make bench), and
     # are turned into one array per column at once rather than into a dict per mother.
     sql, params = queryset.query.get_compiler(using=queryset.db).as_sql()
-    value_names = [name for name, _point, _key in protocol.cohort_value_columns]
-    raw = _read_columns(connections[queryset.db], sql, params, names, value_names)
-    raw["site"] = raw.pop("site__name")
+    integer_names = [name for name in names if name != "code" and name not in value_names]
+    raw = _read_columns(
+        connections[queryset.db], sql, params, names, value_names, integer_names
+    )
     n_rows = len(raw["code"])
-    columns: dict[str, Any] = {}
-    for name in TEXT_COLUMNS:
-        columns[name] = raw[name]
+    columns: dict[str, Any] = {"code": raw["code"]}
+    site_ids = raw["site_id"].astype(np.int64)
+    present_sites, at = np.unique(site_ids, return_inverse=True)
+    site_names = dict(Site.objects.filter(pk__in=present_sites.tolist()).values_list("pk", "name"))
+    columns["site"] = np.array([site_names[pk] for pk in present_sites.tolist()], dtype=object)[
+        at.reshape(-1)
+    ]
+    for name, words in coded.items():
+        columns[name] = _decoded(raw[_code_name(name)], words)
+        unknown = np.flatnonzero(columns[name] == None)  # noqa: E711 (elementwise)
+        if unknown.size:
+            # A word outside the choices (written around the forms): read as it is stored.
+            stored = dict(
+                respondents.exclude(**{f"{name}__in": words}).values_list("code", name)
+            )
+            for index in unknown.tolist():
+                columns[name][index] = stored.get(columns["code"][index])
     for name in COUNT_COLUMNS:
         columns[name] = raw[name].astype(np.int64)
     for name, _point, key in protocol.cohort_value_columns:
@@ -341,8 +360,46 @@ TEXT_COLUMNS = ("code", "site", "arm", "education", "employment", "status")
 COUNT_COLUMNS = ("age_years", "parity", "sessions_planned", "sessions_done")
 
 
+def _coded_columns(protocol) -> dict[str, tuple[str, ...]]:
+    """The text columns of a few known words (the arm keys, the choices of education,
+    employment and status), each with its words: the query reads each as the word's position
+    (:func:`_code_of`), a small integer, instead of a new string per mother, and
+    :func:`_decoded` gives back the words, one string object each (make bench)."""
+    return {
+        "arm": tuple(protocol.arm_keys),
+        "education": tuple(Respondent.Education.values),
+        "employment": tuple(Respondent.Employment.values),
+        "status": tuple(Respondent.Status.values),
+    }
+
+
+def _code_name(name: str) -> str:
+    return f"coded_{name}"
+
+
+def _code_of(name: str, words: Sequence[str]) -> Case:
+    """The position of the column's word among ``words``, -1 for any other."""
+    return Case(
+        *(When(**{name: word}, then=Value(index)) for index, word in enumerate(words)),
+        default=Value(-1),
+        output_field=IntegerField(),
+    )
+
+
+def _decoded(codes: np.ndarray, words: Sequence[str]) -> np.ndarray:
+    """The words of positions ``codes`` (:func:`_code_of`) as an object array, ``None`` for
+    -1."""
+    table = np.array([*words, None], dtype=object)
+    return table[np.asarray(codes).astype(np.int64)]
+
+
 def _read_columns(
-    connection, sql: str, params: Sequence[Any], names: Sequence[str], value_names: Sequence[str]
+    connection,
+    sql: str,
+    params: Sequence[Any],
+    names: Sequence[str],
+    value_names: Sequence[str],
+    integer_names: Sequence[str] = COUNT_COLUMNS,
 ) -> dict[str, np.ndarray]:
     """The rows of ``sql`` as one 1-D array per column of ``names``. On PostgreSQL the rows
     come as CSV through ``COPY (…) TO STDOUT`` and pandas' C parser reads them (a NULL is an
@@ -351,7 +408,7 @@ def _read_columns(
     elsewhere the driver's rows go through one object array
     (numpy's C loop) and are sliced. Text columns are object arrays of ``str``; a value column
     is float64 (NaN where NULL) or, from the driver, objects (``None`` where NULL); a column of
-    :data:`COUNT_COLUMNS` int64 or objects."""
+    ``integer_names`` (never NULL) int64 or objects."""
     if connection.vendor == "postgresql":
         statement = f"COPY ({sql}) TO STDOUT (FORMAT csv)"
         with connection.cursor() as cursor:
@@ -370,7 +427,7 @@ def _read_columns(
                 name: np.float64
                 if name in value_names
                 else np.int64
-                if name in COUNT_COLUMNS
+                if name in integer_names
                 else object
                 for name in names
             },
@@ -581,9 +638,9 @@ class _Columns:
             # A one-group study's records may carry no arm: they are all in its one arm.
             arm_of = np.full(cohort.size, arms[0], dtype=object)
         else:
-            arm_of = np.array(cohort.column("arm"), dtype=object).reshape(-1)
+            arm_of = np.asarray(columns.get("arm"), dtype=object).reshape(-1)
             if len(arms) == 1:
-                arm_of[arm_of == None] = arms[0]  # noqa: E711 (elementwise)
+                arm_of = np.where(arm_of == None, arms[0], arm_of)  # noqa: E711 (elementwise)
         self.arm_masks = {arm: arm_of == arm for arm in arms}
         self._columns: dict[str, np.ndarray] = {}
 
@@ -806,7 +863,9 @@ def left_out(cohort: Cohort, columns: _Columns | None = None) -> list[dict[str, 
     protocol = cohort.study.protocol
     first, last = protocol.baseline.key, protocol.last_timepoint.key
     columns = columns or _Columns(cohort, protocol.arm_keys)
-    codes = [code or "" for code in cohort.column("code")]
+    codes = cohort.columns.get("code")
+    if codes is None:
+        codes = [None] * cohort.size
     # Column by column: a mother's reasons come in the order of the outcomes and their time
     # points either way, as each mother is one record.  A value is NaN in its column exactly
     # when it is not recorded (None): the database's JSON holds no NaN.
@@ -816,7 +875,7 @@ def left_out(cohort: Cohort, columns: _Columns | None = None) -> list[dict[str, 
             reason = {first: "missing_pre", last: "missing_post"}.get(point, f"missing_{point}")
             missing = np.flatnonzero(np.isnan(columns.column(f"{point}_{outcome.key}")))
             for index in missing.tolist():
-                reasons.setdefault(codes[index], []).append(
+                reasons.setdefault(codes[index] or "", []).append(
                     {"reason": reason, "outcome": outcome.key, "timepoint": point}
                 )
     return [{"code": code, "reasons": reasons[code]} for code in sorted(reasons)]

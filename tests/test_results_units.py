@@ -65,7 +65,8 @@ def test_load_cohort_reads_every_mother_in_one_query(
     study, three_mothers, django_assert_num_queries
 ):
     filters = cohort.CohortFilters()
-    with django_assert_num_queries(1):
+    # The mothers in one query, their sites' names in another.
+    with django_assert_num_queries(2):
         data = cohort.load_cohort(study, filters)
     assert [r["code"] for r in data.records] == ["R01", "R02"]
     first, second = data.records
@@ -87,6 +88,29 @@ def test_load_cohort_reads_every_mother_in_one_query(
         "sessions_done": 8,
         "session_adherence": 8 / 12,
     }
+
+
+def test_the_cohort_reads_words_by_their_codes_and_any_other_word_as_stored(study, three_mothers):
+    """Arm, education, employment and status come from the query as the position of the word
+    among their choices and back as the words themselves (each one shared string object); a
+    word outside the choices (written around the forms, say by hand in the database) is read
+    as it is stored, not lost."""
+    from studies.models import Respondent
+
+    data = cohort.load_cohort(study)
+    records = {record["code"]: record for record in data.records}
+    assert {code: (r["arm"], r["education"], r["employment"], r["status"], r["site"])
+            for code, r in records.items()} == {
+        "R01": ("all", "secondary", "working", "completed", "Klinik A"),
+        "R02": ("all", "secondary", "working", "enrolled", "Klinik A"),
+    }  # fmt: skip
+    education = data.columns["education"]
+    assert education[0] is education[1]
+    Respondent.objects.filter(code="R02").update(education="SMA", arm="")
+    data = cohort.load_cohort(study)
+    records = {record["code"]: record for record in data.records}
+    assert (records["R02"]["education"], records["R02"]["arm"]) == ("SMA", "")
+    assert (records["R01"]["education"], records["R01"]["arm"]) == ("secondary", "all")
 
 
 def test_load_cohort_filters(study, three_mothers, site_b):

@@ -31,6 +31,7 @@ import numpy as np
 from scipy import special, stats
 
 # The within-respondent tests, the normality table and the test choice (issue 15).
+from studies.analysis import counting
 from studies.analysis.choice import choose
 from studies.analysis.normality import tests_of_normality
 from studies.analysis.repeated import cochran_q, friedman
@@ -140,10 +141,10 @@ def _grouped(counts: Counter, group) -> Counter:
 
 def _counted(column: Any) -> Counter:
     """How often each value of a column (list, tuple or 1-D array) occurs, as plain values:
-    an integer array through ``numpy.unique`` (sorted, so a value :func:`_grouped` refuses is
-    the smallest such one), anything else value by value."""
+    an integer array counted (``counting.unique_counts``, in ascending order, so a value
+    :func:`_grouped` refuses is the smallest such one), anything else value by value."""
     if isinstance(column, np.ndarray) and column.dtype.kind in "iu":
-        distinct, counts = np.unique(column, return_counts=True)
+        distinct, counts = counting.unique_counts(column)
         return Counter(dict(zip(distinct.tolist(), counts.tolist(), strict=True)))
     return Counter(column.tolist() if isinstance(column, np.ndarray) else column)
 
@@ -271,13 +272,17 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
     if array is None:
         return _describe_values([_plain_number(v) for v in values])
     n = len(array)
-    ordered = np.sort(array, kind="stable")
-    starts = np.flatnonzero(np.diff(ordered)) + 1
-    if len(starts) < n // 4:
+    counted = counting.histogram(array)
+    if counted is None:
+        ordered = np.sort(array, kind="stable")
+        starts = np.r_[0, np.flatnonzero(np.diff(ordered)) + 1]
+        distinct, counts = ordered[starts], np.diff(np.r_[starts, n])
+    else:
+        distinct, counts = counted
+        ordered = np.repeat(distinct, counts)
+    if len(distinct) <= n // 4:
         # Few distinct values (counts, scores): the sums over the histogram, exactly.
-        distinct = ordered[np.r_[0, starts]]
-        counts = np.diff(np.r_[0, starts, n]).tolist()
-        mean, sd = _mean_sd_of_histogram(distinct, counts, n)
+        mean, sd = _mean_sd_of_histogram(distinct, counts.tolist(), n)
     else:
         mean = math.fsum(array.tolist()) / n
         sd = None
@@ -446,7 +451,8 @@ def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[
         diffs = np.asarray(diffs, dtype=float)
     nonzero = diffs[diffs != 0]
     n = len(nonzero)
-    ranks = stats.rankdata(np.abs(nonzero.astype(np.float64))) if n else np.array([])
+    magnitudes = np.abs(nonzero.astype(np.float64))
+    ranks = counting.average_ranks(magnitudes) if n else np.array([])
     positive = nonzero > 0
     # Ranks are multiples of 1/2, so their sums are exact in any order.
     s_plus = float(ranks[positive].sum())
@@ -456,7 +462,7 @@ def wilcoxon_signed_rank(pre: Sequence[Number], post: Sequence[Number]) -> dict[
 
     z = 0.0
     if n:
-        _values, sizes = np.unique(np.abs(nonzero), return_counts=True)
+        _values, sizes = counting.unique_counts(magnitudes)
         tie_term = sum(t**3 - t for t in sizes.tolist()) / 48
         variance = n * (n + 1) * (2 * n + 1) / 24 - tie_term
         # The variance equals sum(rank^2)/4 > 0 whenever n >= 1; the guard only
@@ -597,7 +603,7 @@ def _walsh_averages(diffs: np.ndarray):
     Counts take few distinct values, so the averages are counted per pair of distinct values
     (c_a * c_b pairs for a < b, c_a(c_a + 1)/2 for a = b) instead of listed: 100,000 mothers
     would otherwise need 5 * 10^9 averages. Both ways give the same floats."""
-    values, counts = np.unique(diffs, return_counts=True)
+    values, counts = counting.unique_counts(diffs)
     if len(values) > WALSH_DISTINCT_MAX:
         upper = np.triu_indices(len(diffs))
         listed = np.sort((diffs[:, None] + diffs[None, :])[upper] / 2.0)
@@ -648,7 +654,7 @@ def shapiro_wilk(values: Sequence[Number]) -> dict[str, Any]:
     else:
         # Sorted first: scipy subtracts the value in the middle position of its input, so
         # the last bits of W and p would otherwise depend on the order of the values.
-        res = stats.shapiro(np.sort(data))
+        res = stats.shapiro(counting.sort(data))
         result.update(w=float(res.statistic), p=float(res.pvalue))
     return result
 

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 from scipy import special, stats
 
+from studies.analysis import counting
+
 __all__ = [
     "MANN_WHITNEY_EXACT_MAX_N",
     "independent_t",
@@ -50,7 +52,7 @@ def _valid(values: Sequence[Number | None]) -> tuple[np.ndarray, int]:
     if np.isinf(present).any():
         raise ValueError("values must be finite numbers (or None/NaN for a missing value)")
     keep = ~np.isnan(present)
-    return np.sort(present[keep]), int((~keep).sum())
+    return counting.sort(present[keep]), int((~keep).sum())
 
 
 def _two_groups(groups: Mapping[str, Sequence[Number | None]]):
@@ -63,7 +65,7 @@ def _two_groups(groups: Mapping[str, Sequence[Number | None]]):
 
 def _tie_sum(values: np.ndarray) -> float:
     """sum(t^3 - t) over the groups of tied values (t = size of each group)."""
-    _, counts = np.unique(values, return_counts=True)
+    _, counts = counting.unique_counts(values)
     counts = counts.astype(float)
     return float(np.sum(counts**3 - counts))
 
@@ -139,7 +141,7 @@ def mann_whitney(groups: Mapping[str, Sequence[Number | None]]) -> dict[str, Any
     (first, x, x_missing), (second, y, y_missing) = _two_groups(groups)
     n1, n2 = len(x), len(y)
     n = n1 + n2
-    ranks = stats.rankdata(np.concatenate([x, y])) if n else np.array([])
+    ranks = counting.average_ranks(np.concatenate([x, y])) if n else np.array([])
     r1, r2 = float(ranks[:n1].sum()), float(ranks[n1:].sum())
     result: dict[str, Any] = {
         "ranks": {

@@ -28,6 +28,8 @@ import numpy as np
 from scipy import special, stats
 from statsmodels.stats.diagnostic import lilliefors
 
+from studies.analysis import counting
+
 __all__ = [
     "KOLMOGOROV_SMIRNOV_MIN",
     "LILLIEFORS_P_BOUND",
@@ -56,7 +58,7 @@ def _values(values: Sequence[Any]) -> np.ndarray:
         data = values.astype(float).reshape(-1)  # a numeric array has no None
     else:
         data = np.asarray([float(v) for v in values if v is not None], dtype=float)
-    return np.sort(data[~np.isnan(data)])
+    return counting.sort(data[~np.isnan(data)])
 
 
 def lilliefors_d(values: Sequence[float]) -> float:
@@ -66,7 +68,7 @@ def lilliefors_d(values: Sequence[float]) -> float:
     the largest gap on either side of each step of the empirical distribution.  Needs at least
     two distinct values (raises ValueError otherwise).
     """
-    data = np.sort(np.asarray(values, dtype=float))
+    data = counting.sort(np.asarray(values, dtype=float))
     n = len(data)
     sd = float(np.std(data, ddof=1)) if n > 1 else 0.0
     if not sd:
