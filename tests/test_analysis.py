@@ -796,3 +796,31 @@ def test_describe_from_the_histogram_equals_the_sum_value_by_value(seed):
     got = describe(values)
     assert got == expected
     assert type(got["mean"]) is float and type(got["min"]) is type(expected["min"])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_exact_sum_of_a_histogram_is_fsum_of_its_values(seed):
+    """``_exact_sum`` (products summed per power of two in int64) equals ``math.fsum`` over the
+    values each repeated its count: negative values, magnitudes from 1e-30 to 1e30, squares of
+    deviations, one-decimal volumes and whole numbers, with counts up to 5,000."""
+    import math
+
+    import numpy as np
+
+    from studies.analysis import _exact_sum
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 60))
+    kind = seed % 4
+    if kind == 0:
+        values = rng.integers(-(10**12), 10**12, k)
+    elif kind == 1:
+        values = np.array([float(f"{x / 10}") for x in rng.integers(-9999, 9999, k)])
+    elif kind == 2:
+        values = rng.normal(size=k) * 10.0 ** rng.integers(-30, 30, k)
+    else:
+        values = np.float_power(rng.normal(size=k) - 0.3, 2.0)
+    counts = rng.integers(1, 5000, k)
+    pairs = zip(values.tolist(), counts.tolist(), strict=True)
+    repeated = [float(value) for value, count in pairs for _ in range(count)]
+    assert _exact_sum(values, counts) == math.fsum(repeated)

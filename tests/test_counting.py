@@ -23,6 +23,20 @@ SAMPLES = st.one_of(
         elements=st.floats(-1e6, 1e6, allow_nan=False, width=64),
     ),
     hnp.arrays(np.float64, st.integers(1, 300), elements=st.sampled_from([-2.5, 0.5, 1.0, 3.0])),
+    # Volumes and weights: one to three decimals, as typed.
+    *(
+        hnp.arrays(
+            np.float64,
+            st.integers(1, 300),
+            elements=st.integers(-3000, 3000).map(lambda k, d=decimals: float(f"{k / 10**d}")),
+        )
+        for decimals in (1, 2, 3)
+    ),
+    hnp.arrays(
+        np.float64,
+        st.integers(1, 300),
+        elements=st.integers(0, 10**6).map(lambda k: float(f"{k}.{k % 10}")),
+    ),
 )
 
 
@@ -51,13 +65,21 @@ def test_counts_whole_numbers_of_a_clinic_sized_column():
     assert counting.histogram(feeds.astype(np.float64)) is not None
     _same(counting.sort(feeds), np.sort(feeds))
     _same(counting.average_ranks(feeds - 7.0), stats.rankdata(feeds - 7.0))
+    volumes = np.array([float(f"{k / 10}") for k in rng.integers(0, 6000, 100_000)])
+    assert counting.histogram(volumes) is not None
+    _same(counting.sort(volumes), np.sort(volumes))
+    _same(counting.average_ranks(volumes), stats.rankdata(volumes))
+    distinct, counts = counting.unique_counts(volumes)
+    _same(distinct, np.unique(volumes))
 
 
 @pytest.mark.parametrize(
     "values",
     [
         np.array([0.0, -0.0, 1.0]),  # counting would print -0 as 0
-        np.array([1.0, 2.5]),  # not whole
+        np.array([1.0, 2.0625]),  # four decimals
+        np.array([0.1 + 0.2, 1.0]),  # not the float its decimal text reads as
+        np.array([2.0**41 + 0.5, 2.0**41]),  # a grid too fine for the magnitude
         np.array([1.0, np.nan]),
         np.array([1.0, np.inf]),
         np.array([0, 2**60]),  # beyond float64's exact integers

@@ -282,7 +282,7 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
         ordered = np.repeat(distinct, counts)
     if len(distinct) <= n // 4:
         # Few distinct values (counts, scores): the sums over the histogram, exactly.
-        mean, sd = _mean_sd_of_histogram(distinct, counts.tolist(), n)
+        mean, sd = _mean_sd_of_histogram(distinct, counts, n)
     else:
         mean = math.fsum(array.tolist()) / n
         sd = None
@@ -304,32 +304,49 @@ def describe(values: Sequence[Number]) -> dict[str, Any]:
     }
 
 
-def _exact_sum(values: Sequence[Number], counts: Sequence[int]) -> float:
-    """sum(count * value), computed exactly and rounded once to the nearest float (ties to
-    even): what ``math.fsum`` gives for the list holding each value ``count`` times.  Every
-    value is an integer over a power of two (``as_integer_ratio``), so the sum is one integer
-    over the largest such power, and Python's integer division rounds it correctly."""
-    ratios = [value.as_integer_ratio() for value in values]
-    denominator = max((q for _p, q in ratios), default=1)
-    total = sum(
-        p * (denominator // q) * count for (p, q), count in zip(ratios, counts, strict=True)
-    )
-    return total / denominator
+def _exact_sum(values: np.ndarray, counts: np.ndarray) -> float:
+    """sum(count * value) over a 1-D int64 or float64 array of finite values and their int64
+    counts, computed exactly and rounded once to the nearest float (ties to even): what
+    ``math.fsum`` gives for the list holding each value ``count`` times.  Each value is an
+    integer M times a power of two (``numpy.frexp``: M below 2**53 in magnitude), so the sum is
+    one integer over the smallest such power, and Python's integer division rounds it
+    correctly.  The products are summed per power of two in int64, M split in halves of 27 and
+    26 bits so that no partial sum can overflow (value by value in Python integers for 2**35
+    values and more)."""
+    if values.dtype.kind in "iu":
+        whole, powers = values.astype(np.int64), np.zeros(len(values), dtype=np.int64)
+    else:
+        fractions, exponents = np.frexp(values)
+        whole = np.ldexp(fractions, 53).astype(np.int64)
+        powers = exponents.astype(np.int64) - 53
+    counts = np.asarray(counts, dtype=np.int64)
+    lowest = int(powers.min()) if len(values) else 0
+    total = 0
+    if int(counts.sum()) < 2**35:
+        high, low = whole >> 26, whole & (2**26 - 1)
+        for power in np.unique(powers).tolist():
+            at = powers == power
+            partial = (int(np.dot(counts[at], high[at])) << 26) + int(np.dot(counts[at], low[at]))
+            total += partial << (power - lowest)
+    else:
+        for m, c, e in zip(whole.tolist(), counts.tolist(), powers.tolist(), strict=True):
+            total += (m * c) << (e - lowest)
+    return total / 2**-lowest if lowest < 0 else float(total << lowest)
 
 
 def _mean_sd_of_histogram(
-    distinct: np.ndarray, counts: list[int], n: int
+    distinct: np.ndarray, counts: np.ndarray, n: int
 ) -> tuple[float, float | None]:
     """:func:`describe`'s mean and SD from the distinct values (int64 or float64, ascending)
     and how often each occurs (``n`` in all): the same figures, to the last bit, as
     ``math.fsum`` over the ``n`` values and over their squared deviations, since each value's
     deviation and square are the same float wherever it occurs and both sums are exact and
     rounded once."""
-    mean = _exact_sum(distinct.tolist(), counts) / n
+    mean = _exact_sum(distinct, counts) / n
     if n < 2:
         return mean, None
     squares = np.float_power(distinct.astype(np.float64) - mean, 2.0)
-    return mean, math.sqrt(_exact_sum(squares.tolist(), counts) / (n - 1))
+    return mean, math.sqrt(_exact_sum(squares, counts) / (n - 1))
 
 
 def _describe_values(data: list[Number]) -> dict[str, Any]:
