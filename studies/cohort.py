@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -295,14 +296,15 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     n_rows = len(raw["code"])
     columns: dict[str, Any] = {"code": raw["code"]}
     site_ids = raw["site_id"].astype(np.int64)
-    present_sites, at = np.unique(site_ids, return_inverse=True)
+    present_sites = pd.unique(site_ids)
     site_names = dict(Site.objects.filter(pk__in=present_sites.tolist()).values_list("pk", "name"))
     columns["site"] = np.array([site_names[pk] for pk in present_sites.tolist()], dtype=object)[
-        at.reshape(-1)
+        pd.Index(present_sites).get_indexer(site_ids)
     ]
+    codes = {name: raw[_code_name(name)].astype(np.int64) for name in coded}
     for name, words in coded.items():
-        columns[name] = _decoded(raw[_code_name(name)], words)
-        unknown = np.flatnonzero(columns[name] == None)  # noqa: E711 (elementwise)
+        columns[name] = _decoded(codes[name], words)
+        unknown = np.flatnonzero(codes[name] < 0)
         if unknown.size:
             # A word outside the choices (written around the forms): read as it is stored.
             stored = dict(
@@ -314,8 +316,12 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         columns[name] = raw[name].astype(np.int64)
     for name, _point, key in protocol.cohort_value_columns:
         columns[name] = _outcome_column(raw[name], protocol.outcome(key))
-    status = columns["status"]
-    active = status != Respondent.Status.WITHDRAWN
+    status = codes["status"]
+    statuses = coded["status"]
+    active = status != statuses.index(Respondent.Status.WITHDRAWN)
+    if (status < 0).any():  # a status outside the choices: compare the words themselves
+        status = columns["status"]
+        active = status != Respondent.Status.WITHDRAWN
     kept = active
     if filters.per_protocol:
         planned = np.zeros(n_rows, dtype=np.int64)
@@ -334,8 +340,8 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         sheet_at_every_point &= recorded
     progress = {
         "n_enrolled": n_active,
-        "n_completed": int(np.count_nonzero(status == Respondent.Status.COMPLETED)),
-        "n_in_follow_up": int(np.count_nonzero(status == Respondent.Status.ENROLLED)),
+        "n_completed": int(np.count_nonzero(columns["status"] == Respondent.Status.COMPLETED)),
+        "n_in_follow_up": int(np.count_nonzero(columns["status"] == Respondent.Status.ENROLLED)),
         "n_withdrawn": n_rows - n_active,
         "n_both_sheets": int(np.count_nonzero(sheet_at_every_point)),
         "sessions_planned": planned_total,
@@ -387,10 +393,10 @@ def _code_of(name: str, words: Sequence[str]) -> Case:
 
 
 def _decoded(codes: np.ndarray, words: Sequence[str]) -> np.ndarray:
-    """The words of positions ``codes`` (:func:`_code_of`) as an object array, ``None`` for
-    -1."""
+    """The words of positions ``codes`` (int64, :func:`_code_of`) as an object array, ``None``
+    for -1."""
     table = np.array([*words, None], dtype=object)
-    return table[np.asarray(codes).astype(np.int64)]
+    return table[codes]
 
 
 def _read_columns(
@@ -405,8 +411,8 @@ def _read_columns(
     come as CSV through ``COPY (…) TO STDOUT`` and pandas' C parser reads them (a NULL is an
     empty field, only ``value_names`` can hold one, read as NaN; PostgreSQL writes each
     float's shortest round-trip text and pandas reads it back to the same bits — tested);
-    elsewhere the driver's rows go through one object array
-    (numpy's C loop) and are sliced. Text columns are object arrays of ``str``; a value column
+    elsewhere the driver's rows go through one object array (``numpy.fromiter``, a C loop)
+    and are sliced. Text columns are object arrays of ``str``; a value column
     is float64 (NaN where NULL) or, from the driver, objects (``None`` where NULL); a column of
     ``integer_names`` (never NULL) int64 or objects."""
     if connection.vendor == "postgresql":
@@ -439,9 +445,9 @@ def _read_columns(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    table = np.empty((len(rows), len(names)), dtype=object)
-    if rows:
-        table[:] = rows
+    width = len(names)
+    values = itertools.chain.from_iterable(rows)
+    table = np.fromiter(values, dtype=object, count=len(rows) * width).reshape(-1, width)
     return {name: table[:, index] for index, name in enumerate(names)}
 
 
