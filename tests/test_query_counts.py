@@ -31,10 +31,11 @@ PAGES = {
     # the mother with her study, site, identity and whether the midwife works there; sessions,
     # sheets, four histories, her protocol deviations
     "respondent_page": REQUEST + 8,
-    # study, sites (for the filters), the cohort in one query, the researcher's test choices
-    "results_json": REQUEST + 4,
-    # study, sites, the cohort, the test choices
-    "results_page": REQUEST + 4,
+    # study, sites (for the filters), the cohort in one query and its sites' names in
+    # another, the researcher's test choices
+    "results_json": REQUEST + 5,
+    # study, sites, the cohort and its sites' names, the test choices
+    "results_page": REQUEST + 5,
 }
 EXPORTS = {
     # study, the mothers with their sheets' values (one query whatever their number)
