@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
-from .analysis import describe, format_spss
+from .analysis import describe
+from .analysis.prose import format_in_text
 
 matplotlib.use("Agg")
 
@@ -190,9 +191,9 @@ def box_chart(
 
     def summary(stats: dict) -> dict:
         return {
-            "median": format_spss(stats["median"], 1, decimal_separator=sep),
-            "q1": format_spss(stats["q1"], 1, decimal_separator=sep),
-            "q3": format_spss(stats["q3"], 1, decimal_separator=sep),
+            "median": format_in_text(stats["median"], 1, decimal_separator=sep),
+            "q1": format_in_text(stats["q1"], 1, decimal_separator=sep),
+            "q3": format_in_text(stats["q3"], 1, decimal_separator=sep),
             "min": stats["min"],
             "max": stats["max"],
         }
@@ -335,9 +336,9 @@ def _means_chart(key: tuple) -> Chart:
                 _("%(arm)s: means %(means)s, medians %(medians)s")
                 % {
                     "arm": arm_label or label,
-                    "means": ", ".join(format_spss(m, 2, decimal_separator=sep) for m in means),
+                    "means": ", ".join(format_in_text(m, 2, decimal_separator=sep) for m in means),
                     "medians": ", ".join(
-                        format_spss(m, 2, decimal_separator=sep) for m in medians
+                        format_in_text(m, 2, decimal_separator=sep) for m in medians
                     ),
                 }
             )
@@ -401,9 +402,9 @@ def _arm_box_chart(key: tuple) -> Chart:
         _("%(group)s: median %(median)s (quartiles %(q1)s–%(q3)s, n = %(n)s)")
         % {
             "group": group.replace("\n", " "),
-            "median": format_spss(median, 1, decimal_separator=sep),
-            "q1": format_spss(q1, 1, decimal_separator=sep),
-            "q3": format_spss(q3, 1, decimal_separator=sep),
+            "median": format_in_text(median, 1, decimal_separator=sep),
+            "q1": format_in_text(q1, 1, decimal_separator=sep),
+            "q3": format_in_text(q3, 1, decimal_separator=sep),
             "n": n,
         }
         for group, median, q1, q3, _low, _high, _fliers, n in boxes
