@@ -350,7 +350,8 @@ def _means_chart(key: tuple) -> Chart:
         if len(lines) > 1:
             axes.legend(fontsize=8, frameon=False)
     description = _(
-        "%(outcome)s at %(points)s (solid line: mean; dashed: median). %(figures)s."
+        "%(outcome)s by time point (%(points)s): the mean as a solid line, the median dashed. "
+        "%(figures)s."
     ) % {"outcome": label, "points": ", ".join(point_labels), "figures": "; ".join(parts)}
     return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
 

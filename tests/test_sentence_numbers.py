@@ -2,7 +2,8 @@
 SPSS table prints ",50". The results page's sentences (the conclusions, each outcome's reason for
 its test, the charts' descriptions, the session adherence), results.json's reason and the .docx's
 conclusion all write the leading zero; the tables and their SPSS footnotes keep SPSS's format.
-The cohorts come in through the importer."""
+And a chart's description names its time points as time points ("Volume ASI menurut titik waktu
+(Sebelum, Sesudah)"), not after a preposition. The cohorts come in through the importer."""
 
 from __future__ import annotations
 
@@ -98,6 +99,24 @@ def test_the_results_pages_sentences_write_the_leading_zero(
     footnote = {"id": "Frekuensi harapan terkecil adalah ,50.",
                 "en": "The minimum expected count is .50."}[language]  # fmt: skip
     assert footnote in page
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("id", "Volume ASI menurut titik waktu (Sebelum, Sesudah): rerata sebagai garis penuh, "
+            "median garis putus-putus. Pijat oksitosin: rerata 0,70, 0,80, median 0,70, 0,80; "
+            "Kontrol: rerata 0,70, 0,35, median 0,70, 0,35."),
+     ("en", "Breast-milk volume by time point (Before, After): the mean as a solid line, the "
+            "median dashed. Oxytocin massage: means 0.70, 0.80, medians 0.70, 0.80; Control: "
+            "means 0.70, 0.35, medians 0.70, 0.35.")],
+)  # fmt: skip
+def test_the_means_chart_names_its_time_points_as_time_points(
+    tiny, researcher, language, expected
+):
+    """Not "Volume ASI pada Sebelum, Sesudah": a time point's label after a preposition."""
+    page = get(researcher, language, "studies:results", tiny.code).content.decode()
+    described = texts(page, r'<figcaption [^>]*id="chart-milk_ml-means-text">.*?</figcaption>')
+    assert described == [expected]
 
 
 @pytest.mark.parametrize(("language", "smallest"), [("id", "terkecil 0,50"),
