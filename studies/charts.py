@@ -22,7 +22,8 @@ from django.utils.translation import gettext as _
 from matplotlib.figure import Figure
 from matplotlib.ticker import ScalarFormatter
 
-from .analysis import describe, format_spss
+from .analysis import describe
+from .analysis.prose import format_in_text
 
 matplotlib.use("Agg")
 
@@ -190,9 +191,9 @@ def box_chart(
 
     def summary(stats: dict) -> dict:
         return {
-            "median": format_spss(stats["median"], 1, decimal_separator=sep),
-            "q1": format_spss(stats["q1"], 1, decimal_separator=sep),
-            "q3": format_spss(stats["q3"], 1, decimal_separator=sep),
+            "median": format_in_text(stats["median"], 1, decimal_separator=sep),
+            "q1": format_in_text(stats["q1"], 1, decimal_separator=sep),
+            "q3": format_in_text(stats["q3"], 1, decimal_separator=sep),
             "min": stats["min"],
             "max": stats["max"],
         }
@@ -335,9 +336,9 @@ def _means_chart(key: tuple) -> Chart:
                 _("%(arm)s: means %(means)s, medians %(medians)s")
                 % {
                     "arm": arm_label or label,
-                    "means": ", ".join(format_spss(m, 2, decimal_separator=sep) for m in means),
+                    "means": ", ".join(format_in_text(m, 2, decimal_separator=sep) for m in means),
                     "medians": ", ".join(
-                        format_spss(m, 2, decimal_separator=sep) for m in medians
+                        format_in_text(m, 2, decimal_separator=sep) for m in medians
                     ),
                 }
             )
@@ -349,7 +350,8 @@ def _means_chart(key: tuple) -> Chart:
         if len(lines) > 1:
             axes.legend(fontsize=8, frameon=False)
     description = _(
-        "%(outcome)s at %(points)s (solid line: mean; dashed: median). %(figures)s."
+        "%(outcome)s by time point (%(points)s): the mean as a solid line, the median dashed. "
+        "%(figures)s."
     ) % {"outcome": label, "points": ", ".join(point_labels), "figures": "; ".join(parts)}
     return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), description)
 
@@ -401,9 +403,9 @@ def _arm_box_chart(key: tuple) -> Chart:
         _("%(group)s: median %(median)s (quartiles %(q1)s–%(q3)s, n = %(n)s)")
         % {
             "group": group.replace("\n", " "),
-            "median": format_spss(median, 1, decimal_separator=sep),
-            "q1": format_spss(q1, 1, decimal_separator=sep),
-            "q3": format_spss(q3, 1, decimal_separator=sep),
+            "median": format_in_text(median, 1, decimal_separator=sep),
+            "q1": format_in_text(q1, 1, decimal_separator=sep),
+            "q3": format_in_text(q3, 1, decimal_separator=sep),
             "n": n,
         }
         for group, median, q1, q3, _low, _high, _fliers, n in boxes

@@ -42,6 +42,7 @@ from django.utils.translation import gettext_lazy
 
 from . import analysis
 from .analysis import design as analysis_design
+from .analysis import prose
 from .analysis.crosstab import chi_square
 from .definition import plain_number
 from .models import ChoiceOverride, Respondent, Site, Study
@@ -535,7 +536,7 @@ REASON_TEXTS = {
         "Every tested distribution is normal (Shapiro–Wilk p ≥ %(alpha)s): parametric tests."
     ),
     "not_normal": gettext_lazy(
-        "%(group)s is not normally distributed (%(test)s p = %(p)s < %(alpha)s): rank tests."
+        "%(group)s is not normally distributed (%(test)s %(p)s < %(alpha)s): rank tests."
     ),
     "normality_not_computed": gettext_lazy(
         "The normality of %(group)s could not be tested (%(why)s): rank tests."
@@ -586,9 +587,10 @@ def reason_text(
     study: Study, chosen: Mapping[str, Any], *, decimal_separator: str | None = None
 ) -> str:
     """The sentence saying why ``chosen`` (a document's ``chosen``) was chosen, in the active
-    language, its numbers (α, p, the smallest expected count) as SPSS prints them with
-    ``decimal_separator`` (by default the active language's: ",05" in Indonesian, ".05" in
-    English), so it reads like the tables and conclusions printed beside it."""
+    language, its numbers (α, p, the smallest expected count) written as the conclusions beside
+    it write them, with their leading zero and ``decimal_separator`` (by default the active
+    language's): "p = 0,012 < 0,05", "terkecil 0,50" in Indonesian, "p = 0.012 < 0.05",
+    "smallest 0.50" in English (the tables print ",50": SPSS's table format)."""
     args = dict(chosen.get("reason_args") or {})
     key = chosen.get("reason", "")
     template = REASON_TEXTS.get(key)
@@ -596,16 +598,16 @@ def reason_text(
         return key
     sep = decimal_separator or get_format("DECIMAL_SEPARATOR")
     values = {
-        "alpha": analysis.format_spss(args.get("alpha"), 2, decimal_separator=sep)
+        "alpha": prose.format_alpha_in_text(args["alpha"], decimal_separator=sep)
         if args.get("alpha")
         else "",
         "group": _group_label(study, args["group"]) if args.get("group") else "",
         "test": str(NORMALITY_TEST_LABELS.get(args.get("test"), args.get("test") or "")),
-        "p": analysis.format_p(args.get("p"), decimal_separator=sep)
+        "p": prose.format_p_in_text(args["p"], decimal_separator=sep)
         if args.get("p") is not None
         else "",
         "why": str(NOT_COMPUTED_TEXTS.get(args.get("why"), args.get("why") or "")),
-        "min_expected": analysis.format_spss(args.get("min_expected"), 2, decimal_separator=sep)
+        "min_expected": prose.format_in_text(args["min_expected"], 2, decimal_separator=sep)
         if args.get("min_expected") is not None
         else "",
         "text": args.get("text", ""),

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from .analysis import SHAPIRO_WILK_MAX, SHAPIRO_WILK_MIN, format_p, format_spss
 from .analysis.choice import MIN_EXPECTED
 from .analysis.normality import KOLMOGOROV_SMIRNOV_MIN
+from .analysis.prose import format_alpha_in_text, format_in_text, format_p_in_text
 from .cohort import characteristic_labels
 
 
@@ -78,7 +79,9 @@ def _cells(*values: Any) -> list[Cell]:
 
 
 class Formatter:
-    """SPSS-style display numbers with one decimal separator."""
+    """Numbers with one decimal separator: the tables' as SPSS prints them (``fixed``, ``p``:
+    ".50"), a sentence's with its leading zero (``number``, ``p_in_prose``, ``alpha``,
+    ``percent``: "0.50")."""
 
     def __init__(self, decimal_separator: str = ".") -> None:
         self.sep = decimal_separator
@@ -92,26 +95,25 @@ class Formatter:
     def count(self, value: Any) -> str:
         return "" if value is None else self.fixed(value, 0)
 
+    def number(self, value: Any, places: int) -> str:
+        """A number in a sentence: rounded as the table beside it, with its leading zero
+        ("0,50", "-0.447"), where the table prints ",50"; "" for None."""
+        return format_in_text(value, places, decimal_separator=self.sep)
+
     def p_in_prose(self, value: float | None, name: str = "p") -> str:
-        """p = .012, or p < .001 where SPSS would print .000 (never p = 0); ``name`` is the p's
-        name in the sentence ("exact p")."""
-        if value is None:
-            return f"{name} = —"
-        if value < 0.0005:
-            return f"{name} < " + self.fixed(0.001, 3)
-        return f"{name} = " + self.p(value)
+        """p = 0.012, or p < 0.001 where SPSS's table prints .000 (never p = 0); ``name`` is the
+        p's name in the sentence ("exact p")."""
+        return format_p_in_text(value, decimal_separator=self.sep, name=name)
 
     def alpha(self, alpha: float) -> str:
-        text = f"{alpha:.3f}".rstrip("0")
-        return text.lstrip("0").replace(".", self.sep) if alpha < 1 else text
+        """The significance level in a sentence: "0,05", "0.025"."""
+        return format_alpha_in_text(alpha, decimal_separator=self.sep)
 
     def percent(self, value: float | None, places: int = 1) -> str:
         """A percentage in a sentence or a footnote, with its leading zero as SPSS prints one
         in its footnotes ("0 cells (0.0%)"): "0,0", "12,5" with a comma separator; "" for
         None."""
-        text = self.fixed(value, places)
-        sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
-        return sign + ("0" + digits if digits.startswith(self.sep) else digits)
+        return self.number(value, places)
 
     def plain(self, value: Any) -> str:
         """A number of the study's definition (a threshold: 8, 7.5) as written, with the
@@ -1366,7 +1368,7 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
     n = w["total"]
     values = {
         "outcome": outcome["label"],
-        "z": fmt.fixed(w["z"], 3),
+        "z": fmt.number(w["z"], 3),
         "p": fmt.p_in_prose(w["p_asymptotic"]),
         "alpha": fmt.alpha(document["alpha"]),
         "n": n,
@@ -1431,30 +1433,33 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
 
 
 def _stats_text(test: str, result: dict, fmt: Formatter, pick: str = "") -> str:
-    """The test's statistic as a thesis reports it: "Z = -2.201", "t(7) = 4.512" …"""
+    """The test's statistic as a thesis reports it, with a sentence's leading zero:
+    "Z = -2.201", "t(7) = 4.512", "Z = -0.447" …"""
     if test == "wilcoxon":
-        return "Z = " + fmt.fixed(result.get("z"), STATISTIC_PLACES)
+        return "Z = " + fmt.number(result.get("z"), STATISTIC_PLACES)
     if test == "paired_t":
-        return f"t({fmt.count(result.get('df'))}) = {fmt.fixed(result.get('t'), STATISTIC_PLACES)}"
+        return (f"t({fmt.count(result.get('df'))}) = "
+                f"{fmt.number(result.get('t'), STATISTIC_PLACES)}")  # fmt: skip
     if test in ("mcnemar", "fisher_exact"):
         return _("exact test")
     if test == "friedman":
         return (f"χ²({fmt.count(result.get('df'))}) = "
-                f"{fmt.fixed(result.get('chi_square'), STATISTIC_PLACES)}")  # fmt: skip
+                f"{fmt.number(result.get('chi_square'), STATISTIC_PLACES)}")  # fmt: skip
     if test == "cochran_q":
-        return f"Q({fmt.count(result.get('df'))}) = {fmt.fixed(result.get('q'), STATISTIC_PLACES)}"
+        return (f"Q({fmt.count(result.get('df'))}) = "
+                f"{fmt.number(result.get('q'), STATISTIC_PLACES)}")  # fmt: skip
     if test == "mann_whitney":
-        return (f"U = {fmt.fixed(result.get('u'), STATISTIC_PLACES)}, "
-                f"Z = {fmt.fixed(result.get('z'), STATISTIC_PLACES)}")  # fmt: skip
+        return (f"U = {fmt.number(result.get('u'), STATISTIC_PLACES)}, "
+                f"Z = {fmt.number(result.get('z'), STATISTIC_PLACES)}")  # fmt: skip
     if test == "independent_t":
         row = result.get(pick) or {}
         df = row.get("df")
-        shown = fmt.count(df) if pick == "equal_variances" else fmt.fixed(df, STATISTIC_PLACES)
-        return f"t({shown}) = {fmt.fixed(row.get('t'), STATISTIC_PLACES)}"
+        shown = fmt.count(df) if pick == "equal_variances" else fmt.number(df, STATISTIC_PLACES)
+        return f"t({shown}) = {fmt.number(row.get('t'), STATISTIC_PLACES)}"
     if test == "chi_square":
         pearson = result.get("pearson") or {}
         return (f"χ²({fmt.count(pearson.get('df'))}) = "
-                f"{fmt.fixed(pearson.get('value'), STATISTIC_PLACES)}")  # fmt: skip
+                f"{fmt.number(pearson.get('value'), STATISTIC_PLACES)}")  # fmt: skip
     return ""
 
 
@@ -1490,7 +1495,7 @@ def _cases(test: str, result: dict) -> int:
 
 def _reported_p(test: str, result: dict, alpha: float, fmt: Formatter,
                 pick: str = "") -> tuple[Any, str, str]:  # fmt: skip
-    """The p a sentence decides on, as the sentence prints it ("p = .025", "exact p = .063"),
+    """The p a sentence decides on, as the sentence prints it ("p = 0.025", "exact p = 0.063"),
     and the advice to add when the test's two p-values fall on either side of α ("" when they
     agree): SPSS prints both, so the sentence says plainly which one to report. Wilcoxon and
     Mann–Whitney: the exact p with fewer than ``EXACT_P_ADVISED_BELOW`` pairs or mothers (and the

@@ -84,7 +84,7 @@ def results(request, study_code: str):
             "query": urlencode(filters.as_query()),
             "document": document,
             "progress": progress,
-            "adherence": fmt.fixed(None if adherence is None else 100 * adherence, 1),
+            "adherence": fmt.percent(None if adherence is None else 100 * adherence),
             "notices": notices[""],
             "left_out": manuscript.left_out_rows(document),
             "outcomes": outcomes,

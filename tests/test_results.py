@@ -328,8 +328,8 @@ def test_page_reproduces_the_papers_tables(client, paper_study, researcher):
     assert "90 of 90 planned sessions done (100.0 %)" in text
     # The conclusion, at the study's alpha.
     assert (
-        "Feeds rose significantly after the oxytocin massage (Wilcoxon Z = -3.434, p = .001, "
-        "below α = .05): higher in 15 and lower in 0 of 15 mothers." in text
+        "Feeds rose significantly after the oxytocin massage (Wilcoxon Z = -3.434, p = 0.001, "
+        "below α = 0.05): higher in 15 and lower in 0 of 15 mothers." in text
     )
     assert "Urinations rose significantly after the oxytocin massage (Wilcoxon Z = -3.438" in text
 
@@ -730,8 +730,9 @@ def test_all_differences_negative(client, study, researcher, mother):
     client.force_login(researcher)
     response = client.get(results_url())
     text = visible_text(response)
-    assert "Feeds fell significantly after the oxytocin massage (Wilcoxon Z = -2.207, p = .027" in (
-        text
+    assert (
+        "Feeds fell significantly after the oxytocin massage (Wilcoxon Z = -2.207, p = 0.027"
+        in text
     )
     assert "lower in 6 and higher in 0 of 6 mothers" in text
     statistics = page_tables(response)["4-2"]
@@ -848,7 +849,7 @@ def test_the_studys_alpha_and_thresholds_are_used(client, paper_study, researche
     assert feeds["adequacy"]["post"]["n_adequate"] == 4  # 14, 14, 17, 14
     assert feeds["paired_t"]["confidence"] == pytest.approx(0.99)
     text = visible_text(client.get(results_url()))
-    assert "below α = .01" in text
+    assert "below α = 0.01" in text
     assert "99% confidence interval" in text
 
 

@@ -645,7 +645,7 @@ def test_conclusion_of_a_binary_outcome_and_fishers_exact_test():
     assert sentences[0] == (
         "At the Post measurement, the share of Milk flows smoothly did not differ significantly "
         f"between Pijat oksitosin (87.5%) and Kontrol (33.3%) (Fisher's exact test, {expected_p}, "
-        "not below α = .05)."
+        "not below α = 0.05)."
     )
 
 
@@ -658,14 +658,14 @@ def test_conclusion_says_when_the_exact_p_disagrees_with_the_asymptotic_one():
     sentence = manuscript.outcome_conclusions(document, "milk_ml", manuscript.Formatter("."))[2]
     # 16 mothers: the exact p is the one to report, and the sentence decides on it.
     assert "did not differ significantly" in sentence
-    assert sentence.endswith("exact p = .062, not below α = .05). Report the exact p: with fewer "
-                             "than 25 mothers the asymptotic p (p = .049) is only an "
+    assert sentence.endswith("exact p = 0.062, not below α = 0.05). Report the exact p: with fewer "
+                             "than 25 mothers the asymptotic p (p = 0.049) is only an "
                              "approximation, and it falls on the other side of α.")  # fmt: skip
     assert "But" not in sentence and "However" not in sentence
     with translation.override("id"):
         sentence = manuscript.outcome_conclusions(document, "milk_ml",
                                                   manuscript.Formatter(","))[2]  # fmt: skip
-    assert "p eksak = ,062" in sentence and "p = ,049" in sentence
+    assert "p eksak = 0,062" in sentence and "p = 0,049" in sentence
     assert "Laporkan p eksak" in sentence
 
 
@@ -677,7 +677,7 @@ def test_conclusion_of_repeated_designs_and_an_override():
     assert sentences[0] == (
         f"Comfort score differed significantly between the time points (Friedman test, "
         f"χ²(2) = {f(friedman_result['chi_square'], 3)}, {fmt.p_in_prose(friedman_result['p'])}, "
-        "below α = .05)."
+        "below α = 0.05)."
     )
     document["outcomes"]["score"]["chosen"].update(overridden=True,
                                                    override_reason="Protocol said so.")  # fmt: skip

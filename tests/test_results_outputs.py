@@ -233,7 +233,7 @@ def words(html_text: str) -> list[str]:
 def test_indonesian_sentences_and_footnotes_write_the_decimal_comma(
     studies, small_laktasi, researcher
 ):
-    """"p ≥ ,05", "terkecil ,50", "(0,0%)": no decimal point in any Indonesian sentence of any
+    """"p ≥ 0,05", "terkecil 0,50", "(0,0%)": no decimal point in any Indonesian sentence of any
     design (the tables themselves are checked by the designs' own tests)."""
     services.override_test_choice(study=small_laktasi, outcome="milk_ml", comparison="between",
                                   test="independent_t", reason="Direncanakan di protokol",
@@ -246,7 +246,7 @@ def test_indonesian_sentences_and_footnotes_write_the_decimal_comma(
         english = " ".join(words(page(study, researcher, "en")))
         assert not re.search(r"\d,\d", english), study.code
     paper = " ".join(words(page(studies[0], researcher, "id")))
-    assert "Shapiro–Wilk p ≥ ,05" in paper
+    assert "Shapiro–Wilk p ≥ 0,05" in paper
     small = " ".join(words(page(small_laktasi, researcher, "id")))
     assert "(0,0%)" in small and "(,0%)" not in small
     # The .docx prints the same sentences.
@@ -270,17 +270,22 @@ def test_reason_text_takes_the_decimal_separator(small_laktasi):
                                                       "test": "shapiro_wilk", "p": 0.012}}
     with translation.override("id"):
         assert cohort.reason_text(small_laktasi, skewed) == (
-            "Pijat oksitosin, pengukuran Sebelum tidak berdistribusi normal (Shapiro–Wilk p = ,012 "
-            "< ,05): uji peringkat (nonparametrik)."
+            "Pijat oksitosin, pengukuran Sebelum tidak berdistribusi normal (Shapiro–Wilk "
+            "p = 0,012 < 0,05): uji peringkat (nonparametrik)."
         )
     with translation.override("en"):
         assert cohort.reason_text(small_laktasi, skewed).startswith(
             "Oxytocin massage, the Before measurement is not normally distributed (Shapiro–Wilk "
-            "p = .012 < .05)"
+            "p = 0.012 < 0.05)"
         )
     normal = {"reason": "all_normal", "reason_args": {"alpha": 0.05}}
     with translation.override("en"):
-        assert "p ≥ .05" in cohort.reason_text(small_laktasi, normal)
+        assert "p ≥ 0.05" in cohort.reason_text(small_laktasi, normal)
+    # As in the conclusions: never "p = 0", and α as the study defines it (not ",03").
+    far = {"reason": "not_normal", "reason_args": {"group": "intervention/pre", "alpha": 0.025,
+                                                   "test": "shapiro_wilk", "p": 0.0001}}
+    with translation.override("id"):
+        assert "(Shapiro–Wilk p < 0,001 < 0,025)" in cohort.reason_text(small_laktasi, far)
 
 
 def test_chart_ticks_write_the_decimal_comma():

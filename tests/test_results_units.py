@@ -196,17 +196,18 @@ def test_results_document_labels_and_extras():
 
 @pytest.mark.parametrize(
     ("value", "separator", "expected"),
-    [(0.0001, ".", "p < .001"), (0.0004999, ",", "p < ,001"), (0.0006, ".", "p = .001"),
-     (0.5, ",", "p = ,500"), (1.0, ".", "p = 1.000"), (None, ".", "p = —")],
+    [(0.0001, ".", "p < 0.001"), (0.0004999, ",", "p < 0,001"), (0.0006, ".", "p = 0.001"),
+     (0.5, ",", "p = 0,500"), (1.0, ".", "p = 1.000"), (None, ".", "p = —")],
 )  # fmt: skip
 def test_p_in_prose_never_says_zero(value, separator, expected):
     assert manuscript.Formatter(separator).p_in_prose(value) == expected
 
 
 def test_alpha_display():
-    assert manuscript.Formatter(".").alpha(0.05) == ".05"
-    assert manuscript.Formatter(",").alpha(0.001) == ",001"
-    assert manuscript.Formatter(".").alpha(0.1) == ".1"
+    assert manuscript.Formatter(".").alpha(0.05) == "0.05"
+    assert manuscript.Formatter(",").alpha(0.001) == "0,001"
+    assert manuscript.Formatter(".").alpha(0.1) == "0.1"
+    assert manuscript.Formatter(",").alpha(0.025) == "0,025"
 
 
 def test_tables_with_a_decimal_comma():
@@ -271,8 +272,8 @@ def test_conclusion_when_not_significant():
     document = cohort.results_document(data)
     sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
     assert sentence == (
-        "Feeds did not change significantly after the oxytocin massage (Wilcoxon Z = .000, "
-        "p = 1.000, not below α = .05; 6 mothers)."
+        "Feeds did not change significantly after the oxytocin massage (Wilcoxon Z = 0.000, "
+        "p = 1.000, not below α = 0.05; 6 mothers)."
     )
 
 
@@ -294,8 +295,8 @@ def test_conclusion_says_when_the_exact_p_disagrees_and_recommends_it_below_25_p
     # Fewer than 25 pairs: the sentence decides on the exact p and says to report it.
     assert sentence == (
         "Feeds did not change significantly after the oxytocin massage (Wilcoxon Z = -2.236, "
-        "exact p = .063, not below α = .05; 5 mothers). Report the exact p: with fewer than 25 "
-        "pairs the asymptotic p (p = .025) is only an approximation, and it falls on the other "
+        "exact p = 0.063, not below α = 0.05; 5 mothers). Report the exact p: with fewer than 25 "
+        "pairs the asymptotic p (p = 0.025) is only an approximation, and it falls on the other "
         "side of α."
     )
     # At α = .07 both p are below it: no caveat.
@@ -318,9 +319,9 @@ def test_conclusion_with_many_pairs_gives_both_p_values():
     assert w["p_exact"] == pytest.approx(0.0987, abs=1e-4)  # not below
     sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
     assert sentence.startswith("Feeds rose significantly after the oxytocin massage (Wilcoxon "
-                               "Z = -1.826, p = .068, below α = .08)")  # fmt: skip
+                               "Z = -1.826, p = 0.068, below α = 0.08)")  # fmt: skip
     assert sentence.endswith(
-        "Report the asymptotic p, the usual one with 25 pairs or more; the exact p (p = .099) "
+        "Report the asymptotic p, the usual one with 25 pairs or more; the exact p (p = 0.099) "
         "falls on the other side of α, so give both."
     )
 
@@ -328,7 +329,7 @@ def test_conclusion_with_many_pairs_gives_both_p_values():
 def test_conclusion_for_one_mother_is_singular():
     document = _feeds_document([1])
     sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
-    assert sentence.endswith("not below α = .05; 1 mother).")
+    assert sentence.endswith("not below α = 0.05; 1 mother).")
     assert "mothers" not in sentence
     tied = manuscript.conclusion(_feeds_document([0]), "feeds", manuscript.Formatter("."))
     assert tied == (
