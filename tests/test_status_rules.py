@@ -275,3 +275,24 @@ def test_a_negative_zero_typed_on_the_sheet_form_is_stored_as_zero(
     assert response.status_code == 302
     sheet = Observation.objects.get(respondent=mother, timepoint="pre")
     assert positive_zero(sheet.values["milk_ml"])
+
+
+def test_a_new_last_time_point_cannot_leave_completed_mothers_without_its_sheet(
+    laktasi, data_manager
+):
+    assert import_errors(laktasi, data_manager, clinic_file(COMPLETE)) == []
+    definition = laktasi.protocol.to_dict()
+    definition["design"] = "two_group_repeated"
+    definition["timepoints"].append(
+        {"key": "follow", "day": 10, "label": {"id": "Lanjutan", "en": "Follow-up"}}
+    )
+    with pytest.raises(services.DefinitionFrozen) as caught:
+        services.change_definition(
+            study=laktasi, definition=definition, user=data_manager, reason="Tindak lanjut"
+        )
+    assert caught.value.message_dict["definition"] == [
+        "Completed mothers (K01) have no sheet at Follow-up, which would become the study's "
+        "last time point."
+    ]
+    laktasi.refresh_from_db()
+    assert laktasi.definition_version == 1
