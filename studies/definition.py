@@ -262,10 +262,11 @@ class Outcome:
     def check(self, value: Any) -> tuple[int | float | None, str | None]:
         """``(stored value, None)`` for an acceptable value, ``(None, message)`` otherwise.
         ``None`` and ``""`` are "not recorded". Numbers come back as ``int`` when the outcome
-        has no decimals, else as ``float`` of the decimal; text is read with "." or "," as the
-        decimal separator. A category (binary, ordinal) may also be written as its label in
-        either language, whatever its case (``Lancar``, ``not smooth``: :meth:`category_for`);
-        anything else is refused with the categories listed in the active language."""
+        has no decimals, else as ``float`` of the decimal (a negative zero as 0); text is read
+        with "." or "," as the decimal separator. A category (binary, ordinal) may also be
+        written as its label in either language, whatever its case (``Lancar``, ``not
+        smooth``: :meth:`category_for`); anything else is refused with the categories listed
+        in the active language."""
         if value is None or (isinstance(value, str) and not value.strip()):
             return None, None
         if isinstance(value, bool):
@@ -286,6 +287,9 @@ class Outcome:
             return None, self._not_a_number()
         if not number.is_finite():
             return None, self._not_a_number()
+        if number.is_zero():
+            # "-0,0" is zero: stored, exported and shown as 0, never as "-0,0".
+            number = Decimal(0)
         if self.numeric:
             exponent = number.normalize().as_tuple().exponent
             if isinstance(exponent, int) and -exponent > self.decimals:

@@ -502,9 +502,51 @@ class Respondent(ConstraintFieldsMixin, models.Model):
         return self.code
 
     def clean(self) -> None:
-        errors = self.rule_errors(timezone.localdate())
+        errors = rules.merge(self.rule_errors(timezone.localdate()), self.record_errors())
         if errors:
             raise ValidationError(errors)
+
+    def record_errors(
+        self,
+        *,
+        sheets: dict[str, datetime.date | None] | None = None,
+        sessions_done_on: list[datetime.date] | None = None,
+    ) -> dict[str, ValidationError]:
+        """The rules relating her status and withdrawal to her records: completed only with
+        her sheet at the study's last time point (``rules.completion``), nothing dated after
+        her withdrawal (``rules.after_withdrawal``). ``sheets`` (time point → date) and
+        ``sessions_done_on`` are read from the database when not given (none for a mother
+        not saved yet); the importer gives the row's."""
+        completed = self.status == self.Status.COMPLETED
+        if not (completed or self.withdrawn_on) or not self.study_id:
+            return {}
+        if sheets is None:
+            sheets = (
+                dict(self.observations.values_list("timepoint", "observed_on"))
+                if self.pk
+                else {}
+            )
+        if sessions_done_on is None:
+            sessions_done_on = (
+                [
+                    timezone.localdate(started_at)
+                    for started_at in self.sessions.filter(
+                        status=MassageSession.Status.DONE, started_at__isnull=False
+                    ).values_list("started_at", flat=True)
+                ]
+                if self.pk and self.withdrawn_on
+                else []
+            )
+        protocol = self.study.protocol
+        return rules.merge(
+            rules.completion(status=self.status, protocol=protocol, sheets=sheets),
+            rules.after_withdrawal(
+                withdrawn_on=self.withdrawn_on,
+                protocol=protocol,
+                sheets=sheets,
+                sessions_done_on=sessions_done_on,
+            ),
+        )
 
     def rule_errors(self, today: datetime.date) -> dict[str, ValidationError]:
         """What ``clean`` checks (the site and arm are the study's, ``rules.respondent_dates``

@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 Errors = dict[str, ValidationError]
 
 DONE, MISSED, REFUSED = "done", "missed", "refused"
-WITHDRAWN = "withdrawn"
+WITHDRAWN, COMPLETED = "withdrawn", "completed"
 IMPORTED = "imported"
 
 
@@ -91,6 +91,59 @@ def withdrawal_complete(
             _("Give the reason for the withdrawal."), "withdrawal_reason"
         )
     return errors
+
+
+def completion(*, status: str, protocol, sheets: Iterable[str]) -> Errors:
+    """A mother is completed when her sheet at the study's last time point is recorded (that
+    sheet ends her follow-up: ``services.record_observation``): completed without it is
+    refused. ``sheets`` are the time points of her sheets."""
+    if status != COMPLETED or protocol is None:
+        return {}
+    last = protocol.last_timepoint
+    if last.key in set(sheets):
+        return {}
+    return {
+        "status": _error(
+            _(
+                "A mother is completed only with her %(timepoint)s sheet (the study's last "
+                "time point): record that sheet, or leave her enrolled."
+            ),
+            "completed_without_last_sheet",
+            timepoint=str(last.label),
+        )
+    }
+
+
+def after_withdrawal(
+    *,
+    withdrawn_on: datetime.date | None,
+    protocol,
+    sheets: dict[str, datetime.date | None],
+    sessions_done_on: Iterable[datetime.date] = (),
+) -> Errors:
+    """Nothing is observed or done after a mother's withdrawal: no sheet dated, and no session
+    done, after her withdrawal date (on that day itself is before she withdrew). ``sheets``
+    maps her time points to their dates, ``sessions_done_on`` are the dates of her sessions
+    done. The error is on the withdrawal date and names the record after it."""
+    if withdrawn_on is None:
+        return {}
+    for key, observed_on in sheets.items():
+        if observed_on and observed_on > withdrawn_on:
+            point = protocol.timepoint(key) if protocol is not None else None
+            return {"withdrawn_on": _error(
+                _("The %(timepoint)s sheet is dated %(date)s, after the withdrawal "
+                  "(%(withdrawn)s): nothing is recorded for a mother after her withdrawal."),
+                "sheet_after_withdrawal", timepoint=str(point.label) if point else key,
+                date=_date(observed_on), withdrawn=_date(withdrawn_on),
+            )}  # fmt: skip
+    later = sorted(day for day in sessions_done_on if day and day > withdrawn_on)
+    if later:
+        return {"withdrawn_on": _error(
+            _("A session was done on %(date)s, after the withdrawal (%(withdrawn)s): nothing "
+              "is recorded for a mother after her withdrawal."),
+            "session_after_withdrawal", date=_date(later[0]), withdrawn=_date(withdrawn_on),
+        )}  # fmt: skip
+    return {}
 
 
 def sheet_values(protocol, *, timepoint: str, values) -> Errors:

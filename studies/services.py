@@ -263,6 +263,25 @@ def change_definition(*, study: Study, definition: dict, user, reason: str) -> S
                 )
         if len(problems) > 20:
             break
+    last = protocol.last_timepoint
+    if last.key != old.last_timepoint.key:
+        # A completed mother has her sheet at the last time point (rules.completion): a new
+        # last time point cannot leave her completed without it.
+        codes = list(
+            study.respondents.filter(status=Respondent.Status.COMPLETED)
+            .exclude(observations__timepoint=last.key)
+            .order_by("code")
+            .values_list("code", flat=True)[:6]
+        )
+        if codes:
+            problems.append(
+                _(
+                    "Completed mothers (%(codes)s) have no sheet at %(timepoint)s, which would "
+                    "become the study's last time point."
+                )
+                % {"codes": ", ".join(codes[:5]) + (" …" if len(codes) > 5 else ""),
+                   "timepoint": str(last.label)}
+            )
     if problems:
         raise DefinitionFrozen({"definition": sorted(set(problems))})
     study.definition = protocol.to_dict()

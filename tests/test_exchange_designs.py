@@ -251,8 +251,9 @@ def test_by_site_allocation_takes_the_sites_arm_and_refuses_another(db, data_man
     }
     study = study_of("SITUS", definition)
     rows = [
-        mother("B1", "Klinik A", pre_feeds=5, sessions_completed=6),
-        mother("B2", "Klinik B", pre_feeds=5, arm="control"),
+        # Enrolled: without an After sheet a mother is not completed.
+        mother("B1", "Klinik A", pre_feeds=5, sessions_completed=6, status="enrolled"),
+        mother("B2", "Klinik B", pre_feeds=5, arm="control", status="enrolled"),
     ]
     imported(study, table(LAKTASI_HEADER, rows), data_manager)
     assert dict(Respondent.objects.values_list("code", "arm")) == {
@@ -260,7 +261,7 @@ def test_by_site_allocation_takes_the_sites_arm_and_refuses_another(db, data_man
         "B2": "control",
     }
     other = study_of("SITUS2", definition)
-    rows = [mother("B3", "Klinik B", pre_feeds=5, arm="intervention")]
+    rows = [mother("B3", "Klinik B", pre_feeds=5, arm="intervention", status="enrolled")]
     report = exchange.import_cohort(
         study=other, data=table(LAKTASI_HEADER, rows), user=data_manager
     )

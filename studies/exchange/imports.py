@@ -543,9 +543,10 @@ def _check_row_against_rules(
     completed: int,
     dated_by_protocol: set[str],
     context: _ReadContext,
-) -> None:
+) -> list[datetime.date]:
     """The rules relating a mother's records to one another (studies/rules.py), applied to the
-    row's parsed values exactly as the models apply them to saved records."""
+    row's parsed values exactly as the models apply them to saved records. Returns the dates
+    of the sessions the row records as done (none when their number is wrong)."""
     done = imported_sessions_done(study, respondent, completed, context)
     if len(done) < completed:
         row.error(
@@ -556,7 +557,7 @@ def _check_row_against_rules(
             )
             % {"count": completed, "possible": len(done)},
         )
-        return
+        return []
     now = context.now
     for day, started_at in done:
         errors = rules.session_date(
@@ -576,7 +577,7 @@ def _check_row_against_rules(
                 )
                 % {"count": completed, "date": formats.date_format(day)},
             )
-            return
+            return []
     dates = {sheet["timepoint"]: sheet["observed_on"] for sheet in sheets if sheet["observed_on"]}
     today = context.today
     for sheet in sheets:
@@ -602,6 +603,7 @@ def _check_row_against_rules(
                     "is %(date)s.)"
                 ) % {"message": message, "date": formats.date_format(sheet["observed_on"])}
             row.error(column, message)
+    return [day for day, _started in done]
 
 
 def _arm(row: _Row, protocol, site) -> str | None:
@@ -770,6 +772,7 @@ def _parse_row(
                     row.error(column, message)
         sheets.append(sheet)
     completed = row.integer("sessions_completed") or 0
+    sessions_done_on: list[datetime.date] = []
     planned = study.sessions_planned(respondent.arm) if arm else 0
     if arm and planned == 0 and completed:
         row.error(
@@ -783,9 +786,20 @@ def _parse_row(
             % {"planned": planned},
         )
     elif arm and dates_valid:
-        _check_row_against_rules(
+        sessions_done_on = _check_row_against_rules(
             row, study, respondent, sheets, completed, dated_by_protocol, context
         )
+    # Her status and withdrawal against her sheets and sessions: the model's own rules
+    # (Respondent.record_errors), on the row's records.
+    related = respondent.record_errors(
+        sheets={sheet["timepoint"]: sheet["observed_on"] for sheet in sheets},
+        sessions_done_on=sessions_done_on,
+    )
+    related = {
+        name: error for name, error in related.items() if FIELD_COLUMNS[name] not in row.failed
+    }
+    if related:
+        _model_errors(row, ValidationError(related))
     deviations = []
     if dates_valid:
         # The import dates its sessions done by the plan, so only the enrolment day and the
