@@ -669,7 +669,8 @@ def table_1_by_arm(document: dict, fmt: Formatter) -> Table | None:
     comparison between the arms (Pearson chi-square's p; Fisher's exact two-sided p, footnoted,
     when a 2 × 2 table has an expected count below 5). A p whose table has expected counts
     below 5 is footnoted as SPSS footnotes its Chi-Square Tests: how many cells, their share and
-    the minimum expected count. None for one-group designs or a document without
+    the minimum expected count; an empty p says why it is not computed. None for one-group
+    designs or a document without
     ``characteristics_by_arm``."""
     by_arm = document.get("characteristics_by_arm")
     arms = _arms(document)
@@ -695,6 +696,11 @@ def table_1_by_arm(document: dict, fmt: Formatter) -> Table | None:
         if test.get("min_expected") is not None and test.get("expected_below_5"):
             # SPSS's footnote of the characteristic's Chi-Square Tests, on its p.
             letters.append(notes(expected_count_note(test, fmt)))
+        if test and p is None:
+            letters.append(notes(
+                _("Not computed: no valid cases.") if not test.get("n_valid") else
+                _("Not computed: a row or a column of the table is empty (every mother in one "
+                  "arm or one category).")))  # fmt: skip
         note = ",".join(letters)
         first_arm = entry[arms[0]["key"]]
         for index, row in enumerate(first_arm):

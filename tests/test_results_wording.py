@@ -232,6 +232,23 @@ def test_table_1_by_arm_footnotes_small_expected_counts(
             assert "memiliki frekuensi harapan kurang dari 5" in text
 
 
+def test_table_1_by_arm_says_why_a_p_is_not_computed(client, all_lancar, researcher):
+    """Every mother of the same age group, parity, schooling and work: no chi-square, and the
+    empty p says so rather than standing blank."""
+    client.force_login(researcher)
+    response = client.get(reverse("studies:results", args=[all_lancar.code]))
+    part = response.context["tables"][0].parts[0]
+    firsts = [row for row in part.rows if row[0].text]
+    assert len(firsts) == 4
+    for row in firsts:
+        assert row[-1].text == "" and row[-1].note == "a"
+    assert part.footnotes[1:] == [
+        "a. Not computed: a row or a column of the table is empty (every mother in one arm or "
+        "one category)."
+    ]
+    assert not any("expected count" in note for note in part.footnotes)
+
+
 # ---------------------------------------------------------------------------
 # 3. The left-out list names the study's own time points
 # ---------------------------------------------------------------------------
