@@ -555,12 +555,20 @@ REASON_TEXTS = {
         "A yes/no outcome between arms with an expected count below 5 (smallest %(min_expected)s):"
         " Fisher's exact test."
     ),
+    "binary_not_computed": gettext_lazy(
+        "A yes/no outcome between arms: the chi-square test, which cannot be computed at the "
+        "%(timepoint)s measurement (%(why)s), so no expected count can be judged."
+    ),
     "override": gettext_lazy("Chosen by the researcher: %(text)s"),
 }
 NOT_COMPUTED_TEXTS = {
     "too_few": gettext_lazy("fewer than 3 values"),
     "too_many": gettext_lazy("more than 5,000 values"),
     "constant": gettext_lazy("every value the same"),
+    # Why a yes/no outcome's chi-square between the arms has no statistic.
+    "no_cases": gettext_lazy("no mother has a value yet"),
+    "one_arm": gettext_lazy("only one arm has mothers with a value"),
+    "one_category": gettext_lazy("every mother has the same value"),
 }
 NORMALITY_TEST_LABELS = {
     "shapiro_wilk": gettext_lazy("Shapiro–Wilk"),
@@ -610,9 +618,17 @@ def reason_text(
         "min_expected": prose.format_in_text(args["min_expected"], 2, decimal_separator=sep)
         if args.get("min_expected") is not None
         else "",
+        "timepoint": _timepoint_label(study, args["timepoint"]) if args.get("timepoint") else "",
         "text": args.get("text", ""),
     }
     return str(capfirst(str(template) % values))
+
+
+def _timepoint_label(study: Study, key: str) -> str:
+    """A time point's label in the active language, or its key when the study has no such
+    point."""
+    point = study.protocol.timepoint(key)
+    return str(point.label) if point else key
 
 
 def test_choice_overrides(study: Study) -> dict[str, dict[str, Any]]:

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.utils.formats import number_format
+from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
 
 from .analysis import SHAPIRO_WILK_MAX, SHAPIRO_WILK_MIN, format_p, format_spss
 from .analysis.choice import MIN_EXPECTED
@@ -96,8 +97,9 @@ class Formatter:
         return "" if value is None else self.fixed(value, 0)
 
     def number(self, value: Any, places: int) -> str:
-        """A number in a sentence: rounded as the table beside it, with its leading zero
-        ("0,50", "-0.447"), where the table prints ",50"; "" for None."""
+        """A number in a sentence: rounded as the table beside it, with its leading zero and a
+        minus sign ("0,50", "−0.447"), where the table prints ",50" and "-.447"; "" for
+        None."""
         return format_in_text(value, places, decimal_separator=self.sep)
 
     def p_in_prose(self, value: float | None, name: str = "p") -> str:
@@ -112,7 +114,7 @@ class Formatter:
     def percent(self, value: float | None, places: int = 1) -> str:
         """A percentage in a sentence or a footnote, with its leading zero as SPSS prints one
         in its footnotes ("0 cells (0.0%)"): "0,0", "12,5" with a comma separator; "" for
-        None."""
+        None. The sign follows with no space, as everywhere in Lancar's text: "(12,5%)"."""
         return self.number(value, places)
 
     def plain(self, value: Any) -> str:
@@ -125,6 +127,20 @@ class Formatter:
     def confidence(self, alpha: float) -> str:
         """The confidence level of the study's α in percent: "95", "97,5" with a comma."""
         return f"{round(100 * (1 - alpha), 1):g}".replace(".", self.sep)
+
+
+def in_sentence(label: Any) -> str:
+    """A label (an outcome's, a test's) as it reads inside an Indonesian sentence: a common
+    noun phrase takes a small first letter there ("frekuensi menyusu", "uji Mann–Whitney U"),
+    an acronym keeps its capitals ("ASI lancar"): the first letter is lowered only when the
+    second is a small letter. English keeps the label as written (a test named after its
+    author, "Wilcoxon signed-rank test", keeps its capital). A sentence that begins with the
+    label capitalises it again (``capfirst``)."""
+    text = str(label)
+    language = get_language() or ""
+    if language.startswith("id") and len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def paired(document: dict) -> list[str]:
@@ -318,7 +334,7 @@ def _interval(fmt: Formatter, low: Any, high: Any, places: int) -> str:
 def _share(fmt: Formatter, share: dict) -> str:
     if share["percent"] is None:
         return "—"
-    return f"{share['n_adequate']} ({fmt.percent(share['percent'])} %)"
+    return f"{share['n_adequate']} ({fmt.percent(share['percent'])}%)"
 
 
 def extra_table(document: dict, fmt: Formatter) -> Table:
@@ -623,6 +639,25 @@ def _independent_t_reason(row: dict, sizes: list[int]) -> str:
              "difference is 0).")  # fmt: skip
 
 
+def _levene_reason(t: dict, sizes: list[int]) -> str:
+    """Why Levene's F is empty (``independent_t``'s ``levene_not_computed``; a document without
+    it tells only the arms' sizes)."""
+    if t.get("levene_f") is not None:
+        return ""
+    why = t.get("levene_not_computed")
+    if why == "too_few" or (why is None and min(sizes, default=0) < 2):
+        return _("Levene's test cannot be computed: an arm has fewer than 2 values.")
+    if why == "constant":
+        return _("Levene's test cannot be computed: every value within each arm is the same "
+                 "(no variation).")  # fmt: skip
+    if why == "equal_deviations":
+        return _("Levene's test cannot be computed: the values vary, but within each arm they "
+                 "all lie at the same distance from the arm's mean (as 2 values always do), so "
+                 "the deviations from each arm's mean do not vary and F is undefined.")  # fmt: skip
+    return _("Levene's test cannot be computed: an arm has fewer than 2 values, no variation, "
+             "or deviations from each arm's mean that do not vary.")  # fmt: skip
+
+
 def _se(stats: dict) -> float | None:
     if stats.get("sd") is None or not stats.get("n"):
         return None
@@ -632,15 +667,18 @@ def _se(stats: dict) -> float | None:
 def table_1_by_arm(document: dict, fmt: Formatter) -> Table | None:
     """Table 1 of a two-group design: each characteristic's n and % per arm, and the baseline
     comparison between the arms (Pearson chi-square's p; Fisher's exact two-sided p, footnoted,
-    when a 2 × 2 table has an expected count below 5). None for one-group designs or a document
-    without ``characteristics_by_arm``."""
+    when a 2 × 2 table has an expected count below 5). A p whose table has expected counts
+    below 5 is footnoted as SPSS footnotes its Chi-Square Tests: how many cells, their share and
+    the minimum expected count; an empty p says why it is not computed. None for one-group
+    designs or a document without
+    ``characteristics_by_arm``."""
     by_arm = document.get("characteristics_by_arm")
     arms = _arms(document)
     if not by_arm or len(arms) < 2:
         return None
     labels = characteristic_labels()
     rows = []
-    fisher_used = False
+    notes = _Why()
     tests = by_arm.get("test") if isinstance(by_arm.get("test"), dict) else {}
     for name, entry in by_arm.items():
         if name not in labels or not all(arm["key"] in entry for arm in arms):
@@ -649,10 +687,21 @@ def table_1_by_arm(document: dict, fmt: Formatter) -> Table | None:
         # The baseline comparison beside the arms' rows, or in a "test" mapping by characteristic.
         test = entry.get("test") or tests.get(name) or {}
         p = (test.get("pearson") or {}).get("p")
-        note = ""
+        letters = []
         fisher = test.get("fisher_exact")
-        if fisher and (test.get("min_expected") or 0) < 5:
-            p, note, fisher_used = fisher.get("p_two_sided"), "a", True
+        if fisher and (test.get("min_expected") or 0) < MIN_EXPECTED:
+            p = fisher.get("p_two_sided")
+            letters.append(notes(capfirst(_("Fisher's exact test (2-sided): an expected count "
+                                            "is below 5."))))  # fmt: skip
+        if test.get("min_expected") is not None and test.get("expected_below_5"):
+            # SPSS's footnote of the characteristic's Chi-Square Tests, on its p.
+            letters.append(notes(expected_count_note(test, fmt)))
+        if test and p is None:
+            letters.append(notes(
+                _("Not computed: no valid cases.") if not test.get("n_valid") else
+                _("Not computed: a row or a column of the table is empty (every mother in one "
+                  "arm or one category).")))  # fmt: skip
+        note = ",".join(letters)
         first_arm = entry[arms[0]["key"]]
         for index, row in enumerate(first_arm):
             category = category_labels.get(row["key"], row.get("label", row["key"]))
@@ -672,11 +721,8 @@ def table_1_by_arm(document: dict, fmt: Formatter) -> Table | None:
         header += [Cell(_("%(arm)s: N") % {"arm": arm["label"]}),
                    Cell(_("%(arm)s: %%") % {"arm": arm["label"]})]  # fmt: skip
     header.append(Cell(_("p")))
-    footnotes = ["p: " + _("Pearson chi-square test between the arms (Asymp. Sig.).")]
-    if fisher_used:
-        footnotes.append(
-            "a. " + _("Fisher's exact test (2-sided): an expected count is below 5.")
-        )
+    footnotes = ["p: " + _("Pearson chi-square test between the arms (Asymp. Sig.)."),
+                 *notes.footnotes()]  # fmt: skip
     n = sum(arm.get("n_enrolled", 0) for arm in arms)
     return Table(
         1,
@@ -1116,8 +1162,7 @@ def independent_t_table(document: dict, fmt: Formatter, name: str) -> Table | No
             row = t.get(key) or {}
             df = row.get("df")
             levene = (_empty(fmt.fixed(t.get("levene_f"), STATISTIC_PLACES), why,
-                             _("Levene's test cannot be computed: an arm has fewer than 2 values "
-                               "or no variation.")) if index == 0 else "")  # fmt: skip
+                             _levene_reason(t, sizes)) if index == 0 else "")  # fmt: skip
             tests.append(_cells(
                 where if index == 0 else "",
                 label,
@@ -1231,6 +1276,19 @@ def _category_label(outcome: dict, value: Any) -> str:
     return str(value)
 
 
+def expected_count_note(test: dict, fmt: Formatter) -> str:
+    """SPSS's footnote on a computed chi-square table (``min_expected`` not None): "1 cells
+    (25.0%) have expected count less than 5. The minimum expected count is 3.91." """
+    below = test.get("expected_below_5")
+    percent = test.get("expected_below_5_percent")
+    return _("%(n)s cells (%(percent)s%%) have expected count less than 5. The minimum "
+             "expected count is %(min)s.") % {  # fmt: skip
+        "n": fmt.count(below if below is not None else 0),
+        "percent": fmt.percent(percent if percent is not None else 0),
+        "min": fmt.fixed(test.get("min_expected"), 2),
+    }
+
+
 def chi_square_tables(document: dict, fmt: Formatter, name: str) -> list[Table]:
     """SPSS's Crosstabulation and Chi-Square Tests, one table per between-arm comparison, with
     the footnote on expected counts below 5."""
@@ -1254,7 +1312,14 @@ def chi_square_tables(document: dict, fmt: Formatter, name: str) -> list[Table]:
         crosstab.append(_cells(_("Total"), *[fmt.count(n) for n in totals],
                                fmt.count(sum(totals))))  # fmt: skip
         two_by_two = test.get("fisher_exact") is not None
-        why = _Why("c")
+        # SPSS's footnote on expected counts speaks of a computed table only: with no expected
+        # count (an empty row or column) there is no figure to print, and no footnote.
+        computed = test.get("min_expected") is not None
+        continuity = test.get("continuity_correction") is not None
+        letters = iter("abcdefgh")
+        expected_note = next(letters) if computed else ""
+        continuity_note = next(letters) if continuity else ""
+        why = _Why(next(letters))
         if not test.get("n_valid"):
             empty = _("Not computed: no valid cases.")
         else:
@@ -1269,9 +1334,10 @@ def chi_square_tables(document: dict, fmt: Formatter, name: str) -> list[Table]:
                     Cell(fmt.count(row.get("df"))), Cell(fmt.p(row.get("p"))),
                     Cell(""), Cell("")]  # fmt: skip
 
-        rows = [statistic(_("Pearson Chi-Square"), "pearson", "a")]
-        if test.get("continuity_correction") is not None:
-            rows.append(statistic(_("Continuity Correction"), "continuity_correction", "b"))
+        rows = [statistic(_("Pearson Chi-Square"), "pearson", expected_note)]
+        if continuity:
+            rows.append(statistic(_("Continuity Correction"), "continuity_correction",
+                                  continuity_note))  # fmt: skip
         rows.append(statistic(_("Likelihood Ratio"), "likelihood_ratio"))
         if two_by_two:
             fisher = test["fisher_exact"]
@@ -1281,20 +1347,11 @@ def chi_square_tables(document: dict, fmt: Formatter, name: str) -> list[Table]:
         rows.append(statistic(_("Linear-by-Linear Association"), "linear_by_linear"))
         rows.append(_cells(_("N of Valid Cases"), fmt.count(test.get("n_valid")), "", "", "",
                            ""))  # fmt: skip
-        below = test.get("expected_below_5")
-        percent = test.get("expected_below_5_percent")
-        footnotes = [
-            "a. "
-            + _("%(n)s cells (%(percent)s%%) have expected count less than 5. The minimum "
-                "expected count is %(min)s.")  # fmt: skip
-            % {
-                "n": fmt.count(below if below is not None else 0),
-                "percent": fmt.percent(percent if percent is not None else 0),
-                "min": fmt.fixed(test.get("min_expected"), 2),
-            }
-        ]
-        if test.get("continuity_correction") is not None:
-            footnotes.append("b. " + _("Computed only for a 2x2 table"))
+        footnotes = []
+        if computed:
+            footnotes.append(f"{expected_note}. " + expected_count_note(test, fmt))
+        if continuity:
+            footnotes.append(f"{continuity_note}. " + _("Computed only for a 2x2 table"))
         footnotes += why.footnotes()
         where = point_label(document, outcome, point)
         title = (_("%(outcome)s by arm, %(timepoint)s: chi-square test") if point == "change"
@@ -1367,7 +1424,7 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
     w = outcome["wilcoxon"]
     n = w["total"]
     values = {
-        "outcome": outcome["label"],
+        "outcome": in_sentence(outcome["label"]),
         "z": fmt.number(w["z"], 3),
         "p": fmt.p_in_prose(w["p_asymptotic"]),
         "alpha": fmt.alpha(document["alpha"]),
@@ -1376,7 +1433,7 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
         "down": w["negative_ranks"]["n"],
     }
     if n == 0:
-        return (
+        return capfirst(
             _(
                 "%(outcome)s: no mother has both a pre-test and a post-test value yet, so there "
                 "is nothing to test."
@@ -1384,7 +1441,7 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
             % values
         )
     if w["ties"] == n:
-        return (
+        return capfirst(
             ngettext(
                 "%(outcome)s did not change: the post-test equals the pre-test for the %(n)s "
                 "mother analysed (Z = 0, p = 1).",
@@ -1424,7 +1481,7 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
             "Z = %(z)s, %(p)s, not below α = %(alpha)s; %(n)s mothers).",
             n,
         )
-    sentence %= values
+    sentence = capfirst(sentence % values)
     return f"{sentence} {advice}" if advice else sentence
 
 
@@ -1433,8 +1490,8 @@ def conclusion(document: dict, outcome_name: str, fmt: Formatter) -> str:
 
 
 def _stats_text(test: str, result: dict, fmt: Formatter, pick: str = "") -> str:
-    """The test's statistic as a thesis reports it, with a sentence's leading zero:
-    "Z = -2.201", "t(7) = 4.512", "Z = -0.447" …"""
+    """The test's statistic as a thesis reports it, with a sentence's leading zero and minus
+    sign: "Z = −2.201", "t(7) = 4.512", "Z = −0.447" …"""
     if test == "wilcoxon":
         return "Z = " + fmt.number(result.get("z"), STATISTIC_PLACES)
     if test == "paired_t":
@@ -1553,22 +1610,22 @@ def _within_sentence(document, name, arm, test, fmt) -> str:
     labels = {p["key"]: p["label"] for p in document.get("timepoints", [])}
     points = outcome.get("timepoints") or list(labels)
     p, p_text, advice = _reported_p(test, result, alpha, fmt)
-    subject = outcome["label"]
+    subject = in_sentence(outcome["label"])
     if _two_groups(document):
         subject = _("%(outcome)s in the %(arm)s arm") % {
-            "outcome": outcome["label"], "arm": _arm_label(document, arm)}  # fmt: skip
+            "outcome": subject, "arm": _arm_label(document, arm)}  # fmt: skip
     values = {
         "subject": subject,
         "first": labels.get(points[0], points[0]),
         "last": labels.get(points[-1], points[-1]),
-        "test": TEST_NAMES[test],
+        "test": in_sentence(TEST_NAMES[test]),
         "stats": _stats_text(test, result, fmt),
         "p": p_text,
         "alpha": fmt.alpha(alpha),
     }
     if p is None:
-        return _("%(subject)s: the %(test)s cannot be computed yet (too few values or no "
-                 "variation).") % values  # fmt: skip
+        return capfirst(_("%(subject)s: the %(test)s cannot be computed yet (too few values or "
+                          "no variation).") % values)  # fmt: skip
     if test in ("friedman", "cochran_q"):
         if p < alpha:
             sentence = _("%(subject)s differed significantly between the time points (%(test)s, "
@@ -1576,7 +1633,7 @@ def _within_sentence(document, name, arm, test, fmt) -> str:
         else:
             sentence = _("%(subject)s did not differ significantly between the time points "
                          "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
-        return sentence % values
+        return capfirst(sentence % values)
     direction = _within_direction(test, result, outcome, arm)
     if p < alpha and direction > 0:
         sentence = _("%(subject)s rose significantly from %(first)s to %(last)s (%(test)s, "
@@ -1587,7 +1644,7 @@ def _within_sentence(document, name, arm, test, fmt) -> str:
     else:
         sentence = _("%(subject)s did not change significantly from %(first)s to %(last)s "
                      "(%(test)s, %(stats)s, %(p)s, not below α = %(alpha)s).")  # fmt: skip
-    return sentence % values + (" " + advice if advice else "")
+    return capfirst(sentence % values) + (" " + advice if advice else "")
 
 
 def _between_direction(test: str, result: dict, arms: list[str], pick: str) -> int:
@@ -1619,17 +1676,17 @@ def _between_sentence(document, name, point, test, fmt) -> str:
         where = _("At the %(timepoint)s measurement") % {"timepoint": labels.get(point, point)}
     values = {
         "where": where,
-        "outcome": outcome["label"],
+        "outcome": in_sentence(outcome["label"]),
         "first_arm": _arm_label(document, arms[0]),
         "second_arm": _arm_label(document, arms[-1]),
-        "test": TEST_NAMES[test],
+        "test": in_sentence(TEST_NAMES[test]),
         "stats": _stats_text(source if test != "fisher_exact" else test, result, fmt, pick),
         "p": p_text,
         "alpha": fmt.alpha(alpha),
     }
     if p is None:
-        return _("%(where)s, the %(test)s of %(outcome)s cannot be computed yet (too few values "
-                 "or no variation).") % values  # fmt: skip
+        return capfirst(_("%(where)s, the %(test)s of %(outcome)s cannot be computed yet (too "
+                          "few values or no variation).") % values)  # fmt: skip
     if source == "chi_square":
         table = result["table"]
         last = list(next(iter(table.values())))[-1]
@@ -1641,8 +1698,8 @@ def _between_sentence(document, name, point, test, fmt) -> str:
         category = _category_label(outcome, last)
         values.update(
             # "Milk flows smoothly “Smooth”"; the outcome alone when its 1 has no label.
-            share_of=outcome["label"] if category == str(last)
-            else f"{outcome['label']} “{category}”",
+            share_of=values["outcome"] if category == str(last)
+            else f"{values['outcome']} “{category}”",
             higher=_arm_label(document, arms[higher]),
             lower=_arm_label(document, arms[-1 - higher]),
             high_share=fmt.percent(shares[higher]),
@@ -1662,7 +1719,7 @@ def _between_sentence(document, name, point, test, fmt) -> str:
                          "significantly between %(first_arm)s (%(first_share)s%%) and "
                          "%(second_arm)s (%(second_share)s%%) (%(test)s, %(p)s, not below α = "
                          "%(alpha)s).")  # fmt: skip
-        return sentence % values + (" " + advice if advice else "")
+        return capfirst(sentence % values) + (" " + advice if advice else "")
     direction = _between_direction(test, result, arms, pick)
     higher = 0 if direction >= 0 else -1
     values.update(higher=_arm_label(document, arms[higher]),
@@ -1674,26 +1731,26 @@ def _between_sentence(document, name, point, test, fmt) -> str:
         sentence = _("%(where)s, %(outcome)s did not differ significantly between %(first_arm)s "
                      "and %(second_arm)s (%(test)s, %(stats)s, %(p)s, not below α = "
                      "%(alpha)s).")  # fmt: skip
-    return sentence % values + (" " + advice if advice else "")
+    return capfirst(sentence % values) + (" " + advice if advice else "")
 
 
 def chosen_sentence(outcome: dict) -> str:
     """Which test was chosen for the outcome and why, or by whom when overridden."""
     chosen = outcome.get("chosen") or {}
-    names = [str(TEST_NAMES[chosen[side]]) for side in ("within", "between")
+    names = [in_sentence(TEST_NAMES[chosen[side]]) for side in ("within", "between")
              if chosen.get(side) in TEST_NAMES]  # fmt: skip
     if not names:
         return ""
     values = {
-        "outcome": outcome["label"],
+        "outcome": in_sentence(outcome["label"]),
         "tests": _(" and ").join(names) if len(names) > 1 else names[0],
         "reason": str(chosen.get("reason_text") or chosen.get("reason") or "").rstrip("."),
         "override": str(chosen.get("override_reason") or "").rstrip("."),
     }
     if chosen.get("overridden"):
-        return _("%(outcome)s: the researcher chose the %(tests)s; reason given: "
-                 "%(override)s.") % values  # fmt: skip
-    return _("%(outcome)s: test chosen: %(tests)s; why: %(reason)s.") % values
+        return capfirst(_("%(outcome)s: the researcher chose the %(tests)s; reason given: "
+                          "%(override)s.") % values)  # fmt: skip
+    return capfirst(_("%(outcome)s: test chosen: %(tests)s; why: %(reason)s.") % values)
 
 
 def outcome_conclusions(document: dict, name: str, fmt: Formatter) -> list[str]:
@@ -1747,7 +1804,10 @@ def conclusions(document: dict, fmt: Formatter) -> list[str]:
 
 
 def left_out_rows(document: dict) -> list[tuple[str, str]]:
-    """The mothers left out, as (code, why) in the active language, for the results page."""
+    """The mothers left out, as (code, why) in the active language, for the results page. A
+    missing value is named by its time point's label in the study ("Before value missing"),
+    whatever the reason's key (``missing_pre``/``missing_post`` name the first and the last
+    time point); "pre-test"/"post-test" only for a reason that names no time point."""
     labels = {name: outcome["label"] for name, outcome in document["outcomes"].items()}
     points = {point["key"]: point["label"] for point in document.get("timepoints", [])}
     rows = []
@@ -1758,13 +1818,15 @@ def left_out_rows(document: dict) -> list[tuple[str, str]]:
                 "outcome": labels.get(item["outcome"], ""),
                 "timepoint": points.get(item.get("timepoint"), item.get("timepoint")),
             }
+            fixed = {
+                "withdrawn": _("withdrawn"),
+                "not_per_protocol": _("not every planned session done (per protocol)"),
+            }
+            if not values["timepoint"]:
+                fixed["missing_pre"] = _("%(outcome)s: pre-test value missing") % values
+                fixed["missing_post"] = _("%(outcome)s: post-test value missing") % values
             reasons.append(
-                {
-                    "withdrawn": _("withdrawn"),
-                    "not_per_protocol": _("not every planned session done (per protocol)"),
-                    "missing_pre": _("%(outcome)s: pre-test value missing") % values,
-                    "missing_post": _("%(outcome)s: post-test value missing") % values,
-                }.get(item["reason"], _("%(outcome)s: %(timepoint)s value missing") % values)
+                fixed.get(item["reason"], _("%(outcome)s: %(timepoint)s value missing") % values)
             )
         rows.append((mother["code"], "; ".join(reasons)))
     return rows
@@ -1806,17 +1868,24 @@ def notices(document: dict) -> dict[str, list[str]]:
         outcome = document["outcomes"][name]
         w = outcome["wilcoxon"]
         messages = []
-        values = {"outcome": outcome["label"], "n": outcome["n_missing"]}
+        points = [p["label"] for p in document.get("timepoints", [])]
+        values = {
+            "outcome": outcome["label"],
+            "n": outcome["n_missing"],
+            # The study's own names of its first and last time points ("Before", "After").
+            "first": points[0] if points else _("pre-test"),
+            "last": points[-1] if points else _("post-test"),
+        }
         if outcome["n_missing"] and document["n_enrolled"]:
             messages.append(
                 ngettext(
-                    "%(n)s mother is left out of %(outcome)s: her pre-test or post-test value "
+                    "%(n)s mother is left out of %(outcome)s: her %(first)s or %(last)s value "
                     "is missing.",
-                    "%(n)s mothers are left out of %(outcome)s: their pre-test or post-test "
+                    "%(n)s mothers are left out of %(outcome)s: their %(first)s or %(last)s "
                     "value is missing.",
                     outcome["n_missing"],
                 )
-                % values
+                % {**values, "outcome": in_sentence(outcome["label"])}
             )
         if w["total"] == 0 and document["n_enrolled"]:
             messages.append(

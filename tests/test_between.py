@@ -279,7 +279,14 @@ def test_levene_three_groups_and_degenerate_cases() -> None:
     assert result["p"] == pytest.approx(p)
     # Equal absolute deviations within each group: no within-group spread, F undefined.
     assert levene({"a": [1, 3], "b": [5, 9]})["f"] is None
-    assert levene({"a": [1, 2, 3], "b": []}) == {"f": None, "df1": None, "df2": None, "p": None}
+    # ... and it says why: the values vary, their deviations from the mean do not.
+    assert levene({"a": [1, 3], "b": [5, 9]})["not_computed"] == "equal_deviations"
+    assert levene({"a": [4, 4], "b": [7, 7, 7]})["not_computed"] == "constant"
+    assert levene({"a": [4, 4], "b": [5, 9]})["not_computed"] == "equal_deviations"
+    assert levene(groups)["not_computed"] is None
+    assert levene({"a": [1, 2, 3], "b": []}) == {
+        "f": None, "df1": None, "df2": None, "p": None, "not_computed": "too_few"
+    }
 
 
 @pytest.mark.parametrize(("x", "y"), FIXTURES)

@@ -325,13 +325,13 @@ def test_page_reproduces_the_papers_tables(client, paper_study, researcher):
     assert "Enrolled (not withdrawn) 15" in text
     assert "Completed (post-test sheet) 15" in text
     assert "Withdrawn 0" in text
-    assert "90 of 90 planned sessions done (100.0 %)" in text
+    assert "90 of 90 planned sessions done (100.0%)" in text
     # The conclusion, at the study's alpha.
     assert (
-        "Feeds rose significantly after the oxytocin massage (Wilcoxon Z = -3.434, p = 0.001, "
+        "Feeds rose significantly after the oxytocin massage (Wilcoxon Z = −3.434, p = 0.001, "
         "below α = 0.05): higher in 15 and lower in 0 of 15 mothers." in text
     )
-    assert "Urinations rose significantly after the oxytocin massage (Wilcoxon Z = -3.438" in text
+    assert "Urinations rose significantly after the oxytocin massage (Wilcoxon Z = −3.438" in text
 
 
 def test_page_shows_the_further_analyses(client, paper_study, researcher):
@@ -343,8 +343,8 @@ def test_page_shows_the_further_analyses(client, paper_study, researcher):
         "1.000",
     ]
     assert rows["Paired t-test: mean difference"] == ["5.87", "4.80"]
-    assert rows["Adequate, pre-test"] == ["0 (0.0 %) at ≥ 8", "0 (0.0 %) at ≥ 6"]
-    assert rows["Adequate, post-test"] == ["15 (100.0 %) at ≥ 8", "15 (100.0 %) at ≥ 6"]
+    assert rows["Adequate, pre-test"] == ["0 (0.0%) at ≥ 8", "0 (0.0%) at ≥ 6"]
+    assert rows["Adequate, post-test"] == ["15 (100.0%) at ≥ 8", "15 (100.0%) at ≥ 6"]
     assert rows["McNemar exact p"] == [".000", ".000"]
     assert rows["Median (Q1–Q3), pre-test"][0] == "5.00 (5.00–6.00)"
     assert "Hodges–Lehmann median difference" in rows
@@ -645,7 +645,7 @@ def test_per_protocol_leaves_out_mothers_with_a_session_not_done(client, paper_s
     assert per_protocol["progress"]["sessions_done"] == 89
     page = visible_text(client.get(results_url(per_protocol=1)))
     assert "Per-protocol analysis: 1 mother without every planned session done is left out." in page
-    assert "89 of 90 planned sessions done (98.9 %)" in page
+    assert "89 of 90 planned sessions done (98.9%)" in page
 
 
 @pytest.mark.parametrize(
@@ -731,7 +731,7 @@ def test_all_differences_negative(client, study, researcher, mother):
     response = client.get(results_url())
     text = visible_text(response)
     assert (
-        "Feeds fell significantly after the oxytocin massage (Wilcoxon Z = -2.207, p = 0.027"
+        "Feeds fell significantly after the oxytocin massage (Wilcoxon Z = −2.207, p = 0.027"
         in text
     )
     assert "lower in 6 and higher in 0 of 6 mothers" in text

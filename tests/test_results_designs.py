@@ -458,11 +458,19 @@ def test_table_1_by_arm_with_the_baseline_comparison():
     control = next(r for r in by_arm["control"] if r["key"] == "secondary")
     assert education[2:6] == [str(treated["n"]), f(treated["percent"], 1), str(control["n"]),
                               f(control["percent"], 1)]  # fmt: skip
-    parity = [row for row in rows if row[0] == "Parity"][0]
     test = document["characteristics_by_arm"]["parity"]["test"]
     expected = test["fisher_exact"]["p_two_sided"] if test["min_expected"] < 5 else test[
         "pearson"]["p"]  # fmt: skip
-    assert parity[6].rstrip("a") == p(expected)
+    cell = next(row for row in part.rows if row[0].text == "Parity")[6]
+    assert cell.text == p(expected)
+    # Its notes: Fisher's exact test where it replaces chi-square, and SPSS's footnote on
+    # the expected counts below 5 with their number and the smallest.
+    notes = {n.split(". ", 1)[0]: n.split(". ", 1)[1] for n in part.footnotes[1:]}
+    texts = [notes[letter] for letter in cell.note.split(",") if letter]
+    if test["expected_below_5"]:
+        assert manuscript.expected_count_note(test, manuscript.Formatter(".")) in texts
+    if test["fisher_exact"] and test["min_expected"] < 5:
+        assert "Fisher's exact test (2-sided): an expected count is below 5." in texts
 
 
 def test_tests_of_normality_with_the_lower_bound_footnote():
@@ -615,10 +623,11 @@ def test_conclusions_name_the_test_the_groups_the_direction_and_p():
                               "from Pre to Post (")  # fmt: skip
     if within == "wilcoxon":
         w = milk["within"]["intervention"]["wilcoxon"]
-        assert f"Z = {f(w['z'], 3)}, {fmt.p_in_prose(w['p_asymptotic'])}" in treated
+        assert f"Z = {fmt.number(w['z'], 3)}, {fmt.p_in_prose(w['p_asymptotic'])}" in treated
+        assert "Z = −" in treated  # the minus sign of a sentence, not the table's hyphen
     else:
         t = milk["within"]["intervention"]["paired_t"]
-        assert f"t(7) = {f(t['t'], 3)}, {fmt.p_in_prose(t['p'])}" in treated
+        assert f"t(7) = {fmt.number(t['t'], 3)}, {fmt.p_in_prose(t['p'])}" in treated
     at_post = sentences[3]
     assert at_post.startswith("At the Post measurement, Breast-milk volume was significantly "
                               "higher in Pijat oksitosin than in Kontrol (")  # fmt: skip

@@ -294,7 +294,7 @@ def test_conclusion_says_when_the_exact_p_disagrees_and_recommends_it_below_25_p
     sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
     # Fewer than 25 pairs: the sentence decides on the exact p and says to report it.
     assert sentence == (
-        "Feeds did not change significantly after the oxytocin massage (Wilcoxon Z = -2.236, "
+        "Feeds did not change significantly after the oxytocin massage (Wilcoxon Z = −2.236, "
         "exact p = 0.063, not below α = 0.05; 5 mothers). Report the exact p: with fewer than 25 "
         "pairs the asymptotic p (p = 0.025) is only an approximation, and it falls on the other "
         "side of α."
@@ -319,7 +319,7 @@ def test_conclusion_with_many_pairs_gives_both_p_values():
     assert w["p_exact"] == pytest.approx(0.0987, abs=1e-4)  # not below
     sentence = manuscript.conclusion(document, "feeds", manuscript.Formatter("."))
     assert sentence.startswith("Feeds rose significantly after the oxytocin massage (Wilcoxon "
-                               "Z = -1.826, p = 0.068, below α = 0.08)")  # fmt: skip
+                               "Z = −1.826, p = 0.068, below α = 0.08)")  # fmt: skip
     assert sentence.endswith(
         "Report the asymptotic p, the usual one with 25 pairs or more; the exact p (p = 0.099) "
         "falls on the other side of α, so give both."

@@ -191,9 +191,12 @@ def levene(groups: Mapping[str, Sequence[Number | None]]) -> dict[str, Any]:
     with df1 = k - 1 and df2 = N - k; p = P(F(df1, df2) > F).  It equals
     ``scipy.stats.levene(..., center="mean")``; scipy's default (``center="median"``, the
     Brown-Forsythe test) is not SPSS's.  ``None``/NaN values are dropped.  Returns
-    ``{"f", "df1", "df2", "p"}``; ``f`` and ``p`` are ``None`` with fewer than two non-empty
-    groups, no degrees of freedom left (N <= k), or no spread of the deviations within the
-    groups (the denominator is zero).
+    ``{"f", "df1", "df2", "p", "not_computed"}``; ``f`` and ``p`` are ``None`` with fewer than
+    two non-empty groups or no degrees of freedom left (N <= k) (``not_computed`` =
+    ``"too_few"``), or no spread of the deviations within the groups, the denominator being
+    zero: every group's values the same (``"constant"``) or values that vary but lie at the
+    same distance from their group's mean, as two values always do (``"equal_deviations"``).
+    ``not_computed`` is ``None`` when F is computed.
     """
     samples = [_valid(v)[0] for v in groups.values()]
     samples = [s for s in samples if len(s)]
@@ -204,6 +207,7 @@ def levene(groups: Mapping[str, Sequence[Number | None]]) -> dict[str, Any]:
         "df1": k - 1 if k >= 2 else None,
         "df2": total - k if k >= 2 and total > k else None,
         "p": None,
+        "not_computed": "too_few",
     }
     if k < 2 or total <= k:
         return result
@@ -215,9 +219,11 @@ def levene(groups: Mapping[str, Sequence[Number | None]]) -> dict[str, Any]:
     within = float(sum(np.sum((d - m) ** 2) for d, m in zip(deviations, group_means, strict=True)))
     scale = max(1.0, float(np.max(np.concatenate(deviations))))
     if within <= 1e-24 * scale**2 * total:
+        constant = all(float(np.ptp(s)) == 0.0 for s in samples)
+        result["not_computed"] = "constant" if constant else "equal_deviations"
         return result
     f = (total - k) * between / ((k - 1) * within)
-    result.update(f=f, p=float(stats.f.sf(f, k - 1, total - k)))
+    result.update(f=f, p=float(stats.f.sf(f, k - 1, total - k)), not_computed=None)
     return result
 
 
@@ -275,7 +281,8 @@ def independent_t(
 
     Each row holds ``t``, ``df``, two-sided ``p``, ``mean_difference``, ``se_difference`` and
     ``ci_lower``/``ci_upper`` = difference -/+ t_(1-alpha/2, df) * se at ``confidence``.
-    ``levene_f``/``levene_p`` come from :func:`levene`.  Undefined figures are ``None``: every
+    ``levene_f``/``levene_p`` come from :func:`levene`, ``levene_not_computed`` its
+    ``not_computed`` (why F is ``None``).  Undefined figures are ``None``: every
     row figure when a group is empty; the pooled row when n1 + n2 < 3; the Welch row when a
     group has fewer than two values; t, p and the CI when the standard error is zero.
     """
@@ -306,6 +313,7 @@ def independent_t(
         "confidence": confidence,
         "levene_f": homogeneity["f"],
         "levene_p": homogeneity["p"],
+        "levene_not_computed": homogeneity["not_computed"],
         "equal_variances": _t_row(difference, pooled_se, pooled_df, confidence),
         "unequal_variances": _t_row(difference, welch_se, welch_df, confidence),
     }

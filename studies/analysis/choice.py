@@ -64,6 +64,8 @@ REASONS: dict[str, str] = {
     "binary_repeated": "binary outcome over three or more time points: Cochran's Q",
     "binary_independent": "binary outcome between arms: chi-square (every expected count >= 5)",
     "binary_small_expected": "binary outcome between arms with an expected count below 5: Fisher",
+    "binary_not_computed": "binary outcome between arms: chi-square, which cannot be computed "
+    "(no valid case, one arm only, or one category only)",
     "override": "chosen by the researcher, with the recorded reason",
 }
 
@@ -132,6 +134,7 @@ def choose(
     override: Mapping[str, Any] | None = None,
     *,
     min_expected: float | None = None,
+    not_computed: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The test DESIGN section 7 chooses for one outcome, and why.
 
@@ -139,7 +142,10 @@ def choose(
     ``"intervention/post"``) to its :func:`~studies.analysis.normality.tests_of_normality`
     result: the paired differences in pre/post designs, each arm's values between arms.
     ``min_expected`` is the smallest expected count of the between-arms 2x2 tables (binary
-    outcomes of two-group designs; ``None`` when not known, taken as >= 5).  ``override``,
+    outcomes of two-group designs; ``None`` when not known, taken as >= 5).  ``not_computed``
+    maps each between-arms table whose chi-square cannot be computed (time point key) to why:
+    ``no_cases`` (N = 0), ``one_arm`` (every mother in one arm) or ``one_category`` (every
+    mother with the same value); no expected count exists there.  ``override``,
     when given, is ``{"within": name, "between": name, "reason": text}`` (either name may be
     left out to keep the automatic one); the names must be tests of the design's row
     (:func:`allowed_tests`) and the reason a non-empty text, else ValueError.
@@ -150,7 +156,9 @@ def choose(
     ``fisher_exact``; ``None`` where the design has no such comparison.
 
     Rules: binary outcomes take McNemar (pre/post, per arm), Cochran's Q (one group, 3+ time
-    points), chi-square between arms, or Fisher's exact when an expected count is below 5.
+    points), chi-square between arms, or Fisher's exact when an expected count is below 5; when
+    no computed table has one below 5 and a table cannot be computed, chi-square stays the test
+    of the row and the reason says it cannot be computed.
     Ordinal outcomes always take the rank tests.  Count, continuous and score outcomes take the
     parametric tests when every tested distribution is normal at alpha (Shapiro-Wilk p >=
     alpha); a distribution whose Shapiro-Wilk was not computed (below 3 values, or constant)
@@ -171,13 +179,17 @@ def choose(
     ``binary_repeated``        Cochran's Q []
     ``binary_independent``     chi-square [min_expected]
     ``binary_small_expected``  Fisher's exact [min_expected]
+    ``binary_not_computed``    chi-square, not computable [timepoint, why: no_cases |
+                               one_arm | one_category, min_expected]
     ``override``               the researcher's choice [text, automatic: the rule's choice]
     ========================== ==========================================================
     """
     _require(design, outcome_type)
     if not 0 < alpha < 1:
         raise ValueError(f"alpha must be between 0 and 1, got {alpha!r}")
-    automatic = _automatic(design, outcome_type, normality_by_group, alpha, min_expected)
+    automatic = _automatic(
+        design, outcome_type, normality_by_group, alpha, min_expected, not_computed or {}
+    )
     if override is None:
         return automatic
     text = str(override.get("reason") or "").strip()
@@ -206,12 +218,21 @@ def _automatic(
     normality_by_group: Mapping[str, Mapping[str, Any]],
     alpha: float,
     min_expected: float | None,
+    not_computed: Mapping[str, str],
 ) -> dict[str, Any]:
     two_groups = design.startswith("two_group")
     if outcome_type == BINARY:
         within = _BINARY_WITHIN[design]
         if two_groups:
             small = min_expected is not None and min_expected < MIN_EXPECTED
+            if not small and not_computed:
+                point, why = next(iter(not_computed.items()))
+                return {
+                    "within": within,
+                    "between": "chi_square",
+                    "reason": "binary_not_computed",
+                    "reason_args": {"min_expected": min_expected, "timepoint": point, "why": why},
+                }
             return {
                 "within": within,
                 "between": "fisher_exact" if small else "chi_square",

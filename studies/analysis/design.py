@@ -122,6 +122,17 @@ def _paired_t_row(pre: list, post: list, confidence: float) -> dict[str, Any]:
     }
 
 
+def _why_not_computed(table: Mapping[str, Any]) -> str:
+    """Why a chi-square table (``crosstab.chi_square``) has no statistic: ``no_cases`` (N = 0),
+    ``one_arm`` (a single arm has mothers) or ``one_category`` (every mother has one value)."""
+    if not table["n_valid"]:
+        return "no_cases"
+    counts = np.array([list(row.values()) for row in table["table"].values()])
+    if np.count_nonzero(counts.sum(axis=1)) < 2:
+        return "one_arm"
+    return "one_category"
+
+
 def _checked_values(
     arms: Sequence[str], timepoints: Sequence[str], values: Mapping[str, Any], binary: bool
 ) -> dict[str, np.ndarray]:
@@ -254,6 +265,7 @@ def analyze_outcome(
                 result["within"][arm] = {"friedman": test}
 
     min_expected = None
+    not_computed: dict[str, str] = {}
     if plan["between"]:
         if binary or outcome_type == ORDINAL:
             levels = list(categories) if categories is not None else None
@@ -264,9 +276,9 @@ def analyze_outcome(
         for key in plan["between"]:
             groups = {arm: _as_numbers(column(arm, key)) for arm in arms}
             if binary:
-                table = chi_square(
-                    crosstab(groups, levels)
-                )
+                table = chi_square(crosstab(groups, levels))
+                if table["min_expected"] is None and key not in not_computed:
+                    not_computed[key] = _why_not_computed(table)
                 if table["fisher_exact"] is not None and table["min_expected"] is not None:
                     smallest = table["min_expected"]
                     min_expected = smallest if min_expected is None else min(min_expected, smallest)
@@ -282,7 +294,10 @@ def analyze_outcome(
         for arm, by_key in result.get("normality", {}).items()
         for key, tests in by_key.items()
     }
-    chosen = choose(design, outcome_type, groups_tested, alpha, override, min_expected=min_expected)
+    chosen = choose(
+        design, outcome_type, groups_tested, alpha, override, min_expected=min_expected,
+        not_computed=not_computed,
+    )
     override_reason = chosen["reason_args"].get("text") if chosen["reason"] == "override" else None
     row = allowed_tests(design, outcome_type)
     result["chosen"] = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from ..analysis import design as analysis_design
@@ -214,8 +215,8 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
     where = _("Put this file next to %(file)s, or write its full path below.") % {"file": filename}
     withdrawn = _("Withdrawn mothers are left out of the analysis, as in Lancar.")
     lines = [
-        f"* {title}.",
-        f"* {where}.",
+        _comment(title),
+        _comment(where),
         *(["SET DECIMAL=COMMA."] if delimiter == ";" else []),
         "GET DATA",
         "  /TYPE=TXT",
@@ -268,7 +269,7 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
     lines += [
         "EXECUTE.",
         "",
-        f"* {withdrawn}.",
+        _comment(withdrawn),
         "SELECT IF (status <> 'withdrawn').",
         "EXECUTE.",
         "",
@@ -288,7 +289,7 @@ def spss_syntax(study: Study, *, delimiter: str = ",", filename: str = "") -> st
             if name in by_name
         ]
         lines += [
-            "* " + _("The arms compared on the mothers' characteristics (chi-square)") + ".",
+            _comment(_("The arms compared on the mothers' characteristics (chi-square)")),
             f"CROSSTABS /TABLES=arm_n BY {' '.join(baseline)} /STATISTICS=CHISQ.",
             "",
         ]
@@ -313,13 +314,13 @@ def _outcome_syntax(protocol, outcome) -> list[str]:
     analysed, change = f"analysed_{outcome.key}", f"change_{outcome.key}"
     label = str(outcome.label)
     lines = [
-        "* "
-        + _(
-            "%(outcome)s: only the mothers with a value at every time point where it is "
-            "measured, as on Lancar's results page (every table speaks of the same mothers)"
-        )
-        % {"outcome": label}
-        + ".",
+        _comment(
+            _(
+                "%(outcome)s: only the mothers with a value at every time point where it is "
+                "measured, as on Lancar's results page (every table speaks of the same mothers)"
+            )
+            % {"outcome": label}
+        ),
         f"COMPUTE {analysed} = NMISS({', '.join(names)}) = 0.",
         f"FILTER BY {analysed}.",
     ]
@@ -367,6 +368,14 @@ def _outcome_syntax(protocol, outcome) -> list[str]:
                 f"NPAR TESTS /M-W={variable} BY arm_n (1 2).",
             ]
     return [*lines, "FILTER OFF.", ""]
+
+
+def _comment(text: str) -> str:
+    """One comment line of the syntax: "* Text." with its first letter capitalised and one
+    full stop at its end (SPSS ends a comment at a line's final period), whether or not the
+    text (a translation) already ends with one; on one line."""
+    words = " ".join(str(text).split()).rstrip(".").rstrip()
+    return f"* {capfirst(words)}."
 
 
 def _value_labels(variable: Variable) -> str:

@@ -68,7 +68,7 @@ class Command(BaseCommand):
             f"Enrolled {progress['n_enrolled']} (completed {progress['n_completed']}, in "
             f"follow-up {progress['n_in_follow_up']}), withdrawn {progress['n_withdrawn']}; "
             f"sessions done {progress['sessions_done']} of {progress['sessions_planned']}"
-            + (f" ({fmt.percent(100 * adherence)} %)" if adherence is not None else ""),
+            + (f" ({fmt.percent(100 * adherence)}%)" if adherence is not None else ""),
         ]
         notices = manuscript.notices(document)
         paired = manuscript.paired(document)
