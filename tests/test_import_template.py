@@ -58,6 +58,10 @@ def test_the_template_is_the_cohort_exports_header(client, study, make_laktasi, 
     plain = export_header(client, study, identified=False)
     assert header == plain + list(exchange.IDENTITY_COLUMNS)
     assert set(header) == known_columns(study.protocol)  # every column the importer reads
+    # The data dictionary beside it describes exactly these columns, in this order.
+    dictionary = client.get(reverse("studies:export_csv", args=[study.code, "dictionary"]))
+    described = rows_of(b"".join(dictionary.streaming_content).decode())[1:]
+    assert [row[0] for row in described] == header
     if design == "laktasi":
         assert {"arm", "pre_milk_ml", "post_lancar"} <= set(header)
 
