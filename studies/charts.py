@@ -59,7 +59,7 @@ def _svg(figure: Figure, slug: str, title: str, description_id: str) -> SafeStri
     technology."""
     buffer = io.StringIO()
     with matplotlib.rc_context({**RC, "svg.hashsalt": slug}):
-        _fit_value_labels(figure)
+        _fit_labels(figure)
         figure.savefig(buffer, format="svg")
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
@@ -164,28 +164,63 @@ def _points(share: float, inches: float) -> float:
 
 def _value_label(axes, text: str) -> None:
     """The value axis's label, wrapped to a share of the figure's height (then to the plot's
-    own height by :func:`_fit_value_labels`)."""
+    own height by :func:`_fit_labels`)."""
     axes.set_ylabel(wrap(text, _points(VALUE_LABEL_SHARE, FIGURE_SIZE[1]), RC["font.size"]))
 
 
-def _fit_value_labels(figure: Figure) -> None:
-    """Wrap each value axis's label again to the height its plot has once laid out: the label
-    is centred on the plot, so a line no longer than the plot stays inside the figure however
-    much room the labels below took. Rewrapping changes the label's width, never the plot's
-    height."""
+def _tick_labels(labels: Sequence[str], size: float) -> list[str]:
+    """The category axis's labels, each wrapped to its share of the figure's width (a first
+    guess: :func:`_fit_labels` wraps them again to the plot's width once laid out)."""
+    width = _points(LABEL_SHARE, FIGURE_SIZE[0]) / max(len(labels), 1)
+    return [wrap(label, width, size) for label in labels]
+
+
+def _categories(axes, labels: Sequence[str], size: float) -> None:
+    """Remember the category axis's labels as written, for :func:`_fit_labels`."""
+    axes.category_labels = (tuple(labels), size)
+
+
+def _inches_to_points(value: float) -> float:
+    return value * 72
+
+
+def _fit_labels(figure: Figure) -> None:
+    """Fit the labels to the plot as laid out. The category labels are wrapped to the room
+    between two ticks (minus a gap), or, when a single word is wider than that room, turned
+    upright in as few lines as the room holds side by side; the figure grows by what they take
+    beyond two lines, so the plot keeps its height. Then each value axis's label is wrapped to
+    its plot's height: it is centred on the plot, so it stays inside the figure."""
+    figure.draw_without_rendering()
+    grown = False
+    for axes in figure.axes:
+        if not hasattr(axes, "category_labels"):
+            continue
+        labels, size = axes.category_labels
+        room = 0.9 * _inches_to_points(axes.get_window_extent().width / figure.dpi) / len(labels)
+        widest_word = max(
+            (_text_width(word, size) for label in labels for word in label.split()), default=0
+        )
+        ticks = axes.get_xticks()
+        if widest_word <= room:
+            axes.set_xticks(ticks, [wrap(label, room, size) for label in labels])
+        else:
+            lines = max(1, int(room // (1.25 * size)))
+            longest = max(_text_width(label.replace("\n", " "), size) for label in labels)
+            length = 1.05 * max(widest_word, longest / lines)
+            axes.set_xticks(ticks, [wrap(label, length, size) for label in labels], rotation=90)
+        figure.draw_without_rendering()
+        block = max(text.get_window_extent().height for text in axes.get_xticklabels())
+        extra = _inches_to_points(block / figure.dpi) - 2 * 1.25 * size
+        if extra > 0 and not grown:
+            width, height = figure.get_size_inches()
+            figure.set_size_inches(width, height + extra / 72)
+            grown = True
     figure.draw_without_rendering()
     for axes in figure.axes:
         label = axes.yaxis.label
         if label.get_text():
-            height = axes.get_window_extent().height / figure.dpi * 72
+            height = _inches_to_points(axes.get_window_extent().height / figure.dpi)
             label.set_text(wrap(label.get_text().replace("\n", " "), height, label.get_size()))
-
-
-def _tick_labels(labels: Sequence[str], size: float) -> list[str]:
-    """The category axis's labels, each wrapped to its share of the figure's width so that
-    neighbours never run into each other nor past the edge."""
-    width = _points(LABEL_SHARE, FIGURE_SIZE[0]) / max(len(labels), 1)
-    return [wrap(label, width, size) for label in labels]
 
 
 def _legend(figure: Figure, labels: Sequence[str]) -> None:
@@ -228,7 +263,9 @@ def paired_chart(
                 marker="o",
                 markersize=4,
             )
-        axes.set_xticks([0, 1], _tick_labels([_("Pre-test"), _("Post-test")], RC["font.size"]))
+        phases = [_("Pre-test"), _("Post-test")]
+        axes.set_xticks([0, 1], _tick_labels(phases, RC["font.size"]))
+        _categories(axes, phases, RC["font.size"])
         axes.set_xlim(-0.25, 1.25)
         per_hours = _("%(outcome)s per %(hours)s hours") % {"outcome": label, "hours": hours}
         _value_label(axes, per_hours)
@@ -273,9 +310,11 @@ def box_chart(
     title = _("%(outcome)s: distribution by phase") % {"outcome": label}
     with matplotlib.rc_context(RC):
         figure, axes = _figure()
-        phases = _tick_labels([_("Pre-test"), _("Post-test")], RC["font.size"])
+        phases = [_("Pre-test"), _("Post-test")]
+        shown = _tick_labels(phases, RC["font.size"])
+        _categories(axes, phases, RC["font.size"])
         axes.bxp(
-            [_box_stats(pre, phases[0]), _box_stats(post, phases[1])],
+            [_box_stats(pre, shown[0]), _box_stats(post, shown[1])],
             showfliers=True,
             patch_artist=True,
             boxprops={"facecolor": "#d1e7dd"},
@@ -441,6 +480,7 @@ def _means_chart(key: tuple) -> Chart:
                 }
             )
         axes.set_xticks(positions, _tick_labels(point_labels, RC["font.size"]))
+        _categories(axes, point_labels, RC["font.size"])
         axes.set_xlim(-0.3, len(point_labels) - 0.7)
         _value_label(axes, label + (f" ({unit})" if unit else ""))
         _decimal_ticks(axes, sep)
@@ -524,6 +564,7 @@ def _arm_box_chart(key: tuple) -> Chart:
             medianprops={"color": "#0f5132", "linewidth": 2},
         )
         axes.tick_params(axis="x", labelsize=8)
+        _categories(axes, [group for group, *_rest in boxes], 8)
         _value_label(axes, label + (f" ({unit})" if unit else ""))
         _decimal_ticks(axes, sep)
     return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), "; ".join(parts) + ".")
