@@ -20,6 +20,8 @@ from django.utils import translation
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
+from matplotlib.textpath import text_to_path
 from matplotlib.ticker import ScalarFormatter
 
 from .analysis import describe
@@ -42,6 +44,9 @@ _STYLE_ATTRIBUTE = re.compile(r'\sstyle="([^"]*)"')
 
 @dataclass(frozen=True)
 class Chart:
+    """One chart: its title is the page's heading above the picture (HTML wraps it at any
+    width, in any language), never drawn in the SVG, where a long one would be cut."""
+
     slug: str
     title: str
     svg: SafeString
@@ -54,6 +59,7 @@ def _svg(figure: Figure, slug: str, title: str, description_id: str) -> SafeStri
     technology."""
     buffer = io.StringIO()
     with matplotlib.rc_context({**RC, "svg.hashsalt": slug}):
+        _fit_labels(figure)
         figure.savefig(buffer, format="svg")
     text = buffer.getvalue()
     text = text[text.index("<svg") :]
@@ -106,9 +112,135 @@ def _decimal_ticks(axes, sep: str) -> None:
         axes.yaxis.set_major_formatter(_DecimalTicks(sep))
 
 
+FIGURE_SIZE = (4.2, 3.2)  # inches; the page scales the SVG to its column (lancar.css)
+# The longest line a label may have, as a share of the figure's width (tick labels, legend) or
+# height (the value axis's label, drawn upright). What is left is the margin and the other
+# axis's labels; constrained layout then makes room for the lines a label was wrapped into.
+LABEL_SHARE = 0.85
+VALUE_LABEL_SHARE = 0.8
+
+
 def _figure() -> tuple[Figure, object]:
-    figure = Figure(figsize=(4.2, 3.2), layout="constrained")
+    figure = Figure(figsize=FIGURE_SIZE, layout="constrained")
     return figure, figure.add_subplot()
+
+
+def _text_width(text: str, size: float) -> float:
+    """The width in points of one line of ``text`` in matplotlib's font (DejaVu Sans, wider
+    than the fonts phones fall back to, so a line that fits here fits there)."""
+    width, _height, _descent = text_to_path.get_text_width_height_descent(
+        text, FontProperties(size=size), ismath=False
+    )
+    return width
+
+
+def wrap(text: str, width: float, size: float) -> str:
+    """``text`` broken into lines of at most ``width`` points at font ``size``: between words,
+    and inside a word only when the word alone is wider than a line. Lines already in the
+    text stay lines."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split():
+            candidate = f"{line} {word}" if line else word
+            if _text_width(candidate, size) <= width:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            line = ""
+            for character in word:
+                if line and _text_width(line + character, size) > width:
+                    lines.append(line)
+                    line = ""
+                line += character
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _points(share: float, inches: float) -> float:
+    return share * inches * 72
+
+
+def _value_label(axes, text: str) -> None:
+    """The value axis's label, wrapped to a share of the figure's height (then to the plot's
+    own height by :func:`_fit_labels`)."""
+    axes.set_ylabel(wrap(text, _points(VALUE_LABEL_SHARE, FIGURE_SIZE[1]), RC["font.size"]))
+
+
+def _tick_labels(labels: Sequence[str], size: float) -> list[str]:
+    """The category axis's labels, each wrapped to its share of the figure's width (a first
+    guess: :func:`_fit_labels` wraps them again to the plot's width once laid out)."""
+    width = _points(LABEL_SHARE, FIGURE_SIZE[0]) / max(len(labels), 1)
+    return [wrap(label, width, size) for label in labels]
+
+
+def _categories(axes, labels: Sequence[str], size: float) -> None:
+    """Remember the category axis's labels as written, for :func:`_fit_labels`."""
+    axes.category_labels = (tuple(labels), size)
+
+
+def _inches_to_points(value: float) -> float:
+    return value * 72
+
+
+def _fit_labels(figure: Figure) -> None:
+    """Fit the labels to the plot as laid out. The category labels are wrapped to the room
+    between two ticks (minus a gap), or, when a single word is wider than that room, turned
+    upright in as few lines as the room holds side by side; the figure grows by what they take
+    beyond two lines, so the plot keeps its height. Then each value axis's label is wrapped to
+    its plot's height: it is centred on the plot, so it stays inside the figure."""
+    figure.draw_without_rendering()
+    grown = False
+    for axes in figure.axes:
+        if not hasattr(axes, "category_labels"):
+            continue
+        labels, size = axes.category_labels
+        room = 0.9 * _inches_to_points(axes.get_window_extent().width / figure.dpi) / len(labels)
+        widest_word = max(
+            (_text_width(word, size) for label in labels for word in label.split()), default=0
+        )
+        ticks = axes.get_xticks()
+        if widest_word <= room:
+            axes.set_xticks(ticks, [wrap(label, room, size) for label in labels])
+        else:
+            lines = max(1, int(room // (1.25 * size)))
+            longest = max(_text_width(label.replace("\n", " "), size) for label in labels)
+            length = 1.05 * max(widest_word, longest / lines)
+            axes.set_xticks(ticks, [wrap(label, length, size) for label in labels], rotation=90)
+        figure.draw_without_rendering()
+        block = max(text.get_window_extent().height for text in axes.get_xticklabels())
+        extra = _inches_to_points(block / figure.dpi) - 2 * 1.25 * size
+        if extra > 0 and not grown:
+            width, height = figure.get_size_inches()
+            figure.set_size_inches(width, height + extra / 72)
+            grown = True
+    figure.draw_without_rendering()
+    for axes in figure.axes:
+        label = axes.yaxis.label
+        if label.get_text():
+            height = _inches_to_points(axes.get_window_extent().height / figure.dpi)
+            label.set_text(wrap(label.get_text().replace("\n", " "), height, label.get_size()))
+
+
+def _legend(figure: Figure, labels: Sequence[str]) -> None:
+    """The arms' legend below the plot, outside it (it never covers a line), one entry a row
+    when side by side they would not fit the figure's width."""
+    size = 8
+    handle = 3 * size  # the line sample and the gaps beside it
+    width = _points(LABEL_SHARE, FIGURE_SIZE[0])
+    wrapped = [wrap(label, width - handle, size) for label in labels]
+    widest = [max(_text_width(line, size) for line in label.split("\n")) for label in wrapped]
+    across = sum(widest) + handle * len(wrapped) <= width
+    handles = figure.axes[0].get_legend_handles_labels()[0]
+    figure.legend(
+        handles,
+        wrapped,
+        loc="outside lower center",
+        ncols=len(wrapped) if across else 1,
+        fontsize=size,
+        frameon=False,
+    )
 
 
 def paired_chart(
@@ -131,10 +263,12 @@ def paired_chart(
                 marker="o",
                 markersize=4,
             )
-        axes.set_xticks([0, 1], [_("Pre-test"), _("Post-test")])
+        phases = [_("Pre-test"), _("Post-test")]
+        axes.set_xticks([0, 1], _tick_labels(phases, RC["font.size"]))
+        _categories(axes, phases, RC["font.size"])
         axes.set_xlim(-0.25, 1.25)
-        axes.set_ylabel(_("%(outcome)s per %(hours)s hours") % {"outcome": label, "hours": hours})
-        axes.set_title(title, fontsize=10)
+        per_hours = _("%(outcome)s per %(hours)s hours") % {"outcome": label, "hours": hours}
+        _value_label(axes, per_hours)
         axes.yaxis.get_major_locator().set_params(integer=True)
     up = sum(1 for a, b in zip(pre, post, strict=True) if b > a)
     down = sum(1 for a, b in zip(pre, post, strict=True) if b < a)
@@ -176,15 +310,18 @@ def box_chart(
     title = _("%(outcome)s: distribution by phase") % {"outcome": label}
     with matplotlib.rc_context(RC):
         figure, axes = _figure()
+        phases = [_("Pre-test"), _("Post-test")]
+        shown = _tick_labels(phases, RC["font.size"])
+        _categories(axes, phases, RC["font.size"])
         axes.bxp(
-            [_box_stats(pre, _("Pre-test")), _box_stats(post, _("Post-test"))],
+            [_box_stats(pre, shown[0]), _box_stats(post, shown[1])],
             showfliers=True,
             patch_artist=True,
             boxprops={"facecolor": "#d1e7dd"},
             medianprops={"color": "#0f5132", "linewidth": 2},
         )
-        axes.set_ylabel(_("%(outcome)s per %(hours)s hours") % {"outcome": label, "hours": hours})
-        axes.set_title(title, fontsize=10)
+        per_hours = _("%(outcome)s per %(hours)s hours") % {"outcome": label, "hours": hours}
+        _value_label(axes, per_hours)
         axes.yaxis.get_major_locator().set_params(integer=True)
         _decimal_ticks(axes, sep)
     pre_stats, post_stats = describe(pre), describe(post)
@@ -342,13 +479,13 @@ def _means_chart(key: tuple) -> Chart:
                     ),
                 }
             )
-        axes.set_xticks(positions, list(point_labels))
+        axes.set_xticks(positions, _tick_labels(point_labels, RC["font.size"]))
+        _categories(axes, point_labels, RC["font.size"])
         axes.set_xlim(-0.3, len(point_labels) - 0.7)
-        axes.set_ylabel(label + (f" ({unit})" if unit else ""))
-        axes.set_title(title, fontsize=10)
+        _value_label(axes, label + (f" ({unit})" if unit else ""))
         _decimal_ticks(axes, sep)
         if len(lines) > 1:
-            axes.legend(fontsize=8, frameon=False)
+            _legend(figure, [arm_label for arm_label, _means, _medians in lines])
     description = _(
         "%(outcome)s by time point (%(points)s): the mean as a solid line, the median dashed. "
         "%(figures)s."
@@ -410,13 +547,16 @@ def _arm_box_chart(key: tuple) -> Chart:
         }
         for group, median, q1, q3, _low, _high, _fliers, n in boxes
     ]
+    shown = _tick_labels([group for group, *_rest in boxes], 8)
     with matplotlib.rc_context(RC):
         figure, axes = _figure()
         axes.bxp(
             [
                 {"label": group, "med": median, "q1": q1, "q3": q3, "whislo": low,
                  "whishi": high, "fliers": list(fliers)}  # fmt: skip
-                for group, median, q1, q3, low, high, fliers, _n in boxes
+                for group, (_label, median, q1, q3, low, high, fliers, _n) in zip(
+                    shown, boxes, strict=True
+                )
             ],
             showfliers=True,
             patch_artist=True,
@@ -424,8 +564,8 @@ def _arm_box_chart(key: tuple) -> Chart:
             medianprops={"color": "#0f5132", "linewidth": 2},
         )
         axes.tick_params(axis="x", labelsize=8)
-        axes.set_ylabel(label + (f" ({unit})" if unit else ""))
-        axes.set_title(title, fontsize=10)
+        _categories(axes, [group for group, *_rest in boxes], 8)
+        _value_label(axes, label + (f" ({unit})" if unit else ""))
         _decimal_ticks(axes, sep)
     return Chart(slug, title, _svg(figure, slug, title, f"{slug}-text"), "; ".join(parts) + ".")
 

@@ -663,5 +663,8 @@ class IdentifiedExportForm(forms.Form):
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
         label=_("Cohort CSV file"),
-        help_text=_("UTF-8, comma or semicolon separated, with the columns of the cohort export."),
+        help_text=_(
+            "UTF-8, comma or semicolon separated, with the columns of the template above (those "
+            "of the cohort export)."
+        ),
     )

@@ -32,6 +32,11 @@ urlpatterns = [
     path("studies/<str:study_code>/export/<str:kind>.csv", views.export_csv, name="export_csv"),
     path("studies/<str:study_code>/export/<str:kind>.xlsx", views.export_xlsx, name="export_xlsx"),
     path("studies/<str:study_code>/import/", views.import_upload, name="import_upload"),
+    path(
+        "studies/<str:study_code>/import/template.csv",
+        views.import_template,
+        name="import_template",
+    ),
     path("studies/<str:study_code>/import/<uuid:job_id>/", views.import_job, name="import_job"),
     path(
         "studies/<str:study_code>/import/<uuid:job_id>/confirm/",

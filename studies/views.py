@@ -732,7 +732,34 @@ def import_upload(request, study_code: str):
             form.add_error("file", str(error))
         else:
             return redirect("studies:import_job", study_code=study.code, job_id=job.pk)
-    return render(request, "studies/import.html", {"study": study, "form": form})
+    return render(
+        request,
+        "studies/import.html",
+        {"study": study, "form": form, "delimiter": exchange.default_delimiter()},
+    )
+
+
+@role_required(Role.ADMIN)
+@require_safe
+def import_template(request, study_code: str):
+    """The import's empty template: the cohort export's header alone (every column the importer
+    reads, ``exchange.cohort_template_rows``), with the separator and encoding chosen as for an
+    export."""
+    study = get_visible_study(request.user, study_code)
+    delimiter, bom = _export_options(request.GET)
+    response = HttpResponse(
+        "".join(
+            exchange.stream_csv(
+                exchange.cohort_template_rows(study),
+                delimiter=exchange.DELIMITERS[delimiter],
+                bom=bom,
+            )
+        ),
+        content_type="text/csv; charset=utf-8",
+    )
+    return _attachment(
+        response, export_filename(study, "cohort-template", "csv", *_csv_options(delimiter, bom))
+    )
 
 
 def _own_import(request, study_code: str, job_id) -> tuple:

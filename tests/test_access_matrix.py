@@ -101,6 +101,8 @@ MATRIX: dict[str, tuple[str, str]] = {
     "studies:export_csv":          ("login 403 403 403 200",     "login 403 403 403 302"),
     "studies:export_xlsx":         ("login 403 403 403 200",     "login 403 403 403 302"),
     "studies:import_upload":       ("login 403 403 403 200",     "login 403 403 403 200"),
+    # The import's empty template (a header row): whoever may import; GET only.
+    "studies:import_template":     ("login 403 403 403 200",     "login 403 403 403 405"),
     # The data manager's own import, still being checked: its page; a confirmation is refused
     # (back to the page, nothing queued). Another data manager's import answers 404 (tested in
     # tests/test_import_tasks.py).

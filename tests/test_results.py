@@ -875,6 +875,28 @@ def test_charts_are_inline_svg_with_a_text_alternative(client, paper_study, rese
     )
 
 
+def test_chart_titles_are_the_pages_headings_not_drawn_in_the_svg(client_id, paper_study,
+                                                                  researcher):  # fmt: skip
+    """A title drawn in the SVG is cut on a phone; the heading above the chart wraps."""
+    client_id.force_login(researcher)
+    page = client_id.get(results_url()).content.decode()
+    figures = re.findall(r"<figure\b.*?</figure>", page, re.DOTALL)
+    assert len(figures) == 4
+    headings = []
+    for figure in figures:
+        heading = re.search(r'<h3 class="[^"]*" id="([^"]+)-title">([^<]+)</h3>\s*<svg', figure)
+        assert heading, figure[:300]
+        title = unescape(heading.group(2))
+        svg = figure[figure.index("<svg") : figure.index("</svg>")]
+        assert f'aria-label="{heading.group(2)}"' in svg  # the same title, for screen readers
+        drawn = " ".join(unescape(t) for t in re.findall(r"<text\b[^>]*>([^<]*)</text>", svg))
+        assert title not in drawn and title.split(": ")[1] not in drawn
+        headings.append(title)
+    kinds = ["%(outcome)s: each mother before and after", "%(outcome)s: distribution by phase"]
+    for heading, msgid in zip(headings, kinds * 2, strict=True):
+        assert heading.endswith(translated(msgid).split(": ")[1])
+
+
 # ---------------------------------------------------------------------------
 # Indonesian
 # ---------------------------------------------------------------------------

@@ -82,6 +82,13 @@ def cohort_header(study: Study, *, identified: bool = False) -> list[str]:
     return header + list(IDENTITY_COLUMNS) if identified else header
 
 
+def cohort_template_rows(study: Study, **_options) -> Iterator[list[str]]:
+    """The import's template: the header alone, every column the importer reads for this
+    study (the cohort export's, with the identity's), so a data manager fills the same file
+    an export gives."""
+    yield cohort_header(study, identified=True)
+
+
 def _cohort_records(study: Study, header: list[str]) -> Iterator[list[list[Any]]]:
     """The mothers' rows in ``header`` order as Python values (dates as dates, outcome values
     by :func:`outcome_cell`), in batches of ``COHORT_CHUNK``. One query whatever the number
