@@ -421,3 +421,14 @@ def test_hostile_posts_get_the_form_back_and_save_nothing(manager_client, study,
         assert response.status_code == 200
         assert 'id="definition-problems"' in response.content.decode()
     assert Study.objects.get().definition_version == 1
+
+
+@pytest.mark.django_db
+def test_a_plan_of_one_session_reads_in_the_singular(manager_client):
+    """A count next to a noun takes the noun's number: "1 session", not "1 sessions"."""
+    one = {**SCHEDULE, "days": 1, "per_day": 1}
+    response = manager_client.post(
+        NEW, form_data(**laktasi(sessions=[{"arm": "intervention", **MASSAGE, **one}]), preview="1")
+    )
+    page = response.content.decode()
+    assert "Oxytocin massage: 1 session of 15–20 minutes" in page

@@ -360,3 +360,20 @@ def test_the_database_queue_and_its_worker_end_to_end(study, data_manager, setti
         "SUCCESSFUL",
     ]
     assert not tasks.upload_path(job).exists()
+
+
+def test_the_preview_counts_one_mother_in_the_singular(signed_in, study, settings):
+    """One mother, her two sheets and her sessions: "1 mother", not "1 mothers"; in
+    Indonesian the same counts read without a plural."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+    signed_in.post(
+        reverse("studies:import_upload", args=[study.code]), {"file": upload(cohort_csv(1))}
+    )
+    job = ImportJob.objects.get()
+    text = signed_in.get(job_url(job)).content.decode()
+    assert "1 mother to create, with 2 observation sheets and 6 sessions done." in text
+    indonesian = signed_in.get(job_url(job), headers={"accept-language": "id"}).content.decode()
+    assert (
+        "1 ibu akan ditambahkan, beserta 2 lembar observasi dan 6 sesi yang sudah dilakukan."
+        in indonesian
+    )
