@@ -302,10 +302,10 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     columns["site"] = np.array([site_names[pk] for pk in present_sites.tolist()], dtype=object)[
         pd.Index(present_sites).get_indexer(site_ids)
     ]
-    codes = {name: raw[_code_name(name)].astype(np.int64) for name in coded}
     for name, words in coded.items():
-        columns[name] = _decoded(codes[name], words)
-        unknown = np.flatnonzero(codes[name] < 0)
+        positions = raw[_code_name(name)].astype(np.int64)
+        columns[name] = _decoded(positions, words)
+        unknown = np.flatnonzero(positions < 0)
         if unknown.size:
             # A word outside the choices (written around the forms): read as it is stored.
             stored = dict(
@@ -317,12 +317,10 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         columns[name] = raw[name].astype(np.int64)
     for name, _point, key in protocol.cohort_value_columns:
         columns[name] = _outcome_column(raw[name], protocol.outcome(key))
-    status = codes["status"]
-    statuses = coded["status"]
-    active = status != statuses.index(Respondent.Status.WITHDRAWN)
-    if (status < 0).any():  # a status outside the choices: compare the words themselves
-        status = columns["status"]
-        active = status != Respondent.Status.WITHDRAWN
+    # The decoded words are shared objects, so comparing them is cheap (and a word outside
+    # the choices, read as stored above, compares as itself).
+    status = columns["status"]
+    active = status != Respondent.Status.WITHDRAWN
     kept = active
     if filters.per_protocol:
         planned = np.zeros(n_rows, dtype=np.int64)
@@ -341,8 +339,8 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
         sheet_at_every_point &= recorded
     progress = {
         "n_enrolled": n_active,
-        "n_completed": int(np.count_nonzero(columns["status"] == Respondent.Status.COMPLETED)),
-        "n_in_follow_up": int(np.count_nonzero(columns["status"] == Respondent.Status.ENROLLED)),
+        "n_completed": int(np.count_nonzero(status == Respondent.Status.COMPLETED)),
+        "n_in_follow_up": int(np.count_nonzero(status == Respondent.Status.ENROLLED)),
         "n_withdrawn": n_rows - n_active,
         "n_both_sheets": int(np.count_nonzero(sheet_at_every_point)),
         "sessions_planned": planned_total,
@@ -362,8 +360,7 @@ def load_cohort(study: Study, filters: CohortFilters | None = None) -> Cohort:
     )
 
 
-# The mothers' columns load_cohort reads besides her values: text, and whole numbers.
-TEXT_COLUMNS = ("code", "site", "arm", "education", "employment", "status")
+# The mothers' whole-number columns load_cohort reads besides her values.
 COUNT_COLUMNS = ("age_years", "parity", "sessions_planned", "sessions_done")
 
 
